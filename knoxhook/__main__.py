@@ -1,0 +1,6 @@
+"""``python -m knoxhook``."""
+
+from knoxhook.cli.main import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""What every command shares: global state, output formats, rendering, prompts.
+
+Output contract (shared/DESIGN.md): data to stdout, diagnostics to stderr; no colour,
+prompt or spinner when the stream is not a TTY or when ``--json``/``NO_COLOR``/``CI``
+say so; ``--json`` equals ``--output json``; with it, errors are written to stderr as
+``{"error": {"code", "message", "hint"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from knoxhook.config import Settings
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+    NDJSON = "ndjson"
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON (same as --output json).", show_default=False)
+]
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option("--output", "-o", help="Output format.", case_sensitive=False, show_default=False),
+]
+
+
+def pick_format(json_flag: bool, output: OutputFormat | None) -> OutputFormat | None:
+    if json_flag:
+        return OutputFormat.JSON
+    return output
+
+
+@dataclass
+class AppState:
+    """Global options, set by the root callback (and guessed from argv before parsing)."""
+
+    profile: str | None = None
+    output: OutputFormat | None = None
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+
+    @classmethod
+    def from_argv(cls, args: Sequence[str]) -> AppState:
+        """A best guess before parsing, so a usage error is reported as JSON when asked."""
+        output: OutputFormat | None = None
+        for i, arg in enumerate(args):
+            if (
+                arg == "--json"
+                or arg in ("--output=json", "-ojson")
+                or (arg in ("--output", "-o") and i + 1 < len(args) and args[i + 1] == "json")
+            ):
+                output = OutputFormat.JSON
+        return cls(output=output, debug="--debug" in args, no_color="--no-color" in args)
+
+
+_state = AppState()
+
+
+def set_state(state: AppState) -> None:
+    global _state
+    _state = state
+
+
+def get_state() -> AppState:
+    return _state
+
+
+def output_format(json_flag: bool = False, output: OutputFormat | None = None) -> OutputFormat:
+    """The format for this command: its own flags beat the global ones; default table."""
+    chosen = pick_format(json_flag, output)
+    if chosen is not None:
+        _state.output = chosen  # so errors of this command are rendered the same way
+        return chosen
+    return _state.output or OutputFormat.TABLE
+
+
+def color_allowed() -> bool:
+    if _state.no_color or os.environ.get("NO_COLOR") or os.environ.get("CI"):
+        return False
+    return _state.output in (None, OutputFormat.TABLE)
+
+
+def is_interactive() -> bool:
+    """May we prompt? Only with a TTY on both ends and outside CI."""
+    return sys.stdin.isatty() and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for stdout (data) or stderr (diagnostics)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    colour = color_allowed() and stream.isatty()
+    return Console(
+        file=stream,
+        no_color=not colour,
+        color_system="auto" if colour else None,
+        highlight=False,
+        soft_wrap=not stream.isatty(),
+    )
+
+
+def info(message: str) -> None:
+    """A diagnostic line on stderr (shown in every format; never data)."""
+    if color_allowed() and sys.stderr.isatty():
+        console(stderr=True).print(message)
+    else:
+        sys.stderr.write(_plain(message) + "\n")
+
+
+def verbose(message: str) -> None:
+    if _state.verbose or _state.debug:
+        info(message)
+
+
+def warn(message: str) -> None:
+    info(f"[yellow]warning:[/yellow] {message}")
+
+
+def _plain(message: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(message).plain
+
+
+def report_error(code: str, message: str, hint: str | None) -> None:
+    """Write an error to stderr: a JSON object with --json, else one line (+ hint)."""
+    if _state.output in (OutputFormat.JSON, OutputFormat.NDJSON):
+        body = {"error": {"code": code, "message": message, "hint": hint}}
+        sys.stderr.write(json.dumps(body) + "\n")
+        return
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+
+
+def confirm(question: str) -> bool:
+    """Ask yes/no on a TTY. Callers must check ``is_interactive()`` first."""
+    return typer.confirm(question, default=False, err=True)
+
+
+# --- rendering data ---------------------------------------------------------------------
+
+Column = tuple[str, str]  # (key in the JSON object, table heading)
+
+
+def emit(
+    data: Any,
+    *,
+    columns: Sequence[Column] | None = None,
+    fmt: OutputFormat | None = None,
+    title: str | None = None,
+) -> None:
+    """Print ``data`` (a JSON-able dict or list of dicts) to stdout in the chosen format.
+
+    ``columns`` chooses and orders the table columns for a list; a dict is shown as a
+    two-column key/value table. JSON keys are printed in the order given (stable).
+    """
+    fmt = fmt or output_format()
+    if fmt is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif fmt is OutputFormat.NDJSON:
+        rows = data if isinstance(data, list) else [data]
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt is OutputFormat.YAML:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    else:
+        _table(data, columns, title)
+    sys.stdout.flush()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return "\n".join(_cell(v) for v in value) if value else "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> None:
+    from rich.table import Table
+
+    out = console()
+    if isinstance(data, Mapping):
+        table = Table(title=title, show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in data.items():
+            table.add_row(key, _cell(value))
+        out.print(table)
+        return
+    rows = list(data)
+    if not rows:
+        info("(none)")
+        return
+    cols = columns or [(k, k) for k in rows[0]]
+    table = Table(title=title)
+    for _, heading in cols:
+        table.add_column(heading, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(key)) for key, _ in cols))
+    out.print(table)
+
+
+def settings(**overrides: str | None) -> Settings:
+    """The resolved settings for this invocation (flag > env > profile > default).
+
+    ``overrides`` are the command's own flags (``base_url=...``); None means "not given".
+    """
+    from knoxhook.config import load_settings
+
+    return load_settings(profile=_state.profile, overrides=overrides)

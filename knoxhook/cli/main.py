@@ -1,0 +1,131 @@
+"""The ``knoxhook`` command: the root typer app and the one error boundary.
+
+Domain code raises ``knoxhook.errors.KnoxhookError`` subclasses; ``main()`` turns
+each into a one-line message (or a JSON error object with ``--json``) and the
+documented exit code. A traceback is shown only for a bug, and only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException
+
+from knoxhook import __version__
+from knoxhook.cli import common
+from knoxhook.errors import ExitCode, KnoxhookError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 not configured, "
+    "4 authentication refused, 5 request refused by the API, 6 not found, "
+    "7 network/timeout/server error, 8 verification failed, 130 interrupted."
+)
+
+app = typer.Typer(
+    name="knoxhook",
+    help=(
+        "Manage Samsung Knox Webhook Notification (KWN) subscriptions and verify their "
+        "signed callbacks.\n\n"
+        "Try it without a Knox account: `knoxhook demo` runs the whole workflow on the "
+        "embedded Knox emulator.\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+# Command modules, each exposing register(app). Listed here, imported at start-up:
+# they keep their heavy imports inside the command functions.
+COMMAND_MODULES = (
+    "auth",
+    "cert",
+    "subscriptions",
+    "events",
+    "verify",
+    "listen",
+    "trigger",
+    "emulator",
+    "demo",
+    "ui",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"knoxhook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", "-p", help="Profile to use (env KNOXHOOK_PROFILE).", show_default=False
+        ),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Trace HTTP on stderr (secrets and tokens redacted).")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    state = common.AppState(
+        profile=profile,
+        output=common.pick_format(json_output, output),
+        verbose=verbose,
+        debug=debug,
+        no_color=no_color,
+    )
+    common.set_state(state)
+    ctx.obj = state
+
+
+for _name in COMMAND_MODULES:
+    import_module(f"knoxhook.cli.{_name}").register(app)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; the one place that maps errors to messages and exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    common.set_state(common.AppState.from_argv(args))
+    try:
+        rv = app(args=args, prog_name="knoxhook", standalone_mode=False)
+    except KnoxhookError as exc:
+        common.report_error(exc.code, exc.message, exc.hint)
+        sys.exit(int(exc.exit_code))
+    except ClickException as exc:
+        common.report_error("usage_error", exc.format_message(), "see --help")
+        sys.exit(int(ExitCode.USAGE))
+    except (KeyboardInterrupt, typer.Abort):
+        common.report_error("interrupted", "interrupted", None)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # a bug: say so in one line, trace only with --debug
+        if common.get_state().debug:
+            import traceback
+
+            traceback.print_exc()
+        common.report_error(
+            "unexpected_error",
+            f"unexpected error: {type(exc).__name__}: {exc}",
+            "run again with --debug and report it",
+        )
+        sys.exit(int(ExitCode.UNEXPECTED))
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,42 @@
+"""Fixtures every test gets: isolated config/cache dirs, no real keyring, no stray env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMSUNG_FIXTURES = SHARED / "fixtures" / "samsung"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point knoxhook at empty per-test config/cache dirs and a null keyring."""
+    for name in (
+        "KNOXHOOK_PROFILE",
+        "KNOXHOOK_BASE_URL",
+        "KNOXHOOK_TOKEN_URL",
+        "KNOXHOOK_CLIENT_ID",
+        "KNOXHOOK_CLIENT_SECRET",
+        "KNOXHOOK_SCOPE",
+        "KNOXHOOK_TENANT_ID",
+        "NO_COLOR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("KNOXHOOK_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("KNOXHOOK_CACHE_DIR", str(home / "cache"))
+    # keyring: the null backend unless a test installs its own (tests/fakes)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    return home
+
+
+@pytest.fixture
+def samsung_cert_2022() -> bytes:
+    return (SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2022.pem").read_bytes()
+
+
+@pytest.fixture
+def samsung_cert_2024() -> bytes:
+    return (SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem").read_bytes()
