@@ -1,0 +1,1 @@
+"""The ``knoxhook ui`` terminal UI (Textual). Imported only by that command."""

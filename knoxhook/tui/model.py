@@ -1,0 +1,146 @@
+"""What the TUI shows, without Textual: the data-source protocols and pure helpers.
+
+The app never talks HTTP and never calls typer code. It is given:
+
+- a ``SubscriptionBackend`` (``knoxhook.subscriptions.SubscriptionService`` in real
+  use; anything with the same four methods in tests), called only from worker threads;
+- optionally a ``CallbackSource`` that pushes callback records (dicts shaped like the
+  receiver's NDJSON lines) from any thread;
+- optionally a ``status`` callable returning the certificate / token status line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from knoxhook import events as catalogue
+from knoxhook.errors import UsageError
+
+
+class SubscriptionLike(Protocol):
+    """The fields of ``knoxhook.subscriptions.Subscription`` the TUI reads."""
+
+    @property
+    def subscription_id(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def events(self) -> Sequence[str]: ...
+
+    @property
+    def created_at(self) -> object: ...
+
+    @property
+    def updated_at(self) -> object: ...
+
+    def to_json(self) -> Mapping[str, Any]: ...
+
+
+class SubscriptionBackend(Protocol):
+    """Blocking CRUD, as ``SubscriptionService`` offers it; raises ``knoxhook.errors``."""
+
+    def list(self) -> Sequence[SubscriptionLike]: ...
+
+    def create(self, url: str, events: Sequence[str]) -> SubscriptionLike: ...
+
+    def update(
+        self,
+        subscription_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+    ) -> SubscriptionLike: ...
+
+    def delete(self, subscription_id: str) -> None: ...
+
+
+Record = dict[str, Any]
+Emit = Callable[[Record], None]
+
+
+class CallbackSource(Protocol):
+    """Pushes callback records to ``emit`` (from any thread) between start and stop."""
+
+    description: str
+
+    def start(self, emit: Emit) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def when(value: object) -> str:
+    """A timestamp as a short cell: RFC 3339 strings and datetimes, seconds precision."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    return text.replace("T", " ")[:19] if len(text) >= 19 and text[10:11] == "T" else text
+
+
+def holders(subscriptions: Iterable[SubscriptionLike]) -> dict[str, str]:
+    """Event name -> id of the subscription that holds it (knox-api.md §3: one holder)."""
+    held: dict[str, str] = {}
+    for sub in subscriptions:
+        for name in sub.events:
+            held.setdefault(name, sub.subscription_id)
+    return held
+
+
+def catalogue_rows(held: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    """(service, event, holder-or-"free", description) for each event, grouped by service."""
+    rows = []
+    for service in catalogue.SERVICES:
+        for event in catalogue.by_service(service):
+            rows.append((service, event.name, held.get(event.name, "free"), event.description))
+    return rows
+
+
+def check_url(url: str) -> str:
+    """The URL stripped, or ``UsageError``: Knox calls back over http(s) to a host."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not a callback URL: {url!r}", hint="use https://host/path")
+    if any(c.isspace() for c in url):
+        raise UsageError(f"a URL cannot contain spaces: {url!r}")
+    return url
+
+
+def subscription_json(sub: SubscriptionLike) -> str:
+    """The full JSON of a subscription, for the detail pane."""
+    return json.dumps(dict(sub.to_json()), indent=2, ensure_ascii=False, default=str)
+
+
+def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """(time, verdict, event, subscription, nonce) of a receiver record."""
+    event = record.get("event")
+    sub = record.get("subscriptionId")
+    body = record.get("body")
+    if isinstance(body, Mapping):  # records that kept only the body
+        event = event or body.get("event")
+        sub = sub or body.get("subscriptionId")
+    return (
+        when(record.get("received_at"))[11:] or "-",
+        str(record.get("verdict") or "-"),
+        str(event or "-"),
+        str(sub or "-"),
+        str(record.get("nonce") or "-"),
+    )
+
+
+def record_json(record: Mapping[str, Any]) -> str:
+    """A record for the detail pane; a JSON body given as text is shown parsed."""
+    shown = dict(record)
+    body = shown.get("body")
+    if isinstance(body, str):
+        with contextlib.suppress(ValueError):
+            shown["body"] = json.loads(body)
+    return json.dumps(shown, indent=2, ensure_ascii=False, default=str)
