@@ -1,0 +1,346 @@
+"""The Knox validation certificate: download, store, inspect, pin.
+
+Knox signs every callback with the key of its validation certificate, served as PEM at
+``GET /kwn/v1/downloadCertificate`` since release 24.09 (knox-api.md §4). Samsung says
+to keep it locally and to download it again when there is none or it has expired; that
+is ``ensure_certificate``.
+
+Pinning: Samsung re-issued the certificate in 2024 without changing its key (the 2022
+and 2024 certificates share one SubjectPublicKeyInfo). So what matters is the public
+key, not the certificate: ``spki_sha256`` is base64(SHA-256(DER SubjectPublicKeyInfo)),
+the ``sha256//<pin>`` form curl's ``--pinnedpubkey`` takes. A downloaded certificate
+with the same key as the stored one is a *renewal*; a different key is a *key change*,
+which the caller is told about (``Change.KEY_CHANGED``).
+
+Storage: one file per Knox base URL (not per profile: the certificate belongs to the
+server, and two profiles on one host share it), in
+``<cache dir>/certificates/<host>[_<port>][-<hash of path>].pem``; the directory is
+0700, files are written 0600 and atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from knoxhook import wire
+from knoxhook.errors import CertificateError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from knoxhook.config import Settings
+
+log = logging.getLogger(__name__)
+
+CERT_DIR = "certificates"
+PEM_ACCEPT = "application/x-pem-file, */*"
+WARN_DAYS = 30  # `cert fetch`/`cert show` warn when fewer days are left
+
+
+class _Response(Protocol):
+    @property
+    def content(self) -> bytes: ...
+
+
+class CertClient(Protocol):
+    """What ``download`` needs from ``knoxhook.client.KnoxClient``."""
+
+    def request(self, method: str, path: str, *, accept: str = ...) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+ClientFactory = Callable[["Settings"], CertClient]
+
+
+def load_certificates(pem: bytes) -> list[x509.Certificate]:
+    """Every certificate in ``pem`` (PEM, or a single DER); CertificateError on garbage."""
+    from cryptography import x509
+
+    try:
+        if b"-----BEGIN" in pem:
+            certs = x509.load_pem_x509_certificates(pem)
+        else:
+            certs = [x509.load_der_x509_certificate(pem)]
+    except ValueError as exc:
+        raise CertificateError(
+            "not a certificate: expected PEM text with -----BEGIN CERTIFICATE-----",
+            hint="check the file, or run `knoxhook cert fetch` to download the real one",
+        ) from exc
+    if not certs:  # pragma: no cover - cryptography raises instead
+        raise CertificateError("no certificate found in the PEM data")
+    return certs
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def spki_sha256(cert: x509.Certificate) -> str:
+    """base64(SHA-256(DER SubjectPublicKeyInfo)): the public-key pin (curl ``sha256//``)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    der = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode("ascii")
+
+
+def _name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
+    return name.rfc4514_string({NameOID.EMAIL_ADDRESS: "emailAddress"})
+
+
+def _common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """What a person (or a script, via ``to_json``) needs to know about a certificate."""
+
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    sha256_fingerprint: str  # colon-separated upper hex
+    spki_sha256: str  # base64, the public-key pin
+    expired: bool
+    not_yet_valid: bool
+    days_left: int  # whole days until not_after; negative once expired
+    common_name: str = ""  # for messages; not in to_json
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable keys for ``--json`` (documented in docs/commands.md)."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": _rfc3339(self.not_before),
+            "not_after": _rfc3339(self.not_after),
+            "sha256_fingerprint": self.sha256_fingerprint,
+            "spki_sha256": self.spki_sha256,
+            "expired": self.expired,
+            "days_left": self.days_left,
+        }
+
+    @property
+    def _label(self) -> str:
+        return f"CN={self.common_name}" if self.common_name else self.subject
+
+    def check_valid(self) -> None:
+        """CertificateError (exit 8) when expired or not yet valid."""
+        if self.expired:
+            raise CertificateError(
+                f"certificate expired on {_rfc3339(self.not_after)} "
+                f"({-self.days_left} days ago): {self._label}",
+                hint="run `knoxhook cert fetch` to download the current one",
+            )
+        if self.not_yet_valid:
+            raise CertificateError(
+                f"certificate is not valid before {_rfc3339(self.not_before)}: {self._label}",
+                hint="check the system clock",
+            )
+
+
+def inspect(cert: x509.Certificate, *, now: datetime | None = None) -> CertificateInfo:
+    """Subject, issuer, validity, fingerprint and key pin of ``cert`` at ``now``."""
+    from cryptography.hazmat.primitives import hashes
+
+    now = now or datetime.now(UTC)
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    left = not_after - now
+    return CertificateInfo(
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        not_before=not_before,
+        not_after=not_after,
+        sha256_fingerprint=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+        spki_sha256=spki_sha256(cert),
+        expired=now >= not_after,
+        not_yet_valid=now < not_before,
+        days_left=left.days,  # floor: -1 as soon as it has expired
+        common_name=_common_name(cert.subject),
+    )
+
+
+def inspect_pem(pem: bytes, *, now: datetime | None = None) -> CertificateInfo:
+    """``inspect`` of the first (leaf) certificate in ``pem``."""
+    return inspect(load_certificates(pem)[0], now=now)
+
+
+# --- storage ----------------------------------------------------------------------------
+
+
+def stored_path(settings: Settings) -> Path:
+    """Where the certificate of ``settings.base_url`` is kept (module docstring)."""
+    parts = urlsplit(settings.base_url)
+    host = parts.hostname or "unknown"
+    stem = re.sub(r"[^A-Za-z0-9.-]+", "_", host)
+    if parts.port:
+        stem += f"_{parts.port}"
+    path = parts.path.strip("/")
+    if path:
+        stem += "-" + hashlib.sha256(path.encode()).hexdigest()[:8]
+    return settings.cache_dir / CERT_DIR / f"{stem}.pem"
+
+
+def read_stored(settings: Settings) -> bytes | None:
+    """The stored PEM for this base URL, or None when there is none."""
+    try:
+        return stored_path(settings).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CertificateError(f"cannot read {stored_path(settings)}: {exc.strerror}") from exc
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, 0600, its directory created 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:  # mkstemp creates it 0600
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def store(settings: Settings, pem: bytes) -> Path:
+    """Keep ``pem`` as this base URL's certificate (atomic, 0600, dir 0700)."""
+    load_certificates(pem)  # never store garbage
+    path = stored_path(settings)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    return write_atomic(path, pem)
+
+
+# --- download and pinning ---------------------------------------------------------------
+
+
+class Change(StrEnum):
+    """How a downloaded certificate relates to the stored one."""
+
+    NEW = "new"  # nothing was stored
+    UNCHANGED = "unchanged"  # the very same certificate
+    RENEWAL = "renewal"  # a new certificate, same public key (like Samsung's 2024 one)
+    KEY_CHANGED = "key_changed"  # a different public key: not a renewal
+
+
+def compare(old_pem: bytes | None, new_pem: bytes) -> Change:
+    """Classify ``new_pem`` against ``old_pem`` by fingerprint and public-key pin."""
+    if old_pem is None:
+        return Change.NEW
+    new = load_certificates(new_pem)[0]
+    try:
+        old = load_certificates(old_pem)[0]
+    except CertificateError:
+        return Change.NEW  # the stored file was unreadable: nothing to compare with
+    if _fingerprint(old) == _fingerprint(new):
+        return Change.UNCHANGED
+    return Change.RENEWAL if spki_sha256(old) == spki_sha256(new) else Change.KEY_CHANGED
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+
+    return cert.fingerprint(hashes.SHA256())
+
+
+def download(client: CertClient) -> bytes:
+    """GET the validation certificate through ``client``; it must parse as a certificate."""
+    response = client.request("GET", wire.certificate_path(), accept=PEM_ACCEPT)
+    pem: bytes = response.content
+    try:
+        load_certificates(pem)
+    except CertificateError as exc:
+        raise CertificateError(
+            "the Knox certificate endpoint did not return a PEM certificate",
+            hint="check --base-url / KNOXHOOK_BASE_URL points at the Knox API",
+        ) from exc
+    return pem
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    pem: bytes
+    info: CertificateInfo
+    change: Change
+    path: Path | None  # None when not stored (invalid)
+
+
+def fetch_and_store(
+    settings: Settings, client: CertClient, *, now: datetime | None = None
+) -> FetchResult:
+    """Download, compare with the stored certificate, and store it when it is valid.
+
+    An expired or not-yet-valid download is NOT stored (the previous one is kept); the
+    caller decides what to say (``info.check_valid()``).
+    """
+    pem = download(client)
+    info = inspect_pem(pem, now=now)
+    change = compare(read_stored(settings), pem)
+    if change is Change.KEY_CHANGED:
+        log.warning(
+            "the Knox certificate's public key changed (new pin %s): not a renewal",
+            info.spki_sha256,
+        )
+    if info.expired or info.not_yet_valid:
+        return FetchResult(pem, info, change, None)
+    return FetchResult(pem, info, change, store(settings, pem))
+
+
+def _default_factory(settings: Settings) -> CertClient:
+    from knoxhook.client import open_client
+
+    client: CertClient = open_client(settings)
+    return client
+
+
+def ensure_certificate(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    client_factory: ClientFactory | None = None,
+) -> bytes:
+    """The validation certificate: the stored one if present and valid, else download it.
+
+    ``client_factory`` defaults to ``knoxhook.client.open_client`` (imported only when a
+    download is needed). Raises CertificateError when the downloaded one is not valid
+    either, and the client's errors (NotConfiguredError, TransportError, ...) otherwise.
+    """
+    stored = read_stored(settings)
+    if stored is not None:
+        try:
+            info = inspect_pem(stored, now=now)
+        except CertificateError:
+            log.warning("stored certificate %s is unreadable; downloading", stored_path(settings))
+        else:
+            if not (info.expired or info.not_yet_valid):
+                return stored
+            log.info("stored certificate expired on %s; downloading", _rfc3339(info.not_after))
+    client = (client_factory or _default_factory)(settings)
+    try:
+        result = fetch_and_store(settings, client, now=now)
+    finally:
+        client.close()
+    result.info.check_valid()
+    return result.pem
