@@ -16,7 +16,10 @@ setting: ``knoxhook.credentials`` resolves it. Secrets never go in ``config.toml
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,3 +144,142 @@ def load_settings(
         secret_store=values["secret_store"],
         sources=sources,
     )
+
+
+# --- writing ----------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_profile_name(name: str) -> str:
+    """Profile names are TOML bare keys (letters, digits, ``-``, ``_``): safe as file names too."""
+    if not _BARE_KEY.match(name):
+        raise UsageError(
+            f"invalid profile name {name!r}",
+            hint="use letters, digits, '-' and '_' only",
+        )
+    return name
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) as 0700; a directory knoxhook owns is kept 0700."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically; the file is 0600 from its first byte.
+
+    A temp file in the same directory is created with ``os.open(..., 0o600)``, synced,
+    then ``os.replace``-d over ``path``, so readers never see a half-written file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _toml_string(value: str) -> str:
+    # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise UsageError(f"cannot write a {type(value).__name__} to {CONFIG_FILE}")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def dump_toml(document: Mapping[str, Any]) -> str:
+    """TOML for a document of scalars, lists and (nested) tables: enough for config.toml."""
+    lines: list[str] = []
+
+    def table(prefix: str, body: Mapping[str, Any]) -> None:
+        scalars = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
+        tables = {k: v for k, v in body.items() if isinstance(v, Mapping)}
+        if prefix and (scalars or not tables):
+            lines.append(f"\n[{prefix}]")
+        for key, value in scalars.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        for key, sub in tables.items():
+            table(f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key), sub)
+
+    table("", document)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def write_config(directory: Path, document: Mapping[str, Any]) -> Path:
+    """Write ``config.toml`` atomically (file 0600; the directory is created 0700)."""
+    if not directory.is_dir():
+        ensure_private_dir(directory)
+    path = directory / CONFIG_FILE
+    write_private(path, dump_toml(document).encode("utf-8"))
+    return path
+
+
+def save_profile(
+    directory: Path,
+    name: str,
+    values: Mapping[str, str | None],
+    *,
+    make_default: bool = False,
+) -> Path:
+    """Merge ``values`` into ``[profiles.NAME]`` (a None value removes the key).
+
+    Only ``PROFILE_KEYS`` are accepted: a secret can never be written here.
+    """
+    check_profile_name(name)
+    unknown = set(values) - set(PROFILE_KEYS)
+    if unknown:
+        raise UsageError(f"not a profile setting: {', '.join(sorted(unknown))}")
+    document = read_config(directory)
+    profiles = document.setdefault("profiles", {})
+    table = dict(profiles.get(name) or {})
+    for key, value in values.items():
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    profiles[name] = table
+    if make_default:
+        document["default_profile"] = name
+    return write_config(directory, document)
+
+
+def set_default_profile(directory: Path, name: str) -> Path:
+    """Make ``name`` the profile used when neither ``--profile`` nor the env names one."""
+    check_profile_name(name)
+    document = read_config(directory)
+    document["default_profile"] = name
+    return write_config(directory, document)
+
+
+def list_profiles(directory: Path) -> list[str]:
+    """Names of the profiles in ``config.toml``, sorted."""
+    profiles = read_config(directory).get("profiles", {})
+    return sorted(profiles) if isinstance(profiles, dict) else []
+
+
+def profile_values(directory: Path, name: str) -> dict[str, str]:
+    """The raw ``[profiles.NAME]`` table (empty when the profile does not exist)."""
+    table = read_config(directory).get("profiles", {}).get(name, {})
+    return {k: str(v) for k, v in table.items()} if isinstance(table, dict) else {}

@@ -1,0 +1,240 @@
+"""KnoxClient: the one way knoxhook talks to the Knox API (over httpx2).
+
+- URL = ``settings.base_url + path`` (paths from ``knoxhook.wire``).
+- Headers: ``User-Agent: knoxhook/<version>``, ``Authorization: Bearer <token>`` (an
+  httpx2 auth flow, as in httpx ``_auth.py``: on a 401 the token is renewed once and the
+  request resent), ``x-wsm-managed-tenantid`` when ``settings.tenant_id`` is set [doc].
+- Failures become ``knoxhook.errors``: 401 after renewal -> AuthenticationError (exit 4);
+  404 -> NotFoundError (6); other 4xx -> ApiError (5) with the Knox error body
+  ``{"code", "message", "data"}`` in the message; 429/502/503/504 and connection errors
+  are retried (``knoxhook.retry.RetryPolicy``: capped exponential backoff with jitter,
+  ``Retry-After`` honoured); when retries run out, or for other 5xx -> TransportError (7).
+- A non-idempotent request (POST unless ``idempotent=True``) is never repeated once it
+  may have reached the server (timeout or dropped connection after sending, 502/503/504):
+  it fails with ``TransportError(ambiguous=True)`` so the caller can look before trying
+  again. A connect error (nothing was sent) or a 429 (refused) is retried for any method.
+
+Knows nothing of typer or rich. CLI commands get one via ``open_client(settings,
+trace=...)``; ``trace`` receives the ``--debug`` lines, secrets and tokens redacted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+import httpx2
+
+from knoxhook import __version__, wire
+from knoxhook.config import Settings
+from knoxhook.errors import ApiError, AuthenticationError, NotFoundError, TransportError
+from knoxhook.retry import RETRY_STATUSES, SAFE_RETRY_STATUSES, RetryPolicy, parse_retry_after
+from knoxhook.tokens import TokenManager
+
+__all__ = ["BearerAuth", "KnoxClient", "RetryPolicy", "open_client"]
+
+USER_AGENT = f"knoxhook/{__version__}"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+_MAYBE_SENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError)
+
+
+class BearerAuth(httpx2.Auth):
+    """Adds ``Authorization: Bearer``; on a 401 renews the token once and resends."""
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self.tokens = tokens
+        self.renewals = 0
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
+        token = self.tokens.get()
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        response = yield request
+        if response.status_code == 401:
+            # Expired or revoked early [doc: revocation is immediate]: renew once.
+            self.renewals += 1
+            token = self.tokens.renew(rejected=token.access_token)
+            request.headers["Authorization"] = f"Bearer {token.access_token}"
+            yield request
+
+
+class KnoxClient:
+    """An authenticated client for one profile; use as a context manager."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secret: str | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        trace: Callable[[str], None] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        # secret None: resolved (env > keyring > file) only if a token must be fetched.
+        self.tokens = TokenManager(
+            settings,
+            secret=secret,
+            transport=transport,
+            retry=self.retry,
+            sleep=sleep,
+            trace=trace,
+            timeout=timeout,
+        )
+        self.auth = BearerAuth(self.tokens)
+        headers = {"User-Agent": USER_AGENT}
+        if settings.tenant_id:
+            headers[wire.TENANT_HEADER] = settings.tenant_id
+        event_hooks = None
+        if trace is not None:
+            from knoxhook.httptrace import HttpTracer
+
+            event_hooks = HttpTracer(trace, self.tokens.known_secrets).hooks()
+        self._http = httpx2.Client(
+            base_url=settings.base_url,
+            headers=headers,
+            auth=self.auth,
+            transport=transport,
+            timeout=timeout,
+            event_hooks=event_hooks,
+        )
+
+    # --- requests -------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool | None = None,
+        accept: str = "application/json",
+    ) -> httpx2.Response:
+        """Send one request with retries; a 2xx/3xx response, or a typed error."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        where = f"{method} {self.settings.base_url}{path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= self.retry.attempts
+            try:
+                response = self._http.request(method, path, json=json, headers={"Accept": accept})
+            except _NOT_SENT as exc:
+                if not last:
+                    self._sleep(self.retry.backoff(attempt))
+                    continue
+                raise TransportError(
+                    f"cannot connect to {self.settings.base_url} ({type(exc).__name__}) "
+                    f"after {attempt} attempt(s)",
+                    hint="check the base URL (--base-url / KNOXHOOK_BASE_URL) and the network",
+                ) from None
+            except _MAYBE_SENT as exc:
+                if idempotent and not last:
+                    self._sleep(self.retry.backoff(attempt))
+                    continue
+                raise TransportError(
+                    f"{where} got no answer ({type(exc).__name__})"
+                    + ("" if idempotent else "; it may or may not have taken effect"),
+                    ambiguous=True,
+                    hint=None if idempotent else "check the result before trying again",
+                ) from None
+            status = response.status_code
+            if status in RETRY_STATUSES:
+                safe = status in SAFE_RETRY_STATUSES
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                too_long = retry_after is not None and retry_after > self.retry.max_retry_after
+                if (safe or idempotent) and not last and not too_long:
+                    self._sleep(self.retry.backoff(attempt) if retry_after is None else retry_after)
+                    continue
+                raise _server_error(where, response, attempt, ambiguous=not safe, wait=retry_after)
+            if status < 400:
+                return response
+            raise self._refusal(where, response, idempotent)
+
+    def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> Exception:
+        status = response.status_code
+        if status >= 500:
+            return _server_error(where, response, 1, ambiguous=not idempotent, wait=None)
+        code, name, text = _knox_error(response)
+        label = f"{status} {name}" if name else str(status)
+        detail = f": {text}" if text else ""
+        if status == 401:
+            return AuthenticationError(
+                f"Knox refused the access token ({label}){detail}",
+                hint="check the client's permissions and scope; run `knoxhook auth login`",
+            )
+        if status == 404:
+            return NotFoundError(
+                f"not found: {where} ({label}){detail}", status=status,
+                knox_code=code, knox_name=name,
+            )  # fmt: skip
+        return ApiError(
+            f"Knox refused the request ({label}){detail}",
+            status=status,
+            knox_code=code,
+            knox_name=name,
+        )
+
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` and return the parsed JSON body."""
+        response = self.request("GET", path)
+        try:
+            return response.json()
+        except ValueError:
+            raise TransportError(
+                f"GET {path}: Knox answered {response.status_code} with a body that is not JSON"
+            ) from None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KnoxClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_client(settings: Settings, **kw: Any) -> KnoxClient:
+    """The usual factory commands call (keyword arguments as ``KnoxClient``)."""
+    return KnoxClient(settings, **kw)
+
+
+def _knox_error(response: httpx2.Response) -> tuple[int | None, str | None, str | None]:
+    """(code, NAME, text) from a Knox error body ``{"code", "message", "data"}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        raw = response.text.strip()[:200]
+        return None, None, raw or None
+    if not isinstance(body, dict):
+        return None, None, None
+    code = body.get(wire.F_ERROR_CODE)
+    name = body.get(wire.F_ERROR_NAME)
+    text = body.get(wire.F_ERROR_TEXT)
+    return (
+        code if isinstance(code, int) else None,
+        str(name) if name else None,
+        str(text) if text is not None else None,
+    )
+
+
+def _server_error(
+    where: str, response: httpx2.Response, attempts: int, *, ambiguous: bool, wait: float | None
+) -> TransportError:
+    status = response.status_code
+    _, name, text = _knox_error(response)
+    label = f"{status} {name}" if name else str(status)
+    message = f"{where} failed with HTTP {label} after {attempts} attempt(s)"
+    if text:
+        message += f": {text}"
+    if ambiguous:
+        message += "; it may or may not have taken effect"
+    hint = f"Knox asked to wait {wait:.0f} s" if wait else "try again later"
+    return TransportError(message, ambiguous=ambiguous, status=status, hint=hint)

@@ -1,0 +1,108 @@
+"""The ``--debug`` HTTP trace, with every secret and token redacted.
+
+``KnoxClient`` and ``TokenManager`` install these as httpx2 event hooks when they are
+given a ``trace`` callback (the CLI passes one that writes to stderr). Redaction is by
+name (``Authorization``, ``client_secret``, ``access_token``, ``token``, ...) and, as a
+second net, by value: any string in ``secrets`` is replaced wherever it appears.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    import httpx2
+
+REDACTED: Final = "***"
+SECRET_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-knox-apitoken"}
+)
+SECRET_FIELDS: Final = frozenset(
+    {
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "accessToken",
+        "client_assertion",
+        "password",
+    }
+)
+
+Trace = Callable[[str], None]
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every non-trivial secret value replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_header(name: str, value: str) -> str:
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, _, rest = value.partition(" ")
+    return f"{scheme} {REDACTED}" if rest else REDACTED
+
+
+def redact_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if k in SECRET_FIELDS else redact_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v) for v in value]
+    return value
+
+
+def redact_body(content: bytes, content_type: str) -> str:
+    """A one-line, redacted rendering of a request or response body."""
+    if not content:
+        return ""
+    text = content.decode("utf-8", "replace")
+    if "x-www-form-urlencoded" in content_type:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return "&".join(f"{k}={REDACTED if k in SECRET_FIELDS else v}" for k, v in pairs)
+    if "json" in content_type:
+        try:
+            return json.dumps(redact_json(json.loads(text)), ensure_ascii=False)
+        except ValueError:
+            pass
+    if len(text) > 500:
+        text = text[:500] + f"... ({len(content)} bytes)"
+    return text.replace("\n", "\\n")
+
+
+class HttpTracer:
+    """httpx2 event hooks that describe each request and response on ``trace``."""
+
+    def __init__(self, trace: Trace, secrets: Callable[[], Iterable[str | None]]) -> None:
+        self._trace = trace
+        self._secrets = secrets
+
+    def _emit(self, line: str) -> None:
+        self._trace(scrub(line, self._secrets()))
+
+    def on_request(self, request: httpx2.Request) -> None:
+        self._emit(f"> {request.method} {request.url}")
+        for name, value in request.headers.items():
+            self._emit(f"> {name}: {redact_header(name, value)}")
+        body = redact_body(request.content, request.headers.get("content-type", ""))
+        if body:
+            self._emit(f"> {body}")
+
+    def on_response(self, response: httpx2.Response) -> None:
+        response.read()
+        self._emit(f"< {response.status_code} {response.reason_phrase}")
+        for name, value in response.headers.items():
+            self._emit(f"< {name}: {redact_header(name, value)}")
+        body = redact_body(response.content, response.headers.get("content-type", ""))
+        if body:
+            self._emit(f"< {body}")
+
+    def hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        return {"request": [self.on_request], "response": [self.on_response]}

@@ -1,0 +1,347 @@
+"""OAuth 2.0 client-credentials tokens: fetch, on-disk cache, renewal, revocation.
+
+Cache: one token per (profile, token URL, client id, scope) in
+``<cache dir>/tokens/<sha256>.json`` (file 0600, dir 0700), written atomically. Reading a
+valid cached token takes no lock and imports neither authlib nor keyring, so a command
+with a cached token starts fast. A fetch happens under a file lock: lock, re-read the
+cache, fetch only if still missing or expiring; so N concurrent cold invocations fetch
+ONE token between them. A token is renewed ``margin`` seconds before it expires (60 s,
+or half the lifetime for very short tokens). The secret is never written to the cache.
+
+Fetch [doc, knox-api.md §2a]: ``POST {token_url}`` form ``grant_type=client_credentials``,
+``client_id``, ``client_secret``, ``scope`` (client_secret_post), via authlib's
+``OAuth2Client`` (which picks httpx2 when installed). Revoke: ``POST {revoke_url}``,
+form field ``token``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from knoxhook import __version__
+from knoxhook.config import Settings, ensure_private_dir, write_private
+from knoxhook.errors import (
+    AuthenticationError,
+    KnoxhookError,
+    NotConfiguredError,
+    TransportError,
+)
+from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from knoxhook.httptrace import Trace
+
+TOKENS_DIR = "tokens"
+USER_AGENT = f"knoxhook/{__version__}"
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    expires_at: float  # epoch seconds
+    obtained_at: float
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type
+    scope: str | None = None
+
+    def expires_in(self, now: float) -> float:
+        return self.expires_at - now
+
+    def is_fresh(self, now: float, margin: float) -> bool:
+        """Still usable for a while: ``margin`` (at most half its lifetime) before expiry."""
+        lifetime = max(self.expires_at - self.obtained_at, 0.0)
+        return self.expires_at - min(margin, lifetime / 2) > now
+
+
+def cache_path(settings: Settings) -> Path:
+    key = json.dumps([settings.profile, settings.token_url, settings.client_id, settings.scope])
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return settings.cache_dir / TOKENS_DIR / f"{digest}.json"
+
+
+def read_cached(settings: Settings) -> Token | None:
+    """The cached token (fresh or not); None when missing or unreadable."""
+    try:
+        data = json.loads(cache_path(settings).read_text(encoding="utf-8"))
+        return Token(
+            access_token=str(data["access_token"]),
+            expires_at=float(data["expires_at"]),
+            obtained_at=float(data["obtained_at"]),
+            token_type=str(data.get("token_type") or "Bearer"),
+            scope=data.get("scope"),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cached(settings: Settings, token: Token) -> None:
+    path = cache_path(settings)
+    ensure_private_dir(path.parent)
+    record = asdict(token) | {
+        "profile": settings.profile,
+        "token_url": settings.token_url,
+        "client_id": settings.client_id,
+    }
+    write_private(path, json.dumps(record, indent=1).encode("utf-8"))
+
+
+class TokenManager:
+    """Tokens for one profile. ``secret`` is a string, or None to resolve it lazily
+    (``credentials.resolve_secret``) only when a token must be fetched."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secret: str | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        trace: Trace | None = None,
+        now: Callable[[], float] = time.time,
+        margin: float = 60.0,
+        timeout: float = 30.0,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self._secret = secret
+        self._transport = transport
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._trace = trace
+        self._now = now
+        self.margin = margin
+        self._timeout = timeout
+        self._lock_timeout = lock_timeout
+        self.fetches = 0  # network fetches made by this manager (tests, benchmarks)
+
+    # --- reading ------------------------------------------------------------------------
+    def cached(self) -> Token | None:
+        """A fresh cached token, or None."""
+        token = read_cached(self.settings)
+        if token and token.is_fresh(self._now(), self.margin):
+            return token
+        return None
+
+    def get(self) -> Token:
+        """A valid token: the cached one, else one fetched under the lock."""
+        return self.cached() or self.renew(rejected=None)
+
+    def renew(self, rejected: str | None) -> Token:
+        """A token other than ``rejected``: under the lock, use one another process just
+        cached, else fetch. Called with the rejected token after a 401."""
+        with self._lock():
+            token = self.cached()
+            if token and token.access_token != rejected:
+                return token
+            return self.refresh(locked=True)
+
+    def refresh(self, *, locked: bool = False) -> Token:
+        """Fetch a new token now and cache it (``auth login`` uses this to prove creds)."""
+        if not locked:
+            with self._lock():
+                return self.refresh(locked=True)
+        token = self._fetch()
+        _write_cached(self.settings, token)
+        return token
+
+    def known_secrets(self) -> list[str | None]:
+        """The secret (if resolved) and the cached token: what a trace must never show."""
+        token = read_cached(self.settings)
+        return [self._secret, token.access_token if token else None]
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after Knox refused it)."""
+        cache_path(self.settings).unlink(missing_ok=True)
+
+    # --- network ------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        path = cache_path(self.settings)
+        ensure_private_dir(path.parent)
+        lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise KnoxhookError(
+                f"timed out waiting for the token lock {lock.lock_file}",
+                hint="another knoxhook process is fetching a token; try again",
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _secret_value(self) -> str:
+        if self._secret is None:
+            from knoxhook.credentials import resolve_secret
+
+            self._secret = resolve_secret(self.settings)
+        return self._secret
+
+    def _http_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "timeout": self._timeout,
+            "headers": {"User-Agent": USER_AGENT},
+        }
+        if self._transport is not None:
+            options["transport"] = self._transport
+        if self._trace is not None:
+            from knoxhook.httptrace import HttpTracer
+
+            options["event_hooks"] = HttpTracer(self._trace, self.known_secrets).hooks()
+        return options
+
+    def _fetch(self) -> Token:
+        settings = self.settings
+        if not settings.client_id:
+            raise NotConfiguredError(
+                f"no client id for profile {settings.profile!r}",
+                hint="run `knoxhook auth login --client-id ID`, or set KNOXHOOK_CLIENT_ID",
+            )
+        secret = self._secret_value()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                token = self._fetch_once(settings.client_id, secret)
+            except _Retryable as exc:
+                if attempt >= self._retry.attempts or (
+                    exc.retry_after is not None and exc.retry_after > self._retry.max_retry_after
+                ):
+                    raise TransportError(
+                        f"could not get a token from {settings.token_url}: {exc.reason}",
+                        status=exc.status,
+                        hint="Knox or the network is having trouble; try again later",
+                    ) from None
+                delay = exc.retry_after
+                self._sleep(self._retry.backoff(attempt) if delay is None else delay)
+                continue
+            self.fetches += 1
+            return token
+
+    def _fetch_once(self, client_id: str, secret: str) -> Token:
+        import httpx2
+        from authlib.integrations.httpx_client import OAuth2Client
+
+        settings = self.settings
+        started = self._now()
+        try:
+            with OAuth2Client(
+                client_id=client_id,
+                client_secret=secret,
+                token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
+                scope=settings.scope,
+                token_endpoint=settings.token_url,
+                **self._http_options(),
+            ) as oauth:
+                oauth.register_compliance_hook("access_token_response", self._check_response)
+                data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+            raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None
+        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError) as exc:
+            raise _Retryable(f"no answer ({type(exc).__name__})", None, None) from None
+        except httpx2.HTTPError as exc:
+            raise TransportError(
+                f"could not get a token from {settings.token_url}: {type(exc).__name__}"
+            ) from None
+        except KnoxhookError:
+            raise
+        except Exception as exc:  # authlib's OAuthError or a malformed answer
+            raise AuthenticationError(
+                f"Knox refused the client credentials of {client_id!r}: "
+                + _scrub(str(exc), secret),
+                hint="check the client id and secret (`knoxhook auth login`)",
+            ) from None
+        access = data.get("access_token") if isinstance(data, dict) else None
+        if not access:
+            raise AuthenticationError(
+                f"the token endpoint {settings.token_url} answered without an access token"
+            )
+        lifetime = float(data.get("expires_in") or 599)
+        return Token(
+            access_token=str(access),
+            expires_at=started + lifetime,
+            obtained_at=started,
+            token_type=str(data.get("token_type") or "Bearer"),
+            scope=data.get("scope"),
+        )
+
+    def _check_response(self, response: httpx2.Response) -> httpx2.Response:
+        status = response.status_code
+        if status < 300:
+            return response
+        if status in RETRY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _Retryable(f"HTTP {status}", status, retry_after)
+        if status >= 500:
+            raise TransportError(
+                f"the token endpoint {self.settings.token_url} failed (HTTP {status})",
+                status=status,
+            )
+        detail = _error_detail(response)
+        raise AuthenticationError(
+            f"Knox refused the client credentials of {self.settings.client_id!r} "
+            f"(HTTP {status}{': ' + _scrub(detail, self._secret) if detail else ''})",
+            hint="check the client id, secret and scope; run `knoxhook auth login` again",
+        )
+
+    def revoke(self) -> bool:
+        """Revoke the cached token at ``settings.revoke_url`` (form field ``token``) and
+        drop it from the cache. False when there was no cached token."""
+        import httpx2
+
+        token = read_cached(self.settings)
+        if token is None:
+            return False
+        form = {"token": token.access_token, "token_type_hint": "access_token"}
+        if self.settings.client_id:
+            form["client_id"] = self.settings.client_id
+        try:
+            with httpx2.Client(**self._http_options()) as http:
+                response = http.post(self.settings.revoke_url, data=form)
+        except httpx2.HTTPError as exc:
+            raise TransportError(
+                f"could not reach {self.settings.revoke_url} ({type(exc).__name__})"
+            ) from None
+        finally:
+            self.invalidate()
+        if response.status_code >= 400:
+            raise TransportError(
+                f"the revoke endpoint answered HTTP {response.status_code}",
+                status=response.status_code,
+            )
+        return True
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, status: int | None, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+def _error_detail(response: httpx2.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[k]) for k in ("error", "error_description") if body.get(k)]
+    if not parts:  # the Knox error shape {"code", "message", "data"}
+        parts = [str(body[k]) for k in ("code", "message", "data") if body.get(k)]
+    return " ".join(parts)[:300]
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
