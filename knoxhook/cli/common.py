@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +21,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from knoxhook.client import KnoxClient
     from knoxhook.config import Settings
 
 
@@ -234,3 +235,24 @@ def settings(**overrides: str | None) -> Settings:
     from knoxhook.config import load_settings
 
     return load_settings(profile=_state.profile, overrides=overrides)
+
+
+def http_trace() -> Callable[[str], None] | None:
+    """The ``--debug`` HTTP trace callback for ``KnoxClient(trace=...)`` (None without it)."""
+    return _trace_line if _state.debug else None
+
+
+def _trace_line(line: str) -> None:
+    from rich.markup import escape
+
+    info(escape(line))
+
+
+def knox_client(**overrides: str | None) -> KnoxClient:
+    """An authenticated ``KnoxClient`` for this invocation (``--debug`` traces to stderr).
+
+    ``overrides`` as for ``settings()``. Use it as a context manager.
+    """
+    from knoxhook.client import open_client
+
+    return open_client(settings(**overrides), trace=http_trace())
