@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from knoxhook.emulator.testing import EmulatorHandle
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMSUNG_FIXTURES = SHARED / "fixtures" / "samsung"
@@ -40,3 +45,12 @@ def samsung_cert_2022() -> bytes:
 @pytest.fixture
 def samsung_cert_2024() -> bytes:
     return (SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem").read_bytes()
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorHandle]:
+    """A fresh Knox emulator on 127.0.0.1 (demo client, padded signing) for one test."""
+    from knoxhook.emulator.testing import running_emulator
+
+    with running_emulator() as handle:
+        yield handle

@@ -1,0 +1,138 @@
+"""The emulator's ASGI app: ``create_app(config)``.
+
+Layers, outermost first: ``FaultMiddleware`` (counts requests, applies injected faults),
+then a Starlette app whose exception handlers turn every failure into the Knox error
+body, so malformed input is a 4xx and never a bare 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from knoxhook import wire
+from knoxhook.emulator import CONTROL_PREFIX, control, kwn, oauth
+from knoxhook.emulator.certs import CertificateStore
+from knoxhook.emulator.config import EmulatorConfig
+from knoxhook.emulator.delivery import Deliverer, DeliveryLog
+from knoxhook.emulator.faults import FaultMiddleware, FaultTable
+from knoxhook.emulator.httputil import BadRequest, knox_error
+from knoxhook.emulator.openapi import openapi_document
+from knoxhook.emulator.state import Store
+from knoxhook.emulator.stats import Stats
+
+
+@dataclass
+class Emulator:
+    """Everything the handlers share; reachable as ``app.state.emulator``."""
+
+    config: EmulatorConfig
+    store: Store
+    certs: CertificateStore
+    stats: Stats
+    faults: FaultTable
+    log: DeliveryLog
+    deliverer: Deliverer
+
+
+def build(config: EmulatorConfig) -> Emulator:
+    certs = CertificateStore(config.now, config.data_dir)
+    if config.cert_state is not None:
+        certs.apply(config.cert_state)
+    stats, log = Stats(), DeliveryLog()
+    return Emulator(
+        config=config,
+        store=Store(config.now, config.data_dir),
+        certs=certs,
+        stats=stats,
+        faults=FaultTable(),
+        log=log,
+        deliverer=Deliverer(
+            certs=certs,
+            stats=stats,
+            log=log,
+            signing=config.signing,
+            timeout=config.delivery_timeout,
+            retries=config.delivery_retries,
+            backoff=config.delivery_backoff,
+            now=config.now,
+        ),
+    )
+
+
+def _routes() -> list[Route]:
+    routes = [
+        Route(wire.TOKEN_PATH, oauth.token, methods=["POST"]),
+        Route(wire.REVOKE_PATH, oauth.revoke, methods=["POST"]),
+    ]
+    for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX):
+        routes += [
+            Route(wire.subscriptions_path(prefix), kwn.list_or_create, methods=["GET", "POST"]),
+            Route(
+                wire.subscription_path("{subscription_id}", prefix),
+                kwn.one,
+                methods=["GET", "PUT", "DELETE"],
+            ),
+            Route(wire.certificate_path(prefix), kwn.certificate, methods=["GET"]),
+        ]
+    c = CONTROL_PREFIX
+    routes += [
+        Route(f"{c}/events", control.trigger, methods=["POST"]),
+        Route(f"{c}/deliveries", control.deliveries, methods=["GET", "DELETE"]),
+        Route(f"{c}/stats", control.stats, methods=["GET"]),
+        Route(f"{c}/stats/reset", control.stats_reset, methods=["POST"]),
+        Route(f"{c}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{c}/certificate", control.certificate, methods=["GET", "POST"]),
+        Route(f"{c}/health", control.health, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
+    return routes
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BadRequest)
+    return knox_error(exc.status, exc.name, exc.text)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return knox_error(404, "NOT_FOUND", f"no such resource: {request.url.path[:200]}")
+    if exc.status_code == 405:
+        return knox_error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {request.url.path[:200]}",
+            headers=dict(exc.headers or {}),
+        )
+    return knox_error(exc.status_code, "HTTP_ERROR", str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return knox_error(500, "INTERNAL_SERVER_ERROR", f"emulator bug: {type(exc).__name__}")
+
+
+def create_app(config: EmulatorConfig | None = None) -> FaultMiddleware:
+    """The emulator as an ASGI app; ``app.emulator`` is its ``Emulator`` (state, stats)."""
+    emulator = build(config or EmulatorConfig())
+    inner = Starlette(
+        routes=_routes(),
+        exception_handlers={
+            BadRequest: _bad_request,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    inner.state.emulator = emulator
+    outer = FaultMiddleware(inner, emulator.faults, emulator.stats)
+    outer.emulator = emulator
+    return outer

@@ -1,0 +1,141 @@
+"""Deliver callbacks: POST the signed body to the subscription's URL, with retries.
+
+A delivery is the body ``{subscriptionId, event, payload}`` (knox-api.md §5) with the
+headers ``X-WSM-SIGNATURE``, ``X-WSM-TRACEID``, ``x-knox-nonce`` (fresh per delivery,
+the same on each retry of it) and ``Content-Type: application/json``. A 2xx answer is a
+success; a network error, timeout or any other status is retried with exponential
+backoff up to the configured number of retries (Knox's own policy is not documented).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from knoxhook import wire
+from knoxhook.emulator.certs import CertificateStore
+from knoxhook.emulator.signer import encode_body, sign
+from knoxhook.emulator.state import rfc3339
+from knoxhook.emulator.stats import Stats
+
+MAX_RECORDS = 1000  # keep the newest, so a long-running emulator stays small
+
+
+class DeliveryLog:
+    """The delivery records, newest last; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[dict[str, Any]] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._records.append(record)
+            del self._records[:-MAX_RECORDS]
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._records]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+class Deliverer:
+    """Signs and POSTs callbacks; records each delivery."""
+
+    def __init__(
+        self,
+        *,
+        certs: CertificateStore,
+        stats: Stats,
+        log: DeliveryLog,
+        signing: str,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        now: Callable[[], float],
+    ) -> None:
+        self.certs = certs
+        self.stats = stats
+        self.log = log
+        self.signing = signing
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.now = now
+
+    async def deliver(
+        self,
+        subscription: dict[str, Any],
+        event: str,
+        payload: dict[str, Any],
+        trace_id: str | None = None,
+    ) -> dict[str, Any]:
+        import httpx2
+
+        body = encode_body(
+            {
+                wire.F_CB_SUBSCRIPTION_ID: subscription[wire.F_SUBSCRIPTION_ID],
+                wire.F_CB_EVENT: event,
+                wire.F_CB_PAYLOAD: payload,
+            }
+        )
+        nonce = secrets.token_hex(16)
+        trace_id = trace_id or str(uuid.uuid4())
+        headers = {
+            "Content-Type": wire.CALLBACK_CONTENT_TYPE,
+            wire.H_SIGNATURE: sign(body, self.certs.key, self.signing),
+            wire.H_TRACE_ID: trace_id,
+            wire.H_NONCE: nonce,
+            "User-Agent": "knoxhook-emulator",
+        }
+        url = subscription[wire.F_URL]
+        record: dict[str, Any] = {
+            "id": secrets.token_hex(8),
+            "event": event,
+            "subscriptionId": subscription[wire.F_SUBSCRIPTION_ID],
+            "url": url,
+            "traceId": trace_id,
+            "nonce": nonce,
+            "signing": self.signing,
+            "status": "failed",
+            "httpStatus": None,
+            "attempts": 0,
+            "latencyMs": None,
+            "error": None,
+            "createdAt": rfc3339(self.now()),
+        }
+        started = time.perf_counter()
+        async with httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+                record["attempts"] = attempt + 1
+                self.stats.bump("delivery_attempts")
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx2.HTTPError as exc:
+                    record["httpStatus"] = None
+                    record["error"] = (
+                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    )
+                    continue
+                record["httpStatus"] = response.status_code
+                if 200 <= response.status_code < 300:
+                    record["status"] = "delivered"
+                    record["error"] = None
+                    break
+                record["error"] = f"the receiver answered HTTP {response.status_code}"
+        record["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+        self.stats.bump("deliveries")
+        if record["status"] != "delivered":
+            self.stats.bump("deliveries_failed")
+        self.log.add(record)
+        return record

@@ -1,0 +1,191 @@
+"""Injected faults: make the next N matching requests fail, slow down, or drop.
+
+A fault matches a request by path (exact, or a ``fnmatch`` pattern such as
+``/kwn/v1/subscriptions/*``) and optionally method. It answers a status (429 with
+``Retry-After``, 500, 502, 503...), adds latency, or drops the connection without any
+response. With ``after`` the real handler runs first (a create takes effect) and only
+then is its response replaced or dropped: the ambiguous failure a client must survive
+without making a duplicate.
+
+Applied by ``FaultMiddleware``, the outermost ASGI layer; control paths
+(``/_emulator``) are never faulted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from knoxhook.emulator import CONTROL_PREFIX
+from knoxhook.emulator.stats import Stats
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+FAULT_STATUSES = frozenset({400, 401, 403, 404, 406, 408, 409, 422, 429, 500, 501, 502, 503, 504})
+
+
+@dataclass
+class Fault:
+    path: str
+    method: str | None = None
+    count: int = 1
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    after: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        return path == self.path or fnmatch.fnmatchcase(path, self.path)
+
+
+def parse_fault(body: Any) -> Fault:
+    """A ``Fault`` from a JSON body; ``ValueError`` with a precise message otherwise."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    known = {"path", "method", "count", "status", "retry_after", "delay", "drop", "after"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    path = body.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError("'path' must be a path starting with '/'")
+    method = body.get("method")
+    if method is not None and not isinstance(method, str):
+        raise ValueError("'method' must be a string")
+    count = body.get("count", 1)
+    if type(count) is not int or not 1 <= count <= 1_000_000:
+        raise ValueError("'count' must be an integer from 1")
+    status = body.get("status")
+    if status is not None and (type(status) is not int or status not in FAULT_STATUSES):
+        raise ValueError(f"'status' must be one of {sorted(FAULT_STATUSES)}")
+    numbers = {}
+    for name in ("retry_after", "delay"):
+        value = body.get(name)
+        if value is not None and (type(value) not in (int, float) or not 0 <= value <= 60):
+            raise ValueError(f"'{name}' must be a number of seconds from 0 to 60")
+        numbers[name] = value
+    flags = {}
+    for name in ("drop", "after"):
+        value = body.get(name, False)
+        if type(value) is not bool:
+            raise ValueError(f"'{name}' must be true or false")
+        flags[name] = value
+    if status is None and not flags["drop"] and not numbers["delay"]:
+        raise ValueError("a fault needs 'status', 'drop' or 'delay'")
+    if status is not None and flags["drop"]:
+        raise ValueError("'status' and 'drop' exclude each other")
+    return Fault(
+        path=path,
+        method=method.upper() if method else None,
+        count=count,
+        status=status,
+        retry_after=numbers["retry_after"],
+        delay=float(numbers["delay"] or 0.0),
+        drop=flags["drop"],
+        after=flags["after"],
+    )
+
+
+class FaultTable:
+    """Pending faults, consumed first-in first-out; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(f) for f in self._faults]
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first matching fault, with one use consumed."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+
+async def _drop(send: Any) -> None:
+    """Close the TCP connection without sending a byte of response.
+
+    uvicorn answers 500 when an app ends without a response, so reach the transport
+    of its request cycle (``send`` is its bound method) and abort it. Elsewhere,
+    fall back to starting a response and breaking it off.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.abort()
+        for _ in range(3):  # let the loop run connection_lost, so uvicorn sees it
+            await asyncio.sleep(0)
+        return
+    await send({"type": "http.response.start", "status": 500, "headers": []})
+    raise ConnectionAbortedError("fault: connection dropped")
+
+
+async def _answer(send: Any, fault: Fault) -> None:
+    status = fault.status or 500
+    body = json.dumps(
+        {"code": status * 1000 + 999, "message": "INJECTED_FAULT", "data": "injected by a fault"}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if fault.retry_after is not None:
+        headers.append((b"retry-after", str(round(fault.retry_after)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FaultMiddleware:
+    """Outermost ASGI layer: counts requests, then applies a matching fault, if any."""
+
+    def __init__(self, app: Any, faults: FaultTable, stats: Stats) -> None:
+        self.emulator: Any = None  # set by create_app: the Emulator behind this app
+        self.app = app
+        self.faults = faults
+        self.stats = stats
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        self.stats.count_request(method, path)
+        fault = self.faults.take(method, path)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        self.stats.count_fault()
+        if fault.after:
+
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            await _drop(send)
+        elif fault.status is not None:
+            await _answer(send, fault)
+        elif not fault.after:
+            await self.app(scope, receive, send)
+        else:  # delay after the handler ran: the handler's response was swallowed
+            await _answer(send, Fault(path=path, status=500))
