@@ -1,0 +1,299 @@
+"""KWN subscriptions: a thin, typed CRUD service over ``KnoxClient`` (knox-api.md §3).
+
+Inputs are checked before any request: event names against the catalogue
+(``validate_events``) and callback URLs (``validate_url``). No typer, no rich: the CLI
+and the TUI both use this.
+
+A create is never blindly repeated. When it fails in a way that may have reached the
+server (``TransportError(ambiguous=True)``), the service lists the subscriptions and
+returns one with the same URL and events if there is one; only if there is none does
+it try again (bounded). An exact match that existed *before* the create is returned
+too, which is the right idempotent answer: Knox lets an event belong to at most one
+subscription, so a create with those events could not have succeeded anyway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlsplit
+
+from knoxhook import events as catalogue
+from knoxhook import wire
+from knoxhook.errors import KnoxhookError, TransportError, UsageError
+
+if TYPE_CHECKING:
+    import httpx2
+
+CREATE_ATTEMPTS = 3  # total tries of an ambiguous create, each preceded by a look
+
+
+class SubscriptionClient(Protocol):
+    """What the service needs from ``knoxhook.client.KnoxClient``."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool | None = None,
+        accept: str = ...,
+    ) -> httpx2.Response: ...
+
+
+class MalformedResponseError(KnoxhookError):
+    """The API answered 2xx with something that is not the documented shape."""
+
+    code = "malformed_response"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One KWN subscription: a callback URL and the events sent to it."""
+
+    subscription_id: str
+    url: str
+    events: tuple[str, ...]
+    created_at: str | None = None  # RFC 3339, as the server sent it
+    updated_at: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Subscription:
+        """Parse the API's JSON object; ``callbackUrl`` is accepted for ``url``."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponseError(f"expected a subscription object, got {_kind(data)}")
+        sid = data.get(wire.F_SUBSCRIPTION_ID)
+        url = next((data[k] for k in wire.F_URL_ALIASES if data.get(k)), None)
+        events = data.get(wire.F_EVENTS)
+        if not isinstance(sid, str | int) or isinstance(sid, bool) or str(sid) == "":
+            raise MalformedResponseError(f"subscription without a {wire.F_SUBSCRIPTION_ID!r}")
+        if not isinstance(url, str):
+            raise MalformedResponseError(f"subscription {sid} has no callback URL")
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise MalformedResponseError(f"subscription {sid} has no list of events")
+        return cls(
+            subscription_id=str(sid),
+            url=url,
+            events=tuple(events),
+            created_at=_opt_str(data.get(wire.F_CREATED_AT)),
+            updated_at=_opt_str(data.get(wire.F_UPDATED_AT)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire keys; these are the stable ``--json`` keys."""
+        return {
+            wire.F_SUBSCRIPTION_ID: self.subscription_id,
+            wire.F_URL: self.url,
+            wire.F_EVENTS: list(self.events),
+            wire.F_CREATED_AT: self.created_at,
+            wire.F_UPDATED_AT: self.updated_at,
+        }
+
+    def matches(self, url: str, events: Iterable[str]) -> bool:
+        """Same callback URL (ignoring a trailing slash) and the same set of events."""
+        return self.url.rstrip("/") == url.rstrip("/") and set(self.events) == set(events)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+# --- validation (before any request) ----------------------------------------------------
+
+
+def validate_events(names: Iterable[str]) -> tuple[str, ...]:
+    """Catalogue names, upper-cased, de-duplicated in order; ``A,B`` is split.
+
+    UsageError naming the closest catalogue events when a name is unknown, or when
+    there is none at all.
+    """
+    result: list[str] = []
+    unknown: list[str] = []
+    for raw in names:
+        for part in raw.split(","):
+            name = part.strip().upper()
+            if not name:
+                continue
+            if catalogue.get(name) is None:
+                unknown.append(part.strip())
+            elif name not in result:
+                result.append(name)
+    if unknown:
+        parts = []
+        for name in unknown:
+            near = catalogue.closest(name)
+            parts.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else f"{name!r}")
+        noun = "event" if len(unknown) == 1 else "events"
+        raise UsageError(
+            f"unknown {noun}: {'; '.join(parts)}",
+            hint="run `knoxhook events` to list the event catalogue",
+        )
+    if not result:
+        raise UsageError("give at least one event (--event NAME)", hint="see `knoxhook events`")
+    return tuple(result)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_url(url: str, *, allow_http: bool = False) -> str:
+    """An absolute https URL (or http to loopback, or any http with ``allow_http``)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise UsageError(f"not a valid callback URL: {url!r} ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageError(
+            f"the callback URL must be an absolute http(s) URL, got {url!r}",
+            hint="for example --url https://hooks.example.com/knox",
+        )
+    if any(c.isspace() for c in url):
+        raise UsageError(f"the callback URL contains whitespace: {url!r}")
+    if parts.scheme == "http" and not allow_http and not is_loopback(host):
+        raise UsageError(
+            f"refusing plain http:// to {host}: Knox would send device data unencrypted",
+            hint="use https://, or pass --allow-http if you really mean it",
+        )
+    return url
+
+
+def _id_path(subscription_id: str) -> str:
+    sid = subscription_id.strip()
+    if not sid:
+        raise UsageError("a subscription id must not be empty")
+    return wire.subscription_path(quote(sid, safe=""))
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+class SubscriptionService:
+    """CRUD over ``/kwn/v1/subscriptions`` (stripe-python ``WebhookEndpointService`` style).
+
+    Errors are the client's: NotFoundError (unknown id, exit 6), ApiError (refused,
+    exit 5, e.g. an event held by another subscription), TransportError (exit 7),
+    AuthenticationError (exit 4); UsageError for bad input, raised before any request.
+    """
+
+    def __init__(self, client: SubscriptionClient) -> None:
+        self._client = client
+
+    def list(self) -> list[Subscription]:
+        """Every subscription of the customer, in the server's order."""
+        data = self._client.request("GET", wire.subscriptions_path()).json()
+        if not isinstance(data, list):
+            raise MalformedResponseError(f"expected a list of subscriptions, got {_kind(data)}")
+        return [Subscription.from_wire(item) for item in data]
+
+    def get(self, subscription_id: str) -> Subscription:
+        return Subscription.from_wire(self._client.request("GET", _id_path(subscription_id)).json())
+
+    def find(self, url: str, events: Iterable[str]) -> Subscription | None:
+        """The subscription with this URL and exactly these events, if any."""
+        wanted = tuple(events)
+        return next((s for s in self.list() if s.matches(url, wanted)), None)
+
+    def create(self, url: str, events: Sequence[str], *, allow_http: bool = False) -> Subscription:
+        """Create a subscription; safe to call after network trouble (module docstring)."""
+        url = validate_url(url, allow_http=allow_http)
+        names = validate_events(events)
+        body = {wire.F_URL: url, wire.F_EVENTS: list(names)}
+        last: TransportError | None = None
+        for _ in range(CREATE_ATTEMPTS):
+            if last is not None:
+                existing = self._look(url, names, last)
+                if existing is not None:
+                    return existing
+            try:
+                response = self._client.request(
+                    "POST", wire.subscriptions_path(), json=body, idempotent=False
+                )
+            except TransportError as exc:
+                if not exc.ambiguous:
+                    raise
+                last = exc
+                continue
+            return Subscription.from_wire(response.json())
+        assert last is not None
+        existing = self._look(url, names, last)
+        if existing is not None:
+            return existing
+        raise TransportError(
+            f"could not create the subscription after {CREATE_ATTEMPTS} attempts: {last.message}",
+            ambiguous=False,  # we looked: it was not created
+            status=last.status,
+            hint="check the network and try again",
+        ) from last
+
+    def _look(self, url: str, events: Sequence[str], cause: TransportError) -> Subscription | None:
+        try:
+            return self.find(url, events)
+        except TransportError as exc:
+            raise TransportError(
+                f"{cause.message}; the subscription may or may not have been created",
+                ambiguous=True,
+                status=cause.status,
+                hint="run `knoxhook subscriptions list` before trying again",
+            ) from exc
+
+    def update(
+        self,
+        subscription_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        add_events: Sequence[str] = (),
+        remove_events: Sequence[str] = (),
+        allow_http: bool = False,
+    ) -> Subscription:
+        """Change the URL and/or the events (replace, add, remove) of one subscription.
+
+        The API's PUT replaces the whole object, so the current one is read first when
+        only part of it changes.
+        """
+        if url is None and events is None and not add_events and not remove_events:
+            raise UsageError(
+                "nothing to update", hint="give --url, --event, --add-event or --remove-event"
+            )
+        new_url = None if url is None else validate_url(url, allow_http=allow_http)
+        replace = None if events is None else validate_events(events)
+        add = validate_events(add_events) if add_events else ()
+        remove = validate_events(remove_events) if remove_events else ()
+        path = _id_path(subscription_id)
+        if new_url is None or replace is None or add or remove:
+            current = self.get(subscription_id)
+            new_url = new_url or current.url
+            base = replace if replace is not None else current.events
+        else:
+            base = replace
+        names = [e for e in dict.fromkeys([*base, *add]) if e not in remove]
+        if not names:
+            raise UsageError(
+                "a subscription needs at least one event",
+                hint=f"to drop them all: knoxhook subscriptions delete {subscription_id}",
+            )
+        body = {wire.F_URL: new_url, wire.F_EVENTS: names}
+        response = self._client.request("PUT", path, json=body, idempotent=True)
+        return Subscription.from_wire(response.json())
+
+    def delete(self, subscription_id: str) -> None:
+        """Delete one subscription (NotFoundError when the id is unknown)."""
+        self._client.request("DELETE", _id_path(subscription_id), idempotent=True)
