@@ -162,9 +162,12 @@ def check_profile_name(name: str) -> str:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as 0700; a directory knoxhook owns is kept 0700."""
-    if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` as 0700, and any missing parent as 0700 too (``mkdir(parents=True)``
+    would give those the umask's mode); ``path`` itself is kept 0700."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
     os.chmod(path, 0o700)
     return path
 

@@ -138,6 +138,13 @@ def _no_keyring_error(reason: str) -> NotConfiguredError:
     )
 
 
+def check_storage(*, insecure_file: bool) -> None:
+    """Fail early (``NotConfiguredError`` listing the options) when ``store_secret`` could
+    not keep the secret: no usable keyring and no opt-in file."""
+    if not insecure_file and not keyring_usable():
+        raise _no_keyring_error("no OS keyring is available")
+
+
 def store_secret(settings: Settings, secret: str, *, insecure_file: bool) -> str:
     """Store the secret; returns where it went (``keyring`` or ``file``).
 

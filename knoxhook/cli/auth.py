@@ -1,9 +1,279 @@
-"""Placeholder: the `auth` commands are being written (see the issue tracker)."""
+"""``knoxhook auth``: log in (profile + secret + first token), status, token, logout.
+
+Heavy modules (httpx2, authlib, keyring, rich) are imported inside the commands.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from knoxhook.cli import common
+from knoxhook.errors import (
+    AuthenticationError,
+    KnoxhookError,
+    NotConfiguredError,
+    TransportError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from knoxhook.config import Settings
+
+auth_app = typer.Typer(
+    name="auth",
+    help="Log in to Knox (client credentials), inspect and print tokens, log out.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
+_SAVED_KEYS = ("base_url", "token_url", "client_id", "scope", "tenant_id")
+
+
+def _rfc3339(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _read_secret(from_stdin: bool) -> str:
+    """--client-secret-stdin, else the env var, else a hidden prompt on a TTY."""
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret:
+            raise UsageError("--client-secret-stdin: nothing was read from standard input")
+        return secret
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV]
+    if common.is_interactive():
+        secret = str(typer.prompt("Client secret", hide_input=True, err=True)).strip()
+        if secret:
+            return secret
+    raise UsageError(
+        "no client secret given",
+        hint=f"pipe it to --client-secret-stdin, set {SECRET_ENV}, or run on a terminal "
+        "to be prompted (the secret is never accepted as a plain argument)",
+    )
+
+
+def _status(settings: Settings) -> dict[str, Any]:
+    from knoxhook import credentials, tokens
+
+    location = credentials.locate_secret(settings)
+    token = tokens.read_cached(settings)
+    now = time.time()
+    valid = token is not None and token.expires_at > now
+    return {
+        "profile": settings.profile,
+        "base_url": settings.base_url,
+        "token_url": settings.token_url,
+        "client_id": settings.client_id,
+        "scope": settings.scope,
+        "tenant_id": settings.tenant_id,
+        "secret_source": location.kind,
+        "secret_location": location.detail,
+        "token_cached": valid,
+        "token_expires_at": _rfc3339(token.expires_at) if token and valid else None,
+        "token_expires_in": int(token.expires_in(now)) if token and valid else None,
+    }
+
+
+def login(
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="OAuth client id (env KNOXHOOK_CLIENT_ID).")
+    ] = None,
+    client_secret_stdin: Annotated[
+        bool,
+        typer.Option("--client-secret-stdin", help="Read the client secret from stdin."),
+    ] = False,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="Token scope(s), space-separated.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Knox API host root.")] = None,
+    token_url: Annotated[
+        str | None, typer.Option("--token-url", help="OAuth token endpoint.")
+    ] = None,
+    tenant_id: Annotated[
+        str | None, typer.Option("--tenant-id", help="Managed tenant (x-wsm-managed-tenantid).")
+    ] = None,
+    insecure_storage: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-storage",
+            help="Store the secret in a 0600 file in the config dir instead of the OS keyring.",
+        ),
+    ] = False,
+    json_flag: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Save a profile, store its client secret, and prove it by fetching a token.
+
+    The secret goes to the OS keyring (or, with --insecure-storage, to a 0600 file).
+    It is read from --client-secret-stdin, else KNOXHOOK_CLIENT_SECRET, else a hidden
+    prompt on a terminal; never from a plain argument. Nothing is saved unless Knox
+    accepts the credentials (exit 4 when it refuses them).
+
+    Example:
+
+      printf '%s' "$SECRET" | knoxhook auth login --client-id my-client --client-secret-stdin
+    """
+    import dataclasses
+
+    from knoxhook import config, credentials
+    from knoxhook.tokens import TokenManager
+
+    fmt = common.output_format(json_flag, output)
+    settings = common.settings(
+        client_id=client_id,
+        scope=scope,
+        base_url=base_url,
+        token_url=token_url,
+        tenant_id=tenant_id,
+    )
+    config.check_profile_name(settings.profile)
+    if not settings.client_id:
+        if not common.is_interactive():
+            raise UsageError(
+                "no client id given", hint="pass --client-id or set KNOXHOOK_CLIENT_ID"
+            )
+        entered = str(typer.prompt("Client id", err=True)).strip()
+        settings = dataclasses.replace(settings, client_id=entered or None)
+        if not settings.client_id:
+            raise UsageError("no client id given", hint="pass --client-id")
+    secret = _read_secret(client_secret_stdin)
+    credentials.check_storage(insecure_file=insecure_storage)  # fail before the network
+
+    manager = TokenManager(settings, secret=secret, trace=common.http_trace())
+    try:
+        token = manager.refresh()
+    except (AuthenticationError, TransportError) as exc:
+        exc.hint = f"Nothing was saved; {exc.hint or 'try again'}"
+        raise
+
+    previous = config.load_settings(profile=settings.profile)
+    if previous.client_id and previous.client_id != settings.client_id:
+        credentials.delete_secret(previous)  # the old client's secret must not linger
+    where = credentials.store_secret(settings, secret, insecure_file=insecure_storage)
+    sources = settings.sources or {}
+    values: dict[str, str | None] = {
+        key: getattr(settings, key) for key in _SAVED_KEYS if sources.get(key) in ("flag", "env")
+    }
+    values["client_id"] = settings.client_id
+    values["secret_store"] = where
+    first = not config.read_config(settings.config_dir).get("default_profile")
+    config.save_profile(settings.config_dir, settings.profile, values, make_default=first)
+
+    saved = config.load_settings(profile=settings.profile)
+    status = _status(saved)
+    if where == credentials.FILE_STORE:
+        common.warn(f"the client secret is stored unencrypted in {status['secret_location']}")
+    common.info(
+        f"Logged in to {saved.base_url} as {saved.client_id} (profile {saved.profile}); "
+        f"token valid until {_rfc3339(token.expires_at)}."
+    )
+    common.emit(status, fmt=fmt)
+
+
+def status(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+    """Show the profile, URLs, where the secret lives and the cached token's expiry.
+
+    Never shows the secret or the token. Exits 3 when the profile has no client id or
+    no secret can be found (after printing what is known).
+
+    Example:
+
+      knoxhook auth status --json
+    """
+    fmt = common.output_format(json_flag, output)
+    settings = common.settings()
+    data = _status(settings)
+    common.emit(data, fmt=fmt)
+    if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
+        missing = "client id" if not settings.client_id else "client secret"
+        raise NotConfiguredError(
+            f"profile {settings.profile!r} has no {missing}",
+            hint="run `knoxhook auth login`",
+        )
+
+
+def token(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+    """Print a valid access token (the cached one, or a new one) for use with curl.
+
+    Only the token goes to stdout. With --json: access_token, token_type, expires_at.
+
+    Example:
+
+      curl -H "Authorization: Bearer $(knoxhook auth token)" https://api.samsungknox.com/kwn/v1/subscriptions
+    """
+    from knoxhook.tokens import TokenManager
+
+    fmt = common.output_format(json_flag, output)
+    current = TokenManager(common.settings(), trace=common.http_trace()).get()
+    if fmt is common.OutputFormat.TABLE:
+        sys.stdout.write(current.access_token + "\n")
+        sys.stdout.flush()
+        return
+    common.emit(
+        {
+            "access_token": current.access_token,
+            "token_type": current.token_type,
+            "expires_at": _rfc3339(current.expires_at),
+        },
+        fmt=fmt,
+    )
+
+
+def logout(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+    """Revoke the cached token at Knox, delete it, and delete the stored secret.
+
+    The profile's other settings stay. Safe to run twice. A revoke that fails (network)
+    is reported as a warning; the local token and secret are deleted anyway.
+
+    Example:
+
+      knoxhook --profile staging auth logout
+    """
+    from knoxhook import config, credentials, tokens
+
+    fmt = common.output_format(json_flag, output)
+    settings = common.settings()
+    manager = tokens.TokenManager(settings, trace=common.http_trace())
+    had_token = tokens.read_cached(settings) is not None
+    revoked = False
+    try:
+        revoked = manager.revoke()
+    except KnoxhookError as exc:
+        common.warn(f"could not revoke the token at Knox: {exc.message}")
+    manager.invalidate()
+    removed = credentials.delete_secret(settings)
+    if settings.secret_store and settings.profile in config.list_profiles(settings.config_dir):
+        config.save_profile(settings.config_dir, settings.profile, {"secret_store": None})
+    if not had_token and not removed:
+        common.info(f"Nothing to do: profile {settings.profile} holds no token and no secret.")
+    else:
+        common.info(f"Logged out of profile {settings.profile}.")
+    if os.environ.get(SECRET_ENV):
+        common.warn(f"{SECRET_ENV} is still set in the environment")
+    common.emit(
+        {
+            "profile": settings.profile,
+            "token_revoked": revoked,
+            "token_deleted": had_token,
+            "secret_deleted": removed,
+        },
+        fmt=fmt,
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add the ``auth`` group to the root app."""
+    auth_app.command("login")(login)
+    auth_app.command("status")(status)
+    auth_app.command("token")(token)
+    auth_app.command("logout")(logout)
+    app.add_typer(auth_app)
