@@ -1,9 +1,173 @@
-"""Placeholder: the `emulator` commands are being written (see the issue tracker)."""
+"""``knoxhook emulator``: run the local Knox cloud emulator."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import signal
+import sys
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from knoxhook.cli import common
+from knoxhook.emulator import CLIENTS_ENV, DEFAULT_HOST, DEFAULT_PORT, DEMO_CLIENT_ID
+
+emulator_app = typer.Typer(
+    name="emulator",
+    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+class Signing(StrEnum):
+    PADDED = "padded"
+    UNPADDED = "unpadded"
+    DETACHED = "detached"
+
+
+class CertState(StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    ROTATE_SAME_KEY = "rotate-same-key"
+    ROTATE_NEW_KEY = "rotate-new-key"
+
+
+_CERT_ACTION = {CertState.EXPIRED: "expire"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _clients(specs: list[str] | None) -> dict[str, str] | None:
+    from knoxhook.emulator.config import parse_clients
+
+    if specs:
+        return parse_clients(specs)
+    env = os.environ.get(CLIENTS_ENV, "").strip()
+    if env:
+        return parse_clients([part for part in env.split(",") if part.strip()])
+    return None
+
+
+@emulator_app.command("run")
+def run(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback unless you say so).")
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", help="Port; 0 picks a free one.")] = DEFAULT_PORT,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Keep state (SQLite), the certificate and its key here across restarts; "
+            "default: in memory.",
+            show_default=False,
+        ),
+    ] = None,
+    client: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--client",
+            help="A fake client ID:SECRET the emulator accepts (repeatable; test data only, "
+            f"never real credentials). Also {CLIENTS_ENV}=id:secret,id2:secret2. "
+            f"Default: the demo client {DEMO_CLIENT_ID}.",
+            show_default=False,
+        ),
+    ] = None,
+    signing: Annotated[
+        Signing, typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE).")
+    ] = Signing.PADDED,
+    cert_state: Annotated[
+        CertState | None,
+        typer.Option(
+            "--cert-state",
+            help="Re-issue the validation certificate at start: valid, expired, not yet "
+            "valid, or rotated (same or new key). Default: keep it (or make a valid one).",
+            show_default=False,
+        ),
+    ] = None,
+    delivery_timeout: Annotated[
+        float, typer.Option("--delivery-timeout", help="Seconds to wait for a receiver.")
+    ] = 5.0,
+    delivery_retries: Annotated[
+        int, typer.Option("--delivery-retries", help="Retries after a failed delivery.")
+    ] = 2,
+    delivery_backoff: Annotated[
+        float, typer.Option("--delivery-backoff", help="First retry delay (doubles each time).")
+    ] = 0.5,
+) -> None:
+    """Run the Knox cloud emulator until Ctrl-C; print its base URL once it is ready.
+
+    It serves the OAuth 2.0 token endpoint, the KWN Subscription API (/kwn/v1 and
+    /kcs/kwn/v0.1), /kwn/v1/downloadCertificate, control endpoints under /_emulator
+    (trigger events, inject faults, counters) and /openapi.json. Without --client it
+    accepts the demo client knoxhook-demo / knoxhook-demo-secret (test data).
+
+    The base URL is the only line on stdout, so scripts can read it.
+
+    Examples:
+
+        knoxhook emulator run
+
+        knoxhook emulator run --port 0 --data-dir ./emulator-state --signing unpadded
+
+        KNOXHOOK_BASE_URL=http://127.0.0.1:8765 knoxhook trigger KDMS_DEVICE_UPLOAD
+    """
+    from knoxhook.emulator.app import create_app
+    from knoxhook.emulator.config import EmulatorConfig
+    from knoxhook.serving import serve_in_thread
+
+    clients = _clients(client)
+    config_kw: dict[str, Any] = {}
+    if clients is not None:
+        config_kw["clients"] = clients
+    config = EmulatorConfig(
+        signing=signing.value,
+        data_dir=data_dir,
+        cert_state=_CERT_ACTION.get(cert_state, cert_state.value) if cert_state else None,
+        delivery_timeout=delivery_timeout,
+        delivery_retries=delivery_retries,
+        delivery_backoff=delivery_backoff,
+        **config_kw,
+    )
+    if not _is_loopback(host):
+        common.warn(
+            f"listening on {host}: the emulator has no real security and its control "
+            "endpoints need no authentication; anyone who can reach it can use it"
+        )
+    app = create_app(config)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with serve_in_thread(app, host, port) as server:
+            sys.stdout.write(server.base_url + "\n")
+            sys.stdout.flush()
+            names = ", ".join(sorted(config.clients))
+            common.info(f"Knox emulator ready at {server.base_url} (clients: {names})")
+            common.info("Press Ctrl-C to stop.")
+            while not stop.wait(0.2):
+                pass
+            common.info("stopping the emulator")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        app.emulator.store.close()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(emulator_app)

@@ -1,9 +1,151 @@
-"""Placeholder: the `trigger` commands are being written (see the issue tracker)."""
+"""``knoxhook trigger``: ask the emulator to deliver an event callback."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from knoxhook.cli import common
+from knoxhook.errors import ApiError, NotFoundError, TransportError, UsageError
+
+EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
+
+
+def _payload(source: str | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the payload file {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"the payload file {source} is not UTF-8 text") from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"the payload in {source} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"the payload in {source} must be a JSON object")
+    return value
+
+
+def _emulator_url(flag: str | None) -> str:
+    """--emulator, else KNOXHOOK_EMULATOR_URL, else the current profile's base URL."""
+    url = flag or os.environ.get(EMULATOR_URL_ENV) or common.settings().base_url
+    return url.rstrip("/")
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    import httpx2
+
+    from knoxhook.emulator import CONTROL_PREFIX
+
+    target = url + CONTROL_PREFIX + "/events"
+    try:
+        response = httpx2.post(target, json=body, timeout=120.0)
+    except httpx2.HTTPError as exc:
+        raise TransportError(
+            f"cannot reach the emulator at {url}: {type(exc).__name__}: {exc}",
+            hint="start it with `knoxhook emulator run`, or pass --emulator URL",
+        ) from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code == 200 and isinstance(data, dict):
+        return data
+    text = data.get("data") if isinstance(data, dict) else None
+    name = data.get("message") if isinstance(data, dict) else None
+    if response.status_code == 404 and name == "SUBSCRIPTION_NOT_FOUND":
+        raise NotFoundError(
+            str(text),
+            status=404,
+            knox_name=name,
+            hint="subscribe a callback URL to this event first (knoxhook subscriptions create)",
+        )
+    if text is None:
+        raise UsageError(
+            f"{url} does not look like a knoxhook emulator (HTTP {response.status_code})",
+            hint="pass the emulator's URL with --emulator",
+        )
+    if response.status_code >= 500:
+        raise TransportError(f"the emulator failed: {text}", status=response.status_code)
+    raise ApiError(f"the emulator refused: {text}", status=response.status_code, knox_name=name)
+
+
+def trigger(
+    event: Annotated[str, typer.Argument(help="The event to deliver, e.g. KDMS_DEVICE_UPLOAD.")],
+    payload: Annotated[
+        str | None,
+        typer.Option(
+            "--payload",
+            help="A JSON file with the event payload ('-' reads stdin); default: a "
+            "realistic example for the event.",
+            show_default=False,
+        ),
+    ] = None,
+    trace_id: Annotated[
+        str | None,
+        typer.Option("--trace-id", help="The X-WSM-TRACEID to send.", show_default=False),
+    ] = None,
+    emulator: Annotated[
+        str | None,
+        typer.Option(
+            "--emulator",
+            help=f"The emulator's base URL (default: {EMULATOR_URL_ENV}, else the "
+            "profile's base URL).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Make the Knox emulator deliver a signed EVENT callback, and show the delivery.
+
+    The emulator sends it to the subscription that holds the event, signed like Knox
+    (X-WSM-SIGNATURE, X-WSM-TRACEID, x-knox-nonce), with retries. Exits 6 when no
+    subscription holds the event, 7 when the callback could not be delivered.
+
+    Examples:
+
+        knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
+
+        knoxhook trigger KG_DEVICE_LOCKED --payload locked.json --trace-id run-42 --json
+
+    JSON: {id, event, subscriptionId, url, traceId, nonce, signing, status,
+    httpStatus, attempts, latencyMs, error, createdAt}.
+    """
+    from knoxhook import events
+
+    name = event.strip().upper()
+    if events.get(name) is None:
+        close = events.closest(name)
+        raise UsageError(
+            f"unknown event {event!r}" + (f"; did you mean {', '.join(close)}?" if close else ""),
+            hint="`knoxhook events` lists them",
+        )
+    fmt = common.output_format(json_output, output)
+    body: dict[str, Any] = {"event": name}
+    loaded = _payload(payload)
+    if loaded is not None:
+        body["payload"] = loaded
+    if trace_id is not None:
+        body["traceId"] = trace_id
+    record = _post(_emulator_url(emulator), body)
+    common.emit(record, fmt=fmt)
+    if record.get("status") != "delivered":
+        raise TransportError(
+            f"the callback to {record.get('url')} failed after {record.get('attempts')} "
+            f"attempt(s): {record.get('error')}",
+            hint="is the receiver running? (knoxhook listen)",
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("trigger")(trigger)
