@@ -1,9 +1,264 @@
-"""Placeholder: the `subscriptions` commands are being written (see the issue tracker)."""
+"""``knoxhook subscribe`` and ``knoxhook subscriptions list|get|update|delete``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from knoxhook.cli import common
+
+if TYPE_CHECKING:
+    from knoxhook.subscriptions import Subscription, SubscriptionService
+
+COLUMNS = [
+    ("subscriptionId", "ID"),
+    ("url", "URL"),
+    ("events", "Events"),
+    ("createdAt", "Created"),
+    ("updatedAt", "Updated"),
+]
+
+subs_app = typer.Typer(
+    name="subscriptions",
+    help="List, show, update and delete KWN subscriptions (create one with `subscribe`).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Callback URL (https; http only to loopback).", show_default=False),
+]
+EventsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--event",
+        "-e",
+        help="Event name; repeat for several (see `knoxhook events`).",
+        show_default=False,
+    ),
+]
+AllowHttpOption = Annotated[
+    bool,
+    typer.Option("--allow-http", help="Allow a plain http:// callback URL to a non-loopback host."),
+]
+
+
+@contextmanager
+def _service() -> Iterator[SubscriptionService]:
+    from knoxhook.subscriptions import SubscriptionService
+
+    with common.knox_client() as client:
+        yield SubscriptionService(client)
+
+
+def _show(sub: Subscription, fmt: common.OutputFormat) -> None:
+    data = sub.to_json()
+    if fmt is common.OutputFormat.TABLE:
+        data["events"] = ", ".join(sub.events)
+    common.emit(data, fmt=fmt)
+
+
+def subscribe(
+    url: UrlOption = None,
+    event: EventsOption = None,
+    allow_http: AllowHttpOption = False,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Subscribe a callback URL to one or more events, and print the subscription.
+
+    Events are checked against the catalogue before any request: a typo exits 2 and
+    names the closest events. An event already held by another subscription exits 5
+    (Knox allows each event in at most one subscription). Plain http:// is refused
+    except to loopback (127.0.0.1, ::1, localhost) unless --allow-http. After a network
+    failure the create is never blindly repeated: knoxhook first looks for it.
+
+    Examples:
+
+        knoxhook subscribe --url https://hooks.example.com/knox --event KDMS_DEVICE_UPLOAD
+
+        knoxhook subscribe --url https://hooks.example.com/kg -e KG_DEVICE_LOCKED \\
+            -e KG_DEVICE_UNLOCKED --json
+
+    JSON: {subscriptionId, url, events, createdAt, updatedAt}.
+    """
+    from knoxhook.errors import UsageError
+    from knoxhook.subscriptions import validate_events, validate_url
+
+    fmt = common.output_format(json_output, output)
+    if not url:
+        raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
+    url = validate_url(url, allow_http=allow_http)
+    names = validate_events(event or [])  # before any request, and before needing credentials
+    with _service() as service:
+        sub = service.create(url, names, allow_http=allow_http)
+    common.info(f"subscribed {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
+    _show(sub, fmt)
+
+
+@subs_app.command("list")
+def list_(json_output: common.JsonOption = False, output: common.OutputOption = None) -> None:
+    """List your subscriptions.
+
+    Examples:
+
+        knoxhook subscriptions list
+
+        knoxhook subscriptions list --json | jq -r '.[].subscriptionId'
+
+    JSON: a list of {subscriptionId, url, events, createdAt, updatedAt}.
+    """
+    fmt = common.output_format(json_output, output)
+    with _service() as service:
+        subs = service.list()
+    common.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
+
+
+@subs_app.command("get")
+def get(
+    subscription_id: Annotated[str, typer.Argument(metavar="ID", help="Subscription id.")],
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Show one subscription (exit 6 when the id is unknown).
+
+    Example:
+
+        knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
+    """
+    fmt = common.output_format(json_output, output)
+    with _service() as service:
+        sub = service.get(subscription_id)
+    _show(sub, fmt)
+
+
+@subs_app.command("update")
+def update(
+    subscription_id: Annotated[str, typer.Argument(metavar="ID", help="Subscription id.")],
+    url: UrlOption = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event", "-e", help="Replace the events with these (repeat).", show_default=False
+        ),
+    ] = None,
+    add_event: Annotated[
+        list[str] | None,
+        typer.Option("--add-event", help="Add this event (repeat).", show_default=False),
+    ] = None,
+    remove_event: Annotated[
+        list[str] | None,
+        typer.Option("--remove-event", help="Remove this event (repeat).", show_default=False),
+    ] = None,
+    allow_http: AllowHttpOption = False,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Change a subscription's callback URL and/or its events, and print it.
+
+    --event replaces the whole set; --add-event and --remove-event change it. Events are
+    checked against the catalogue before any request.
+
+    Examples:
+
+        knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --url https://new.example.com/k
+
+        knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --add-event KG_DEVICE_LOCKED
+    """
+    from knoxhook.errors import UsageError
+    from knoxhook.subscriptions import validate_events, validate_url
+
+    fmt = common.output_format(json_output, output)
+    if not (url or event or add_event or remove_event):
+        raise UsageError(
+            "nothing to update", hint="give --url, --event, --add-event or --remove-event"
+        )
+    if url is not None:
+        validate_url(url, allow_http=allow_http)
+    for names in (event, add_event, remove_event):
+        if names:
+            validate_events(names)
+    with _service() as service:
+        sub = service.update(
+            subscription_id,
+            url=url,
+            events=event or None,
+            add_events=add_event or (),
+            remove_events=remove_event or (),
+            allow_http=allow_http,
+        )
+    common.info(f"updated subscription {sub.subscription_id}")
+    _show(sub, fmt)
+
+
+@subs_app.command("delete")
+def delete(
+    subscription_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="ID...", help="Subscription ids.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Delete every subscription.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Delete subscriptions by id, or all of them with --all.
+
+    Asks first on a terminal; elsewhere (scripts, CI) it needs --yes, else exits 2 and
+    deletes nothing. Every id is checked first: an unknown id exits 6, nothing deleted.
+
+    Examples:
+
+        knoxhook subscriptions delete 63689d7e4ee2721f7b50d2b1
+
+        knoxhook subscriptions delete --all --yes --json
+
+    JSON: a list of {subscriptionId, deleted}.
+    """
+    from knoxhook.errors import NotFoundError, UsageError
+
+    fmt = common.output_format(json_output, output)
+    ids = list(dict.fromkeys(i.strip() for i in subscription_ids or []))
+    if all_ and ids:
+        raise UsageError("give subscription ids or --all, not both")
+    if not all_ and not ids:
+        raise UsageError("give the subscription ids to delete, or --all", hint="see --help")
+    if not yes and not common.is_interactive():
+        raise UsageError(
+            "refusing to delete without confirmation: not a terminal",
+            hint="pass --yes to delete without asking",
+        )
+    with _service() as service:
+        existing = {s.subscription_id for s in service.list()}
+        if all_:
+            ids = sorted(existing)
+        unknown = [i for i in ids if i not in existing]
+        if unknown:
+            raise NotFoundError(
+                f"no such subscription: {', '.join(unknown)} (nothing deleted)",
+                status=404,
+                hint="see `knoxhook subscriptions list`",
+            )
+        if not ids:
+            common.info("no subscriptions to delete")
+            common.emit([], columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
+            return
+        if not yes and not common.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
+            common.info("cancelled: nothing deleted")
+            return
+        done = []
+        for sid in ids:
+            service.delete(sid)
+            done.append({"subscriptionId": sid, "deleted": True})
+            common.verbose(f"deleted {sid}")
+    common.info(f"deleted {len(done)} subscription(s)")
+    common.emit(done, columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("subscribe")(subscribe)
+    app.add_typer(subs_app, name="subscriptions")
