@@ -24,6 +24,7 @@ from knoxhook.errors import KnoxhookError
 from knoxhook.tui import model
 from knoxhook.tui.model import CallbackSource, Record, SubscriptionBackend, SubscriptionLike
 from knoxhook.tui.screens import ConfirmScreen, FormResult, SubscriptionForm
+from knoxhook.tui.status import Status
 
 T = TypeVar("T")
 MAX_CALLBACK_ROWS = 1000  # keep memory bounded on a busy receiver
@@ -38,6 +39,12 @@ class CallbackArrived(Message):
         self.record = record
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KnoxhookError):
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
 def _cells(*values: str) -> list[Text]:
     return [Text(v) for v in values]  # Text, so a "[" in a URL is never read as markup
 
@@ -49,6 +56,7 @@ class KnoxhookApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     #status { height: 1; padding: 0 1; background: $boost; }
+    #status.warning { background: $warning 40%; }
     #message { height: 1; padding: 0 1; }
     #message.error { background: $error 30%; }
     .split { height: 1fr; }
@@ -72,7 +80,7 @@ class KnoxhookApp(App[None]):
         backend: SubscriptionBackend,
         *,
         callbacks: CallbackSource | None = None,
-        status: Callable[[], str] | None = None,
+        status: Callable[[], Status] | None = None,
         subtitle: str = "",
         no_color: bool = False,
     ) -> None:
@@ -94,7 +102,7 @@ class KnoxhookApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("certificate: checking...", id="status", markup=False)
+        yield Static("", id="status", markup=False)
         with TabbedContent(initial="subscriptions"):
             with TabPane("Subscriptions [1]", id="subscriptions"), Horizontal(classes="split"):
                 yield DataTable(id="subs", cursor_type="row", zebra_stripes=True)
@@ -121,6 +129,7 @@ class KnoxhookApp(App[None]):
         self._fill_events()
         self._table("subs").focus()
         self.action_refresh()
+        self.refresh_status()
         if self.callback_source is not None:
             self.callback_source.start(self._post_record)
 
@@ -151,20 +160,27 @@ class KnoxhookApp(App[None]):
 
     # --- running backend calls off the UI thread --------------------------------------
 
-    def _in_worker(self, what: str, call: Callable[[], T], done: Callable[[T], None]) -> None:
-        """Run ``call`` in a thread; ``done(result)`` or an inline error back on the UI."""
+    def _in_worker(
+        self,
+        what: str,
+        call: Callable[[], T],
+        done: Callable[[T], None],
+        *,
+        reload_on_error: bool = False,
+    ) -> None:
+        """Run ``call`` in a thread; ``done(result)`` or an inline error back on the UI.
+
+        ``reload_on_error``: after a refused change, list again (quietly), since the
+        refusal often means our view was stale (another client took the event).
+        """
 
         def job() -> None:
             try:
                 result = call()
-            except KnoxhookError as exc:
-                hint = f" ({exc.hint})" if exc.hint else ""
-                self._from_thread(self.show_error, f"{what} failed: {exc.message}{hint}")
-                return
-            except Exception as exc:  # a bug in a lower layer must not kill the UI
-                self._from_thread(
-                    self.show_error, f"{what} failed: unexpected {type(exc).__name__}: {exc}"
-                )
+            except Exception as exc:  # a bug in a lower layer must not kill the UI either
+                self._from_thread(self.show_error, f"{what} failed: {_describe(exc)}")
+                if reload_on_error:
+                    self._from_thread(self._reload, True)
                 return
             self._from_thread(done, result)
 
@@ -178,16 +194,27 @@ class KnoxhookApp(App[None]):
 
     def action_refresh(self) -> None:
         self.show_message("loading subscriptions...")
-        self._in_worker("listing subscriptions", lambda: list(self.backend.list()), self._listed)
+        self._reload()
+
+    def _reload(self, quiet: bool = False) -> None:
+        """List again; ``quiet`` keeps the message line (an error the user must see)."""
+        self._in_worker(
+            "listing subscriptions",
+            lambda: list(self.backend.list()),
+            lambda subs: self._listed(subs, quiet=quiet),
+        )
+
+    def refresh_status(self) -> None:
+        """Re-read the certificate/token status (after a request may have fetched a token)."""
         if self.status_provider is not None:
-            self._in_worker(
-                "reading certificate and token status", self.status_provider, self._status
-            )
+            self._in_worker("reading the status", self.status_provider, self._status)
 
-    def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+    def _status(self, status: Status) -> None:
+        line = self.query_one("#status", Static)
+        line.set_class(status.warning, "warning")
+        line.update(status.text)
 
-    def _listed(self, subscriptions: list[SubscriptionLike]) -> None:
+    def _listed(self, subscriptions: list[SubscriptionLike], *, quiet: bool = False) -> None:
         self.subscriptions = subscriptions
         table = self._table("subs")
         keep = self.selected()
@@ -207,8 +234,10 @@ class KnoxhookApp(App[None]):
             table.move_cursor(row=table.get_row_index(keep.subscription_id))
         self._fill_events()
         self._show_detail()
-        count = len(subscriptions)
-        self.show_message(f"{count} subscription{'s' if count != 1 else ''}")
+        self.refresh_status()
+        if not quiet:
+            count = len(subscriptions)
+            self.show_message(f"{count} subscription{'s' if count != 1 else ''}")
 
     def _fill_events(self) -> None:
         table = self._table("events-table")
@@ -250,6 +279,7 @@ class KnoxhookApp(App[None]):
             "create",
             lambda: self.backend.create(result.url, list(result.events)),
             lambda sub: self._changed(f"created {sub.subscription_id}"),
+            reload_on_error=True,
         )
 
     def action_edit(self) -> None:
@@ -271,6 +301,7 @@ class KnoxhookApp(App[None]):
             f"update {ident}",
             lambda: self.backend.update(ident, url=url, events=new_events),
             lambda _: self._changed(f"updated {ident}"),
+            reload_on_error=True,
         )
 
     def action_delete(self) -> None:
@@ -289,12 +320,13 @@ class KnoxhookApp(App[None]):
             f"delete {ident}",
             lambda: self.backend.delete(ident),
             lambda _: self._changed(f"deleted {ident}"),
+            reload_on_error=True,
         )
 
     def _changed(self, what: str) -> None:
         self.notify(what, markup=False)
-        self._in_worker("listing subscriptions", lambda: list(self.backend.list()), self._listed)
         self.show_message(what)
+        self._reload(quiet=True)
 
     def _need_selection(self) -> SubscriptionLike | None:
         self.action_tab("subscriptions")

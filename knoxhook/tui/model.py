@@ -16,10 +16,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from knoxhook import events as catalogue
-from knoxhook.errors import UsageError
 
 
 class SubscriptionLike(Protocol):
@@ -104,14 +102,10 @@ def catalogue_rows(held: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
 
 
 def check_url(url: str) -> str:
-    """The URL stripped, or ``UsageError``: Knox calls back over http(s) to a host."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not a callback URL: {url!r}", hint="use https://host/path")
-    if any(c.isspace() for c in url):
-        raise UsageError(f"a URL cannot contain spaces: {url!r}")
-    return url
+    """The URL as the CLI checks it (``knoxhook.subscriptions.validate_url``), or UsageError."""
+    from knoxhook.subscriptions import validate_url
+
+    return validate_url(url)
 
 
 def subscription_json(sub: SubscriptionLike) -> str:

@@ -47,14 +47,16 @@ def test_catalogue_rows_cover_every_event_grouped_by_service_and_mark_free() -> 
 
 
 @pytest.mark.parametrize("url", ["ftp://x.example/a", "hooks.example.com/knox", "https://", ""])
-def test_check_url_refuses_what_knox_cannot_call(url: str) -> None:
-    with pytest.raises(UsageError, match="not a callback URL"):
+def test_check_url_refuses_what_knox_cannot_call_with_the_clis_message(url: str) -> None:
+    with pytest.raises(UsageError, match="must be an absolute http"):
         model.check_url(url)
 
 
-def test_check_url_strips_and_accepts_http_and_https() -> None:
+def test_check_url_refuses_plain_http_except_to_loopback() -> None:
     assert model.check_url("  https://h.example/k ") == "https://h.example/k"
     assert model.check_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
+    with pytest.raises(UsageError, match=r"refusing plain http:// to h\.example"):
+        model.check_url("http://h.example/k")
 
 
 def test_when_shortens_rfc3339_and_keeps_other_text() -> None:
