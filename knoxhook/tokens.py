@@ -255,7 +255,7 @@ class TokenManager:
             raise TransportError(
                 f"could not get a token from {settings.token_url}: {type(exc).__name__}"
             ) from None
-        except KnoxhookError:
+        except (KnoxhookError, _Retryable):
             raise
         except Exception as exc:  # authlib's OAuthError or a malformed answer
             raise AuthenticationError(

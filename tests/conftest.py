@@ -54,3 +54,20 @@ def emulator() -> Iterator[EmulatorHandle]:
 
     with running_emulator() as handle:
         yield handle
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[object]:
+    """An in-memory OS keyring for this test (``tests.fakes.MemoryKeyring``); ``.store``
+    maps (service, username) to the secret."""
+    import keyring
+    from keyring.backends import null
+
+    from tests.fakes import MemoryKeyring
+
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(null.Keyring())

@@ -1,0 +1,131 @@
+"""Settings resolution and writing config.toml (atomic, 0600, dir 0700, no secrets)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from knoxhook import config
+from knoxhook.errors import ExitCode, UsageError
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_save_profile_writes_0600_file_in_0700_dir(tmp_path: Path) -> None:
+    directory = tmp_path / "fresh" / "knoxhook"
+    old = os.umask(0)  # the most permissive umask: modes must not depend on it
+    try:
+        path = config.save_profile(directory, "work", {"client_id": "abc"})
+    finally:
+        os.umask(old)
+    assert path == directory / "config.toml"
+    assert mode(path) == 0o600
+    assert mode(directory) == 0o700
+    assert mode(directory.parent) == 0o700  # a parent we had to create, too
+    assert tomllib.loads(path.read_text()) == {"profiles": {"work": {"client_id": "abc"}}}
+    assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_profile_merges_and_none_removes_a_key(tmp_path: Path) -> None:
+    config.save_profile(tmp_path, "a", {"client_id": "one", "scope": "kwn"})
+    config.save_profile(tmp_path, "b", {"client_id": "two"}, make_default=True)
+    config.save_profile(tmp_path, "a", {"scope": None, "base_url": "http://x"})
+    document = config.read_config(tmp_path)
+    assert document["profiles"]["a"] == {"client_id": "one", "base_url": "http://x"}
+    assert document["default_profile"] == "b"
+    assert config.list_profiles(tmp_path) == ["a", "b"]
+    assert config.profile_values(tmp_path, "missing") == {}
+
+
+def test_save_profile_refuses_anything_that_is_not_a_setting(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a profile setting: client_secret"):
+        config.save_profile(tmp_path, "a", {"client_secret": "s3cr3t"})
+    assert not (tmp_path / "config.toml").exists()
+
+
+@pytest.mark.parametrize("name", ["", "a b", "../x", "a.b", "é"])
+def test_profile_names_must_be_bare_keys(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UsageError, match="invalid profile name") as info:
+        config.save_profile(tmp_path, name, {"client_id": "x"})
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_other_content_of_config_toml_survives_a_save(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'default_profile = "x"\n[emulator]\nport = 8765\nstrict = true\n'
+        '[profiles.x]\nclient_id = "c"\n'
+    )
+    config.save_profile(tmp_path, "y", {"client_id": "d"})
+    document = config.read_config(tmp_path)
+    assert document == {
+        "default_profile": "x",
+        "emulator": {"port": 8765, "strict": True},
+        "profiles": {"x": {"client_id": "c"}, "y": {"client_id": "d"}},
+    }
+
+
+@given(st.text(max_size=40))
+def test_any_string_value_round_trips_through_toml(value: str) -> None:
+    text = config.dump_toml({"profiles": {"p": {"scope": value}}})
+    assert tomllib.loads(text)["profiles"]["p"]["scope"] == value
+
+
+def test_precedence_flag_over_env_over_profile_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    config.save_profile(cdir, "p", {"base_url": "http://profile", "client_id": "pc", "scope": "ps"})
+    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", "ec")
+    monkeypatch.setenv("KNOXHOOK_SCOPE", "es")
+    settings = config.load_settings("p", overrides={"scope": "fs", "client_id": None})
+    assert (settings.base_url, settings.client_id, settings.scope) == (
+        "http://profile",
+        "ec",
+        "fs",
+    )
+    assert settings.token_url == "http://profile/ams/v1/oauth2/token"
+    assert settings.sources is not None
+    assert settings.sources["scope"] == "flag"
+    assert settings.sources["client_id"] == "env"
+    assert settings.sources["base_url"] == "profile"
+    assert settings.sources["tenant_id"] == "default"
+    assert settings.revoke_url == "http://profile/ams/v1/oauth2/revoke"
+
+
+def test_default_profile_and_env_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    config.save_profile(cdir, "one", {"client_id": "c1"})
+    config.save_profile(cdir, "two", {"client_id": "c2"})
+    assert config.load_settings().profile == "default"
+    config.set_default_profile(cdir, "one")
+    assert config.load_settings().client_id == "c1"
+    monkeypatch.setenv("KNOXHOOK_PROFILE", "two")
+    assert config.load_settings().client_id == "c2"
+    assert config.load_settings("one").client_id == "c1"
+
+
+def test_a_broken_config_file_is_a_usage_error_naming_it() -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    cdir.mkdir(parents=True)
+    (cdir / "config.toml").write_text("profiles = [")
+    with pytest.raises(UsageError, match=r"cannot read .*config\.toml") as info:
+        config.load_settings()
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_write_private_replaces_atomically_and_keeps_0600(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    config.write_private(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert mode(target) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
