@@ -1,9 +1,138 @@
-"""Placeholder: the `cert` commands are being written (see the issue tracker)."""
+"""``knoxhook cert fetch|show``: the Knox validation certificate."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from knoxhook.cli import common
+
+if TYPE_CHECKING:
+    from knoxhook.certs import CertificateInfo
+
+cert_app = typer.Typer(
+    name="cert",
+    help="Download, store and inspect the Knox validation certificate that signs callbacks.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _report(info: CertificateInfo, fmt: common.OutputFormat) -> None:
+    """Print the certificate, warn when it expires soon, exit 8 when it is not valid."""
+    from knoxhook.certs import WARN_DAYS
+
+    common.emit(info.to_json(), fmt=fmt)
+    info.check_valid()
+    if info.days_left < WARN_DAYS:
+        common.warn(f"the certificate expires in {info.days_left} days; run `knoxhook cert fetch`")
+
+
+@cert_app.command("fetch")
+def fetch(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the PEM to this file.", show_default=False),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Download the validation certificate, keep it in the cache dir, and show it.
+
+    Prints subject, issuer, validity, SHA-256 fingerprint and the public-key pin
+    (spki_sha256, the `sha256//` form of curl --pinnedpubkey). Says on stderr where it
+    stored the file, and whether the public key changed (a key change, not a renewal).
+    Exits 8 when the downloaded certificate has expired; warns under 30 days left.
+
+    Examples:
+
+        knoxhook cert fetch
+
+        knoxhook cert fetch --out knox.pem --json
+    """
+    from knoxhook import certs
+
+    fmt = common.output_format(json_output, output)
+    settings = common.settings()
+    with common.knox_client() as client:
+        result = certs.fetch_and_store(settings, client)
+    if result.path is not None:
+        common.info(f"stored {result.path}")
+        if out is not None:
+            _write_out(out, result.pem)
+            common.info(f"wrote {out}")
+    if result.change is certs.Change.KEY_CHANGED:
+        common.warn(
+            "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "
+            f"sha256//{result.info.spki_sha256}; update any pinned copies"
+        )
+    elif result.change is certs.Change.RENEWAL:
+        common.info("renewed: a new certificate with the same public key")
+    _report(result.info, fmt)
+
+
+def _write_out(path: Path, pem: bytes) -> None:
+    from knoxhook.certs import write_atomic
+    from knoxhook.errors import UsageError
+
+    try:
+        write_atomic(path, pem)
+        path.chmod(0o644)  # a public certificate, meant to be shared with a receiver
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@cert_app.command("show")
+def show(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="A PEM file to inspect instead of the stored certificate."
+        ),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Show the stored validation certificate (or any PEM file).
+
+    Prints subject, issuer, validity, SHA-256 fingerprint and the public-key pin.
+    Exits 3 when nothing is stored yet, 8 when the certificate has expired or is not a
+    certificate; warns under 30 days left.
+
+    Examples:
+
+        knoxhook cert show
+
+        knoxhook cert show --file samsung-knox-validation-certificate-2024.pem --json
+    """
+    from knoxhook import certs
+    from knoxhook.errors import NotConfiguredError, UsageError
+
+    fmt = common.output_format(json_output, output)
+    if file is not None:
+        try:
+            pem = file.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        source = str(file)
+    else:
+        settings = common.settings()
+        stored = certs.read_stored(settings)
+        if stored is None:
+            raise NotConfiguredError(
+                f"no certificate stored for {settings.base_url}",
+                hint="run `knoxhook cert fetch`",
+            )
+        pem, source = stored, str(certs.stored_path(settings))
+    found = certs.load_certificates(pem)
+    common.verbose(f"{source}: {len(found)} certificate(s)")
+    if len(found) > 1:
+        common.info(f"{source} holds {len(found)} certificates; showing the first")
+    _report(certs.inspect(found[0]), fmt)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(cert_app, name="cert")
