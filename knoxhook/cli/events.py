@@ -1,9 +1,65 @@
-"""Placeholder: the `events` commands are being written (see the issue tracker)."""
+"""``knoxhook events``: the KWN event catalogue."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
 import typer
+
+from knoxhook.cli import common
+
+
+class Service(StrEnum):
+    KG = "KG"
+    KE = "KE"
+    KAI = "KAI"
+    KDMS = "KDMS"
+    KC = "KC"
+
+
+COLUMNS = [
+    ("name", "Event"),
+    ("service", "Service"),
+    ("since", "Since"),
+    ("description", "Description"),
+]
+
+
+def events(
+    service: Annotated[
+        Service | None,
+        typer.Option(
+            "--service",
+            "-s",
+            help="Only this service's events: KG (Knox Guard), KE (E-FOTA), "
+            "KAI (Asset Intelligence), KDMS (Device Management Service), KC (Knox Configure).",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """List the events you can subscribe to, with their service and description.
+
+    Needs no credentials and makes no request.
+
+    Examples:
+
+        knoxhook events
+
+        knoxhook events --service KDMS --json
+
+    JSON: a list of {name, service, service_name, description, since}.
+    """
+    from knoxhook import events as catalogue
+
+    fmt = common.output_format(json_output, output)
+    rows = [e.to_json() for e in catalogue.by_service(service.value if service else None)]
+    common.emit(rows, columns=COLUMNS, fmt=fmt)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("events")(events)
