@@ -88,6 +88,7 @@ def _routes() -> list[Route]:
         Route(f"{c}/stats/reset", control.stats_reset, methods=["POST"]),
         Route(f"{c}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{c}/certificate", control.certificate, methods=["GET", "POST"]),
+        Route(f"{c}/reset", control.reset, methods=["POST"]),
         Route(f"{c}/health", control.health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]

@@ -6,6 +6,7 @@
 - ``GET /_emulator/stats``, ``POST /_emulator/stats/reset``: counters.
 - ``POST /_emulator/faults``, ``GET``/``DELETE`` it: inject, list, clear faults.
 - ``GET``/``POST /_emulator/certificate``: describe / re-issue the certificate.
+- ``POST /_emulator/reset``: forget all state but the certificate.
 - ``GET /_emulator/health``: ``{"status": "ok"}``.
 """
 
@@ -105,6 +106,16 @@ async def certificate(request: Request) -> Response:
             400, "INVALID_REQUEST_BODY", "'action' must be one of: " + ", ".join(CERT_ACTIONS)
         )
     return JSONResponse(certs.apply(action))
+
+
+async def reset(request: Request) -> Response:
+    """Forget subscriptions, tokens, deliveries, faults and counters (not the certificate)."""
+    emulator = request.app.state.emulator
+    emulator.store.reset()
+    emulator.log.clear()
+    emulator.faults.clear()
+    emulator.stats.reset()
+    return Response(status_code=204)
 
 
 async def health(request: Request) -> Response:

@@ -229,6 +229,12 @@ def _control_paths() -> dict[str, Any]:
                 "responses": {"200": _json(any_obj), "400": _error("bad action")},
             },
         },
+        f"{c}/reset": {
+            "post": {
+                "summary": "Forget subscriptions, tokens, deliveries, faults, counters",
+                "responses": {"204": {"description": "ok"}},
+            }
+        },
         f"{c}/health": {"get": {"summary": "Liveness", "responses": {"200": _json(any_obj)}}},
         "/openapi.json": {
             "get": {"summary": "This document", "responses": {"200": _json(any_obj)}}

@@ -90,6 +90,13 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def reset(self) -> None:
+        """Forget every subscription and token."""
+        with self._tx() as db:
+            db.execute("DELETE FROM event_owner")
+            db.execute("DELETE FROM subscriptions")
+            db.execute("DELETE FROM tokens")
+
     # --- tokens -----------------------------------------------------------------------
     def issue_token(self, client_id: str, scope: str, lifetime: int) -> str:
         token = secrets.token_urlsafe(32)

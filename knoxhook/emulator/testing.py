@@ -38,6 +38,20 @@ class EmulatorHandle:
     client_id: str
     client_secret: str
     app: Any = field(repr=False)
+    _http: Any = field(default=None, repr=False)
+
+    def _client(self) -> Any:
+        """One keep-alive client for the controls (no TLS: the emulator is plain HTTP)."""
+        import httpx2
+
+        if self._http is None:
+            self._http = httpx2.Client(timeout=60.0, verify=False)
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     @property
     def emulator(self) -> Any:
@@ -54,10 +68,8 @@ class EmulatorHandle:
         return self.base_url + wire.TOKEN_PATH
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:
-        import httpx2
-
-        response = httpx2.request(
-            method, f"{self.base_url}{CONTROL_PREFIX}{path}", json=body, timeout=60.0
+        response = self._client().request(
+            method, f"{self.base_url}{CONTROL_PREFIX}{path}", json=body
         )
         if response.status_code >= 400:
             raise AssertionError(
@@ -68,6 +80,11 @@ class EmulatorHandle:
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._control("GET", "/stats")
         return result
+
+    def reset(self) -> None:
+        """Forget subscriptions, tokens, deliveries, faults and counters (fresh state,
+        same certificate): lets one emulator serve many tests."""
+        self._control("POST", "/reset")
 
     def reset_stats(self) -> None:
         self._control("POST", "/stats/reset")
@@ -106,8 +123,6 @@ class EmulatorHandle:
 
     def token(self, scope: str | None = None, expires_in: int | None = None) -> str:
         """A fresh access token for the first client."""
-        import httpx2
-
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -117,7 +132,7 @@ class EmulatorHandle:
             form["scope"] = scope
         if expires_in is not None:
             form["expires_in"] = str(expires_in)
-        response = httpx2.post(self.token_url, data=form, timeout=30.0)
+        response = self._client().post(self.token_url, data=form)
         response.raise_for_status()
         token: str = response.json()["access_token"]
         return token
@@ -159,6 +174,10 @@ def running_emulator(
     client_id, client_secret = next(iter(chosen.items()))
     try:
         with serve_in_thread(app, "127.0.0.1", 0) as server:
-            yield EmulatorHandle(server.base_url, client_id, client_secret, app)
+            handle = EmulatorHandle(server.base_url, client_id, client_secret, app)
+            try:
+                yield handle
+            finally:
+                handle.close()
     finally:
         app.emulator.store.close()
