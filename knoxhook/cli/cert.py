@@ -34,7 +34,9 @@ def _report(info: CertificateInfo, fmt: common.OutputFormat) -> None:
 def fetch(
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the PEM to this file.", show_default=False),
+        typer.Option(
+            "--out", metavar="FILE", help="Also write the PEM to this file.", show_default=False
+        ),
     ] = None,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
@@ -48,9 +50,9 @@ def fetch(
 
     Examples:
 
-        knoxhook cert fetch
-
-        knoxhook cert fetch --out knox.pem --json
+    \b
+      knoxhook cert fetch
+      knoxhook cert fetch --out knox.pem --json
     """
     from knoxhook import certs
 
@@ -89,7 +91,10 @@ def show(
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", "-f", help="A PEM file to inspect instead of the stored certificate."
+            "--file",
+            "-f",
+            metavar="FILE",
+            help="A PEM file to inspect instead of the stored certificate.",
         ),
     ] = None,
     json_output: common.JsonOption = False,
@@ -103,9 +108,9 @@ def show(
 
     Examples:
 
-        knoxhook cert show
-
-        knoxhook cert show --file samsung-knox-validation-certificate-2024.pem --json
+    \b
+      knoxhook cert show
+      knoxhook cert show --file samsung-knox-validation-certificate-2024.pem --json
     """
     from knoxhook import certs
     from knoxhook.errors import NotConfiguredError, UsageError

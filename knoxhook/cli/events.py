@@ -47,9 +47,9 @@ def events(
 
     Examples:
 
-        knoxhook events
-
-        knoxhook events --service KDMS --json
+    \b
+      knoxhook events
+      knoxhook events --service KDMS --json
 
     JSON: a list of {name, service, service_name, description, since}.
     """

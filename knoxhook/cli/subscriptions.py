@@ -30,13 +30,19 @@ subs_app = typer.Typer(
 
 UrlOption = Annotated[
     str | None,
-    typer.Option("--url", help="Callback URL (https; http only to loopback).", show_default=False),
+    typer.Option(
+        "--url",
+        metavar="URL",
+        help="Callback URL (https; http only to loopback).",
+        show_default=False,
+    ),
 ]
 EventsOption = Annotated[
     list[str] | None,
     typer.Option(
         "--event",
         "-e",
+        metavar="EVENT",
         help="Event name; repeat for several (see `knoxhook events`).",
         show_default=False,
     ),
@@ -79,10 +85,10 @@ def subscribe(
 
     Examples:
 
-        knoxhook subscribe --url https://hooks.example.com/knox --event KDMS_DEVICE_UPLOAD
-
-        knoxhook subscribe --url https://hooks.example.com/kg -e KG_DEVICE_LOCKED \\
-            -e KG_DEVICE_UNLOCKED --json
+    \b
+      knoxhook subscribe --url https://hooks.example.com/knox --event KDMS_DEVICE_UPLOAD
+      knoxhook subscribe --url https://hooks.example.com/kg -e KG_DEVICE_LOCKED \\
+        -e KG_DEVICE_UNLOCKED --json
 
     JSON: {subscriptionId, url, events, createdAt, updatedAt}.
     """
@@ -106,9 +112,9 @@ def list_(json_output: common.JsonOption = False, output: common.OutputOption = 
 
     Examples:
 
-        knoxhook subscriptions list
-
-        knoxhook subscriptions list --json | jq -r '.[].subscriptionId'
+    \b
+      knoxhook subscriptions list
+      knoxhook subscriptions list --json | jq -r '.[].subscriptionId'
 
     JSON: a list of {subscriptionId, url, events, createdAt, updatedAt}.
     """
@@ -128,7 +134,8 @@ def get(
 
     Example:
 
-        knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
+    \b
+      knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
     """
     fmt = common.output_format(json_output, output)
     with _service() as service:
@@ -143,16 +150,27 @@ def update(
     event: Annotated[
         list[str] | None,
         typer.Option(
-            "--event", "-e", help="Replace the events with these (repeat).", show_default=False
+            "--event",
+            "-e",
+            metavar="EVENT",
+            help="Replace the events with these (repeat).",
+            show_default=False,
         ),
     ] = None,
     add_event: Annotated[
         list[str] | None,
-        typer.Option("--add-event", help="Add this event (repeat).", show_default=False),
+        typer.Option(
+            "--add-event", metavar="EVENT", help="Add this event (repeat).", show_default=False
+        ),
     ] = None,
     remove_event: Annotated[
         list[str] | None,
-        typer.Option("--remove-event", help="Remove this event (repeat).", show_default=False),
+        typer.Option(
+            "--remove-event",
+            metavar="EVENT",
+            help="Remove this event (repeat).",
+            show_default=False,
+        ),
     ] = None,
     allow_http: AllowHttpOption = False,
     json_output: common.JsonOption = False,
@@ -165,9 +183,9 @@ def update(
 
     Examples:
 
-        knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --url https://new.example.com/k
-
-        knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --add-event KG_DEVICE_LOCKED
+    \b
+      knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --url https://new.example.com/k
+      knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --add-event KG_DEVICE_LOCKED
     """
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
@@ -212,9 +230,9 @@ def delete(
 
     Examples:
 
-        knoxhook subscriptions delete 63689d7e4ee2721f7b50d2b1
-
-        knoxhook subscriptions delete --all --yes --json
+    \b
+      knoxhook subscriptions delete 63689d7e4ee2721f7b50d2b1
+      knoxhook subscriptions delete --all --yes --json
 
     JSON: a list of {subscriptionId, deleted}.
     """
