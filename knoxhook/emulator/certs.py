@@ -1,10 +1,11 @@
 """The emulator's validation certificate and signing key.
 
 Samsung signs callbacks with the key of the certificate served at
-``/kwn/v1/downloadCertificate`` (knox-api.md §4, §5). The emulator makes a self-signed
-RSA-2048 X.509 v3 certificate with subject ``CN=*.samsungknox.com`` at first start and
-keeps it (and its key, 0600) in the data dir. It can re-issue it on demand: expired, not
-yet valid, rotated with the same key (as Samsung did in 2024) or with a new key.
+``/kwn/v1/downloadCertificate`` (knox-api.md §4, §5). At first start the emulator makes
+an RSA-2048 X.509 v3 certificate with subject ``CN=*.samsungknox.com``, signed by its own
+key (issuer ``knoxhook emulator``), and keeps it (and its key, 0600) in the data dir.
+It can re-issue it on demand: expired, not yet valid, rotated with the same key (as
+Samsung did in 2024) or with a new key.
 """
 
 from __future__ import annotations
@@ -49,17 +50,14 @@ def new_key() -> rsa.RSAPrivateKey:
 def issue(
     key: rsa.RSAPrivateKey, not_before: dt.datetime, not_after: dt.datetime
 ) -> x509.Certificate:
-    """A self-signed certificate for ``key`` valid from ``not_before`` to ``not_after``."""
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "*.samsungknox.com"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "knoxhook emulator (not Samsung)"),
-        ]
-    )
+    """A certificate signed by its own ``key`` valid from ``not_before`` to ``not_after``."""
+    # The subject is Samsung's (knox-api.md §4); the issuer says it is not Samsung.
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "*.samsungknox.com")])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "knoxhook emulator (not Samsung)")])
     return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
