@@ -1,0 +1,209 @@
+"""The receiver app on a real server: verdicts, statuses, records, forwarding, rotation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx2
+from cryptography import x509
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from knoxhook.errors import TransportError
+from knoxhook.receiver.recorder import read_records
+from knoxhook.serving import serve_in_thread
+from tests.receiver.conftest import Running
+from tests.receiver.signing import Signer
+
+Start = Callable[..., AbstractContextManager[Running]]
+
+
+def test_valid_callback_is_accepted_recorded_and_reported(
+    start_receiver: Start, knox: Signer
+) -> None:
+    body, headers = knox.callback(nonce="nonce-1")
+    with start_receiver() as rx:
+        response = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "accepted",
+        "event": "KDMS_DEVICE_UPLOAD",
+        "subscriptionId": "63689d7e4ee2721f7b50d2b1",
+        "nonce": "nonce-1",
+    }
+    (line,) = read_records(rx.record)
+    assert line["verdict"] == "accepted"
+    assert line["status"] == 200
+    assert line["reason"] is None
+    assert line["event"] == "KDMS_DEVICE_UPLOAD"
+    assert line["subscriptionId"] == "63689d7e4ee2721f7b50d2b1"
+    assert line["nonce"] == "nonce-1"
+    assert line["trace_id"] == headers["X-WSM-TRACEID"]
+    assert line["form"] == "raw-body/padded/detached"
+    assert line["headers"]["x-wsm-signature"] == headers["X-WSM-SIGNATURE"]
+    assert line["body"] == body.decode()
+    assert line["received_at"].endswith("Z")
+    assert [v.verdict for v in rx.verdicts] == ["accepted"]
+
+
+def test_refusals_get_4xx_with_the_reason_and_are_recorded(
+    start_receiver: Start, knox: Signer
+) -> None:
+    other = Signer.create()
+    body, headers = knox.callback(nonce="n-replayed")
+    forged_body, forged_headers = other.callback()
+    no_sig = {k: v for k, v in headers.items() if k != "X-WSM-SIGNATURE"}
+    with start_receiver(max_body_bytes=4096) as rx, httpx2.Client(timeout=10) as http:
+        answers = [
+            http.post(rx.url, content=body, headers=headers),
+            http.post(rx.url, content=body, headers=headers),  # replay
+            http.post(rx.url, content=body + b" ", headers=headers),  # tampered
+            http.post(rx.url, content=forged_body, headers=forged_headers),  # other key
+            http.post(rx.url, content=body, headers=no_sig),
+            http.post(rx.url, content=b"{" * 5000, headers=headers),
+        ]
+        probe = http.get(rx.url)
+    got = [(a.status_code, a.json().get("reason")) for a in answers]
+    assert got == [
+        (200, None),
+        (409, "replayed_nonce"),
+        (400, "bad_signature"),
+        (400, "bad_signature"),
+        (400, "missing_signature"),
+        (413, "body_too_large"),
+    ]
+    assert probe.status_code == 200
+    assert probe.json()["status"] == "ready"
+    records = read_records(rx.record)
+    assert [(r["verdict"], r["status"], r["reason"]) for r in records] == [
+        ("accepted" if s == 200 else "rejected", s, r) for s, r in got
+    ]
+    assert "already seen" in records[1]["message"]
+
+
+def test_a_forgery_does_not_burn_the_nonce_of_the_real_callback(
+    start_receiver: Start, knox: Signer
+) -> None:
+    body, headers = knox.callback(nonce="shared")
+    with start_receiver() as rx, httpx2.Client(timeout=10) as http:
+        assert http.post(rx.url, content=body + b"x", headers=headers).status_code == 400
+        assert http.post(rx.url, content=body, headers=headers).status_code == 200
+
+
+def _capture_app(seen: list[dict[str, Any]], status: int) -> Starlette:
+    async def hook(request: Request) -> JSONResponse:
+        seen.append({"body": await request.body(), "headers": dict(request.headers)})
+        return JSONResponse({"ok": True}, status_code=status)
+
+    return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+
+
+def test_accepted_callbacks_are_forwarded_byte_for_byte_and_status_reported(
+    start_receiver: Start, knox: Signer
+) -> None:
+    seen: list[dict[str, Any]] = []
+    body, headers = knox.callback()
+    with serve_in_thread(_capture_app(seen, 202)) as app_server:
+        forward_to = app_server.base_url + "/hook"
+        with start_receiver(forward_to=forward_to) as rx, httpx2.Client(timeout=10) as http:
+            assert http.post(rx.url, content=body, headers=headers).status_code == 200
+            assert http.post(rx.url, content=body + b" ", headers=headers).status_code == 400
+    assert len(seen) == 1  # the refused one is not forwarded
+    assert seen[0]["body"] == body
+    assert seen[0]["headers"]["x-wsm-signature"] == headers["X-WSM-SIGNATURE"]
+    assert seen[0]["headers"]["x-knox-nonce"] == headers["x-knox-nonce"]
+    assert seen[0]["headers"]["x-knoxhook-verified"] == "raw-body/padded/detached"
+    assert rx.verdicts[0].forward == {"url": forward_to, "status": 202, "error": None}
+    assert read_records(rx.record)[0]["forward"]["status"] == 202
+
+
+def test_forwarding_to_a_dead_app_is_reported_and_knox_still_gets_200(
+    start_receiver: Start, knox: Signer
+) -> None:
+    body, headers = knox.callback()
+    with serve_in_thread(_capture_app([], 200)) as dead:
+        url = dead.base_url + "/hook"
+    with start_receiver(forward_to=url) as rx:
+        assert httpx2.post(rx.url, content=body, headers=headers, timeout=10).status_code == 200
+    forward = rx.verdicts[0].forward
+    assert forward is not None
+    assert forward["status"] is None
+    assert "Connect" in forward["error"]
+
+
+class RotatingProvider:
+    """Stored certificate = old key; a 'download' returns the new one."""
+
+    refreshable = True
+
+    def __init__(self, old: x509.Certificate, new: x509.Certificate, fail: bool = False) -> None:
+        self.certs, self.new, self.fail = [old], new, fail
+        self.refreshes = 0
+        self.lock = threading.Lock()
+
+    def current(self) -> list[x509.Certificate]:
+        return self.certs
+
+    def refresh(self) -> list[x509.Certificate]:
+        with self.lock:
+            self.refreshes += 1
+        if self.fail:
+            raise TransportError("cannot reach Knox")
+        self.certs = [self.new]
+        return self.certs
+
+
+def test_rotation_refreshes_once_then_accepts_and_reports_fingerprints(
+    start_receiver: Start, knox: Signer
+) -> None:
+    old = Signer.create()
+    provider = RotatingProvider(old.cert, knox.cert)
+    first, h1 = knox.callback()
+    forged, h2 = Signer.create().callback()
+    with start_receiver(provider) as rx, httpx2.Client(timeout=10) as http:
+        assert http.post(rx.url, content=first, headers=h1).status_code == 200
+        assert http.post(rx.url, content=forged, headers=h2).status_code == 400
+    assert provider.refreshes == 1  # the forgery right after does not trigger a download
+    rotation = rx.verdicts[0].rotation
+    assert rotation is not None
+    assert rotation["old"] == [
+        old.cert.fingerprint(
+            __import__("cryptography.hazmat.primitives.hashes", fromlist=["x"]).SHA256()
+        ).hex()
+    ]
+    assert rotation["new"] == [rx.verdicts[0].certificate]
+    assert read_records(rx.record)[0]["rotation"] == rotation
+
+
+def test_rotation_that_cannot_download_keeps_the_refusal(
+    start_receiver: Start, knox: Signer
+) -> None:
+    provider = RotatingProvider(Signer.create().cert, knox.cert, fail=True)
+    body, headers = knox.callback()
+    with start_receiver(provider) as rx:
+        answer = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+    assert (answer.status_code, answer.json()["reason"]) == (400, "bad_signature")
+    assert rx.verdicts[0].rotation == {
+        "old": rx.verdicts[0].rotation["old"],  # type: ignore[index]
+        "new": [],
+        "error": ["cannot reach Knox"],
+    }
+
+
+def test_non_utf8_body_is_recorded_exactly_in_base64(start_receiver: Start, knox: Signer) -> None:
+    body = b'{"event": "\xff"}'
+    _, headers = knox.callback(body=body)
+    with start_receiver() as rx:
+        answer = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+    assert (answer.status_code, answer.json()["reason"]) == (400, "body_not_json")
+    (line,) = read_records(rx.record)
+    import base64
+
+    assert base64.b64decode(line["body_base64"]) == body
+    assert json.dumps(line)  # the record itself is valid JSON
