@@ -206,16 +206,18 @@ class Store:
             return None if row is None else self._get(db, row[0])
 
     def invariant_violations(self) -> list[str]:
-        """Events listed by two subscriptions, or out of step with ``event_owner``."""
+        """Events listed by two subscriptions, or out of step with ``event_owner``
+        (both read in one transaction, so the check is exact under concurrency)."""
+        with self._tx() as db:
+            rows = db.execute("SELECT id, events FROM subscriptions").fetchall()
+            table = dict(db.execute("SELECT event, subscription_id FROM event_owner").fetchall())
         problems: list[str] = []
         owners: dict[str, str] = {}
-        for sub in self.all():
-            for event in sub[wire.F_EVENTS]:
+        for sub_id, listed in rows:
+            for event in json.loads(listed):
                 if event in owners:
-                    problems.append(f"{event} in {owners[event]} and {sub['subscriptionId']}")
-                owners[event] = sub[wire.F_SUBSCRIPTION_ID]
-        with self._tx() as db:
-            table = dict(db.execute("SELECT event, subscription_id FROM event_owner").fetchall())
+                    problems.append(f"{event} in {owners[event]} and {sub_id}")
+                owners[event] = sub_id
         if table != owners:
             problems.append("event_owner table disagrees with the subscriptions")
         return problems
