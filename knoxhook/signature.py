@@ -253,7 +253,7 @@ def trusted_keys(
 
 def _abbrev(data: bytes) -> str:
     text = data.decode("ascii", "replace")
-    return text if len(text) <= 72 else f"{text[:40]}...{text[-24:]} ({len(text)} chars)"
+    return text if len(text) <= 48 else f"{text[:24]}...{text[-12:]} ({len(text)} chars)"
 
 
 def _compact(body: bytes) -> bytes | None:

@@ -1,9 +1,218 @@
-"""Placeholder: the `verify` commands are being written (see the issue tracker)."""
+"""``knoxhook verify``: check the signature of one saved Knox callback."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from knoxhook.cli import common
+from knoxhook.errors import UsageError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from knoxhook.signature import Attempt
+
+CertOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--cert",
+        metavar="FILE",
+        help="Trusted certificate (PEM/DER); repeat for several (rotation). "
+        "Default: the stored Knox certificate, downloaded when missing or expired.",
+        show_default=False,
+    ),
+]
+
+
+def read_input(name: str, what: str) -> bytes:
+    """The bytes of file ``name`` (``-`` is stdin); a usage error when unreadable."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {name}: {exc.strerror or exc}") from exc
+
+
+def parse_headers(data: bytes, source: str) -> dict[str, str]:
+    """Headers from a JSON object, or raw HTTP header lines (``Name: value``).
+
+    A request line (``POST / HTTP/1.1``) is skipped; a blank line ends the headers.
+    """
+    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"{source} is not valid JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise UsageError(f"{source}: expected a JSON object of header names to values")
+        return {str(k): str(v) for k, v in document.items()}
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            if headers:
+                break
+            continue
+        if number == 1 and " HTTP/" in line and ":" not in line.split(" ", 1)[0]:
+            continue  # the request line
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or " " in name.strip():
+            raise UsageError(f"{source}, line {number}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def trusted_certificates(paths: list[Path] | None) -> list[x509.Certificate]:
+    """The ``--cert`` files, or the stored certificate (downloaded when needed)."""
+    from knoxhook.receiver.certificates import load_certificate_files
+
+    if paths:
+        return load_certificate_files(paths)
+    from knoxhook import certs
+
+    common.verbose("no --cert: using the stored Knox certificate")
+    return certs.load_certificates(certs.ensure_certificate(common.settings()))
+
+
+def _attempt_rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
+    rows = [a.to_json() for a in attempts]
+    for row in rows:
+        fingerprint = row["certificate_sha256"]
+        row["certificate"] = f"{fingerprint[:16]}..." if fingerprint else None
+    return rows
+
+
+EXPLAIN_COLUMNS = [
+    ("step", "Step"),
+    ("form", "Form"),
+    ("certificate", "Certificate"),
+    ("signing_input", "Signing input"),
+    ("outcome", "Outcome"),
+]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``verify`` to the root app."""
+
+    @app.command("verify")
+    def verify(
+        body: Annotated[
+            str,
+            typer.Option("--body", metavar="FILE", help="The raw callback body; - reads stdin."),
+        ],
+        signature: Annotated[
+            str | None,
+            typer.Option(
+                "--signature",
+                metavar="VALUE",
+                help="The X-WSM-SIGNATURE header value (not a secret).",
+                show_default=False,
+            ),
+        ] = None,
+        headers_file: Annotated[
+            str | None,
+            typer.Option(
+                "--headers",
+                metavar="FILE",
+                help="The callback's headers: 'Name: value' lines or a JSON object.",
+                show_default=False,
+            ),
+        ] = None,
+        nonce: Annotated[
+            str | None,
+            typer.Option(
+                "--nonce", help="The x-knox-nonce value (with --signature).", show_default=False
+            ),
+        ] = None,
+        cert: CertOption = None,
+        nonce_db: Annotated[
+            Path | None,
+            typer.Option(
+                "--nonce-db",
+                metavar="FILE",
+                help="Also refuse a nonce already in this SQLite store (and remember it).",
+                show_default=False,
+            ),
+        ] = None,
+        explain: Annotated[
+            bool, typer.Option("--explain", help="Show each signing input tried and its outcome.")
+        ] = False,
+        json_output: common.JsonOption = False,
+        output: common.OutputOption = None,
+    ) -> None:
+        """Verify the signature of a saved Knox callback.
+
+        Checks X-WSM-SIGNATURE (RS256) against the trusted certificate in every signing
+        form Knox may use (raw body or compact JSON; base64url padded or not; payload
+        part detached or attached), then that the body is a callback. Exits 0 when it
+        is valid, 8 with the reason otherwise (bad_signature, payload_mismatch,
+        certificate_expired, replayed_nonce, ...). A nonce is required only with
+        --nonce-db. JSON keys: valid, event, subscriptionId, nonce, trace_id, form,
+        certificate_sha256, payload (reason and message when invalid; attempts with
+        --explain).
+
+        Examples:
+
+        \b
+          knoxhook verify --body body.json --headers headers.txt --cert knox.pem
+          curl ... | knoxhook verify --body - --signature "$SIG" --explain
+        """
+        from knoxhook.errors import CallbackVerificationError
+        from knoxhook.signature import verify_callback
+
+        fmt = common.output_format(json_output, output)
+        if (signature is None) == (headers_file is None):
+            raise UsageError("give exactly one of --signature or --headers", hint="see --help")
+        if body == "-" and headers_file == "-":
+            raise UsageError("--body and --headers cannot both read stdin")
+        data = read_input(body, "body")
+        if headers_file is not None:
+            headers = parse_headers(read_input(headers_file, "headers"), headers_file)
+        else:
+            headers = {"X-WSM-SIGNATURE": signature or ""}
+        if nonce is not None:
+            headers["x-knox-nonce"] = nonce
+        certificates = trusted_certificates(cert)
+        store = None
+        if nonce_db is not None:
+            from knoxhook.receiver.nonces import SqliteNonceStore
+
+            store = SqliteNonceStore(nonce_db)
+        attempts: list[Attempt] | None = [] if explain else None
+        try:
+            result = verify_callback(
+                data,
+                headers,
+                certificates,
+                nonce_store=store,
+                require_nonce=store is not None,
+                explain=attempts,
+            )
+        except CallbackVerificationError as exc:
+            failure: dict[str, Any] = {
+                "valid": False,
+                "reason": str(exc.reason),
+                "message": exc.message,
+            }
+            _show(failure, attempts, fmt)
+            raise CallbackVerificationError(exc.reason, f"{exc.reason}: {exc.message}") from None
+        _show(result.to_json(), attempts, fmt)
+
+
+def _show(result: dict[str, Any], attempts: list[Attempt] | None, fmt: common.OutputFormat) -> None:
+    if fmt is common.OutputFormat.TABLE:
+        if attempts is not None:
+            common.emit(_attempt_rows(attempts), columns=EXPLAIN_COLUMNS, fmt=fmt)
+        if result["valid"]:
+            shown = {k: v for k, v in result.items() if k != "payload"}
+            common.emit(shown, fmt=fmt)
+        return
+    if attempts is not None:
+        result = {**result, "attempts": [a.to_json() for a in attempts]}
+    common.emit(result, fmt=fmt)
