@@ -1,9 +1,92 @@
-"""Placeholder: the `ui` commands are being written (see the issue tracker)."""
+"""``knoxhook ui``: the interactive terminal UI (Textual, imported only when it runs)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from knoxhook.cli import common
+from knoxhook.errors import UsageError
+
+
+def ui(
+    listen: Annotated[
+        int | None,
+        typer.Option(
+            "--listen",
+            metavar="PORT",
+            help="Also run the callback receiver on PORT (0 picks a free one); "
+            "callbacks appear live.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address the receiver binds with --listen.")
+    ] = "127.0.0.1",
+    path: Annotated[
+        str, typer.Option("--path", help="URL path the receiver answers with --listen.")
+    ] = "/",
+    follow: Annotated[
+        Path | None,
+        typer.Option(
+            "--follow",
+            metavar="FILE.ndjson",
+            help="Show the callbacks a `knoxhook listen --record FILE` writes, as they arrive.",
+            show_default=False,
+        ),
+    ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert",
+            metavar="FILE",
+            help="Validation certificate (PEM) for --listen and the status line "
+            "[default: the stored one, downloaded when missing].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Open the terminal UI: subscriptions, the event catalogue, and live callbacks.
+
+    Uses the current profile (same settings and credentials as the other commands).
+    Views: 1 subscriptions (table + full JSON), 2 event catalogue (which events are
+    free, which subscription holds each taken one), 3 callbacks. Keys: n new,
+    e edit, d delete (asks first), r refresh, q quit; all are shown in the footer,
+    and the mouse works too. NO_COLOR or --no-color gives a monochrome screen.
+
+    Examples:
+
+        knoxhook ui
+
+        knoxhook ui --listen 8080        # then subscribe http://127.0.0.1:8080/
+
+        knoxhook ui --follow callbacks.ndjson
+    """
+    if listen is not None and follow is not None:
+        raise UsageError("give --listen or --follow, not both")
+    if listen is not None and not 0 <= listen <= 65535:
+        raise UsageError(f"--listen {listen}: a port is 0..65535")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "knoxhook ui needs an interactive terminal",
+            hint="in scripts use `knoxhook subscriptions list --json`",
+        )
+    from knoxhook.tui.run import UiOptions, run_ui
+
+    options = UiOptions(
+        listen=listen,
+        host=host,
+        path=path,
+        follow=follow,
+        cert=cert,
+        no_color=common.get_state().no_color,
+    )
+    run_ui(common.settings(), options)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``knoxhook ui`` to the root app."""
+    app.command("ui")(ui)

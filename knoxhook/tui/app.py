@@ -55,6 +55,8 @@ class KnoxhookApp(App[None]):
     TITLE = "knoxhook"
     ENABLE_COMMAND_PALETTE = False
     CSS = """
+    TabbedContent { height: 1fr; }
+    TabPane { height: 1fr; padding: 0; }
     #status { height: 1; padding: 0 1; background: $boost; }
     #status.warning { background: $warning 40%; }
     #message { height: 1; padding: 0 1; }

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from knoxhook import events as catalogue
+from knoxhook import wire
 
 
 class SubscriptionLike(Protocol):
@@ -113,14 +114,22 @@ def subscription_json(sub: SubscriptionLike) -> str:
     return json.dumps(dict(sub.to_json()), indent=2, ensure_ascii=False, default=str)
 
 
+def _parsed(body: object) -> object:
+    """A JSON body given as text, parsed; anything else as it is."""
+    if isinstance(body, str):
+        with contextlib.suppress(ValueError):
+            return json.loads(body)
+    return body
+
+
 def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     """(time, verdict, event, subscription, nonce) of a receiver record."""
     event = record.get("event")
     sub = record.get("subscriptionId")
-    body = record.get("body")
-    if isinstance(body, Mapping):  # records that kept only the body
-        event = event or body.get("event")
-        sub = sub or body.get("subscriptionId")
+    body = _parsed(record.get("body"))
+    if isinstance(body, Mapping):  # a rejected callback: what it claims to be
+        event = event or body.get(wire.F_CB_EVENT)
+        sub = sub or body.get(wire.F_CB_SUBSCRIPTION_ID)
     return (
         when(record.get("received_at"))[11:] or "-",
         str(record.get("verdict") or "-"),
@@ -133,8 +142,6 @@ def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 def record_json(record: Mapping[str, Any]) -> str:
     """A record for the detail pane; a JSON body given as text is shown parsed."""
     shown = dict(record)
-    body = shown.get("body")
-    if isinstance(body, str):
-        with contextlib.suppress(ValueError):
-            shown["body"] = json.loads(body)
+    if "body" in shown:
+        shown["body"] = _parsed(shown["body"])
     return json.dumps(shown, indent=2, ensure_ascii=False, default=str)

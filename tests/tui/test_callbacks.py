@@ -1,0 +1,97 @@
+"""Live callbacks in the TUI: the real receiver in-thread, the emulator delivering to it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knoxhook.config import Settings
+from knoxhook.emulator.testing import EmulatorHandle
+from knoxhook.subscriptions import SubscriptionService
+from knoxhook.tui.app import KnoxhookApp
+from knoxhook.tui.receiving import start_receiver
+from knoxhook.tui.sources import FileFollower
+from tests.tui.conftest import settle, table_rows
+
+SIZE = (160, 45)
+
+
+async def wait_rows(app: KnoxhookApp, pilot: Any, count: int, timeout: float = 10) -> None:
+    """Pause (bounded) until the callbacks table has ``count`` rows."""
+    for _ in range(int(timeout / 0.05)):
+        if len(table_rows(app, "cb-table")) >= count:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"expected {count} callback rows, got {table_rows(app, 'cb-table')}")
+
+
+def test_callback_appears_live_with_verdict_event_nonce_and_payload(
+    emulator: EmulatorHandle,
+    knox_settings: Settings,
+    service: SubscriptionService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as `knoxhook ui --listen 0` does: the stored certificate, downloaded from "Knox"
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", emulator.client_secret)
+    with start_receiver(knox_settings, "127.0.0.1", 0) as relay:
+        sub = service.create(relay.url, ["KG_DEVICE_LOCKED"])
+
+        async def scenario() -> None:
+            app = KnoxhookApp(service, callbacks=relay)
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(app, pilot)
+                await pilot.press("3")
+                delivery = await asyncio.to_thread(emulator.trigger, "KG_DEVICE_LOCKED")
+                await wait_rows(app, pilot, 1)
+                [row] = table_rows(app, "cb-table")
+                assert row[1:4] == ("accepted", "KG_DEVICE_LOCKED", sub.subscription_id)
+                assert row[4] != "-"
+                assert row[4] in json.dumps(delivery)  # the nonce the emulator sent
+                assert app.last_message == (
+                    f"callback: accepted KG_DEVICE_LOCKED for {sub.subscription_id}"
+                )
+                detail = json.loads(str(app.query_one("#cb-detail").content))
+                assert detail["verdict"] == "accepted"
+                assert detail["body"]["event"] == "KG_DEVICE_LOCKED"
+                assert detail["body"]["payload"]["deviceStatus"] == "Locked"
+                # a second one arrives below the first
+                await asyncio.to_thread(emulator.trigger, "KG_DEVICE_LOCKED")
+                await wait_rows(app, pilot, 2)
+                assert table_rows(app, "cb-table")[1][1] == "accepted"
+
+        asyncio.run(scenario())
+
+
+def test_follow_shows_recorded_callbacks_as_lines_are_appended(
+    service: SubscriptionService, tmp_path: Path
+) -> None:
+    record = tmp_path / "callbacks.ndjson"
+    line = {
+        "received_at": "2026-11-29T10:11:12.000Z",
+        "verdict": "rejected",
+        "reason": "bad_signature",
+        "event": None,
+        "subscriptionId": None,
+        "nonce": "n-1",
+        "body": json.dumps({"event": "KC_DEVICE_STATUS_CHANGE", "subscriptionId": "77"}),
+    }
+    record.write_text(json.dumps(line) + "\n")
+
+    async def scenario() -> None:
+        app = KnoxhookApp(service, callbacks=FileFollower(record, interval=0.02))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await wait_rows(app, pilot, 1)
+            assert table_rows(app, "cb-table") == [
+                ("10:11:12", "rejected", "KC_DEVICE_STATUS_CHANGE", "77", "n-1")
+            ]
+            with record.open("a") as fh:
+                fh.write(json.dumps({**line, "verdict": "accepted", "nonce": "n-2"}) + "\n")
+            await wait_rows(app, pilot, 2)
+            assert table_rows(app, "cb-table")[1][1:2] == ("accepted",)
+
+    asyncio.run(scenario())
