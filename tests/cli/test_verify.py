@@ -155,7 +155,9 @@ def test_explain_shows_each_signing_input(files: Path, capsys: pytest.CaptureFix
         "compact-json/unpadded",
     ]
     assert all(
-        a["signing_input"].startswith(JOSE_RS256 + ".") for a in attempts if a["signing_input"]
+        a["signing_input"].startswith(JOSE_RS256[:24] + "...")
+        for a in attempts
+        if a["signing_input"]
     )
 
 
