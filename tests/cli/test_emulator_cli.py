@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,8 +147,11 @@ def test_state_survives_a_restart_with_data_dir(tmp_path: Path) -> None:
         assert emu.stop(signal.SIGTERM)[0] == 0
 
 
-def test_clients_from_env_replace_the_demo_client() -> None:
-    with emulator_process(env={"KNOXHOOK_EMULATOR_CLIENTS": "ci-client:ci-secret"}) as emu:
+def test_clients_from_env_and_an_expired_certificate() -> None:
+    from cryptography import x509
+
+    env = {"KNOXHOOK_EMULATOR_CLIENTS": "ci-client:ci-secret"}
+    with emulator_process("--cert-state", "expired", env=env) as emu:
         ok = curl(
             f"{emu.url}/ams/v1/oauth2/token",
             "-u",
@@ -158,12 +162,17 @@ def test_clients_from_env_replace_the_demo_client() -> None:
         demo = curl(
             f"{emu.url}/ams/v1/oauth2/token",
             "-d",
-            f"grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}",
+            f"grant_type=client_credentials&client_id={DEMO_CLIENT_ID}"
+            f"&client_secret={DEMO_CLIENT_SECRET}",
         )
+        token = json.loads(ok[1])["access_token"]
+        pem = curl(f"{emu.url}/kwn/v1/downloadCertificate", "-H", f"Authorization: Bearer {token}")
         emu.stop()
     assert ok[0] == 200
     assert demo[0] == 401
     assert json.loads(demo[1])["error"] == "invalid_client"
+    cert = x509.load_pem_x509_certificate(pem[1].encode())
+    assert cert.not_valid_after_utc.timestamp() < time.time()
 
 
 def test_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
