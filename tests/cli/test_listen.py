@@ -1,0 +1,350 @@
+"""`knoxhook listen` as a real server (subprocesses on 127.0.0.1): verdicts, output,
+records, clean stop, port errors, stored certificate and rotation, reliability under
+load with replays and forgeries, and replay protection across a `kill -9`."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx2
+import pytest
+
+from knoxhook import wire
+from knoxhook.emulator.testing import EmulatorHandle
+from knoxhook.receiver.recorder import read_records
+from tests.receiver.signing import Signer
+
+
+@pytest.fixture(scope="module")
+def knox() -> Signer:
+    return Signer.create()
+
+
+class Listener:
+    """`python -m knoxhook listen ...` in a subprocess; ``url`` once it is ready."""
+
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, json_lines: bool = True
+    ) -> None:
+        cmd = [sys.executable, "-m", "knoxhook", "listen", "--port", "0", *args]
+        if json_lines:
+            cmd.append("--json")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(
+            target=self._pump, args=(self.proc.stdout, self.lines), daemon=True
+        ).start()
+        threading.Thread(target=self._collect, args=(self.proc.stderr,), daemon=True).start()
+        self.url = self._wait_ready(json_lines)
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, into: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.put(line)
+
+    def _collect(self, stream: IO[str] | None) -> None:
+        assert stream is not None
+        for line in stream:
+            self.err.append(line)
+
+    def _wait_ready(self, json_lines: bool) -> str:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if json_lines:
+                try:
+                    first = json.loads(self.lines.get(timeout=0.2))
+                except queue.Empty:
+                    first = None
+                if first is not None:
+                    assert first["kind"] == "listening"
+                    return str(first["url"])
+            else:
+                for line in list(self.err):
+                    if line.startswith("listening on "):
+                        return line.split()[2]
+                time.sleep(0.05)
+            if self.proc.poll() is not None:
+                break
+        self.proc.kill()
+        raise AssertionError(f"listen did not start: {''.join(self.err)}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        time.sleep(0.1)  # let the pump threads drain
+        return code
+
+    def stdout_lines(self) -> list[str]:
+        out = []
+        while not self.lines.empty():
+            out.append(self.lines.get())
+        return out
+
+
+@pytest.fixture
+def cert_file(tmp_path: Path, knox: Signer) -> Path:
+    path = tmp_path / "knox.pem"
+    path.write_bytes(knox.pem)
+    return path
+
+
+def test_listen_verifies_records_prints_and_stops_cleanly(
+    tmp_path: Path, knox: Signer, cert_file: Path
+) -> None:
+    record = tmp_path / "callbacks.ndjson"
+    rx = Listener(
+        "--cert",
+        str(cert_file),
+        "--record",
+        str(record),
+        "--nonce-db",
+        str(tmp_path / "n.db"),
+        "--path",
+        "/knox",
+    )
+    assert rx.url.endswith("/knox")
+    body, headers = knox.callback(nonce="n-1")
+    with httpx2.Client(timeout=10) as http:
+        answers = [
+            http.post(rx.url, content=body, headers=headers).status_code,
+            http.post(rx.url, content=body, headers=headers).status_code,
+            http.post(rx.url, content=body.replace(b"1", b"9"), headers=headers).status_code,
+        ]
+    assert answers == [200, 409, 400]
+    assert rx.stop() == 0
+    callbacks = [json.loads(line) for line in rx.stdout_lines()]
+    assert [(c["kind"], c["verdict"], c["reason"]) for c in callbacks] == [
+        ("callback", "accepted", None),
+        ("callback", "rejected", "replayed_nonce"),
+        ("callback", "rejected", "bad_signature"),
+    ]
+    assert "stopped: 1 accepted, 2 rejected" in "".join(rx.err)
+    assert "Traceback" not in "".join(rx.err)
+    assert [r["verdict"] for r in read_records(record)] == ["accepted", "rejected", "rejected"]
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+
+
+def test_listen_prints_human_lines_without_json_and_ctrl_c_exits_0(
+    knox: Signer, cert_file: Path
+) -> None:
+    rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:", json_lines=False)
+    body, headers = knox.callback(nonce="human")
+    assert httpx2.post(rx.url, content=body, headers=headers, timeout=10).status_code == 200
+    assert httpx2.post(rx.url, content=b"{}", headers={}, timeout=10).status_code == 400
+    assert rx.stop(signal.SIGINT) == 0
+    out = rx.stdout_lines()
+    assert "accepted KDMS_DEVICE_UPLOAD subscription=63689d7e4ee2721f7b50d2b1 nonce=human" in out[0]
+    assert "rejected 400 missing_signature: no X-WSM-SIGNATURE header" in out[1]
+    assert "stopped: 1 accepted, 1 rejected" in "".join(rx.err)
+
+
+def test_listen_on_a_busy_port_is_a_usage_error(cert_file: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "knoxhook",
+                "listen",
+                "--port",
+                str(port),
+                "--cert",
+                str(cert_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_listen_without_cert_or_credentials_is_not_configured(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "knoxhook", "listen", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith("Error: no client id")
+
+
+def _subscribe(emu: EmulatorHandle, url: str) -> None:
+    created = httpx2.post(
+        emu.base_url + wire.subscriptions_path(),
+        json={wire.F_URL: url, wire.F_EVENTS: ["KDMS_DEVICE_UPLOAD"]},
+        headers={"Authorization": f"Bearer {emu.token()}"},
+        timeout=10,
+    )
+    assert created.status_code in (200, 201), created.text
+
+
+def test_listen_with_stored_certificate_survives_a_key_rotation(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    env = {
+        "KNOXHOOK_BASE_URL": emulator.base_url,
+        "KNOXHOOK_CLIENT_ID": emulator.client_id,
+        "KNOXHOOK_CLIENT_SECRET": emulator.client_secret,
+    }
+    rx = Listener("--nonce-db", str(tmp_path / "n.db"), env=env)
+    _subscribe(emulator, rx.url)
+    first = emulator.trigger("KDMS_DEVICE_UPLOAD")
+    emulator.set_certificate("rotate-new-key")
+    second = emulator.trigger("KDMS_DEVICE_UPLOAD")
+    assert rx.stop() == 0
+    callbacks = [json.loads(line) for line in rx.stdout_lines()]
+    assert [c["verdict"] for c in callbacks] == ["accepted", "accepted"], (first, second, rx.err)
+    rotation = callbacks[1]["rotation"]
+    assert rotation["old"] != rotation["new"]
+    assert rotation["new"] == [callbacks[1]["certificate_sha256"]]
+    assert "certificate refreshed after a failed signature" in "".join(rx.err)
+
+
+# --- reliability ----------------------------------------------------------------------------
+
+
+def _plan(knox: Signer, n: int, seed: int) -> list[list[tuple[str, bytes, dict[str, str], int]]]:
+    """Per-client-thread sequences of (kind, body, headers, expected status).
+
+    85% fresh valid callbacks, 10% replays of one already answered by the same thread,
+    5% forgeries (tampered body). Across threads, nonces never collide.
+    """
+    rng = random.Random(seed)
+    threads: list[list[tuple[str, bytes, dict[str, str], int]]] = [[] for _ in range(4)]
+    sent: list[list[tuple[bytes, dict[str, str]]]] = [[] for _ in range(4)]
+    for i in range(n):
+        t = i % 4
+        roll = rng.random()
+        if roll < 0.10 and sent[t]:
+            body, headers = rng.choice(sent[t])
+            threads[t].append(("replay", body, headers, 409))
+        elif roll < 0.15:
+            body, headers = knox.callback(nonce=f"forged-{i}", payload={"i": i})
+            threads[t].append(("forged", body.replace(b'"i"', b'"j"'), headers, 400))
+        else:
+            body, headers = knox.callback(nonce=f"valid-{i}", payload={"i": i})
+            threads[t].append(("valid", body, headers, 200))
+            sent[t].append((body, headers))
+    return threads
+
+
+def _send_all(
+    url: str, plan: list[list[tuple[str, bytes, dict[str, str], int]]]
+) -> list[tuple[str, str, int, int]]:
+    results: list[tuple[str, str, int, int]] = []
+    lock = threading.Lock()
+
+    def client(items: list[tuple[str, bytes, dict[str, str], int]]) -> None:
+        with httpx2.Client(timeout=30) as http:
+            for kind, body, headers, expected in items:
+                status = http.post(url, content=body, headers=headers).status_code
+                with lock:
+                    results.append((kind, headers["x-knox-nonce"], expected, status))
+
+    workers = [threading.Thread(target=client, args=(items,)) for items in plan]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    return results
+
+
+def test_2000_callbacks_with_replays_and_forgeries_no_false_verdict(
+    tmp_path: Path, knox: Signer, cert_file: Path
+) -> None:
+    plan = _plan(knox, 2000, seed=4)
+    record = tmp_path / "r.ndjson"
+    rx = Listener(
+        "--cert", str(cert_file), "--record", str(record), "--nonce-db", str(tmp_path / "n.db")
+    )
+    started = time.monotonic()
+    results = _send_all(rx.url, plan)
+    elapsed = time.monotonic() - started
+    assert rx.stop() == 0
+    assert len(results) == 2000
+    kinds = {k: sum(1 for r in results if r[0] == k) for k in ("valid", "replay", "forged")}
+    assert kinds["replay"] >= 150, kinds
+    assert kinds["forged"] >= 60, kinds
+    wrong = [r for r in results if r[2] != r[3]]
+    assert wrong == [], wrong[:5]  # no false accept, no false reject
+    accepted = [r["nonce"] for r in read_records(record) if r["verdict"] == "accepted"]
+    valid = sorted(r[1] for r in results if r[0] == "valid")
+    assert sorted(accepted) == valid  # each valid callback recorded exactly once
+    assert len(read_records(record)) == 2000
+    print(f"2000 callbacks in {elapsed:.1f} s ({2000 / elapsed:.0f}/s)")
+
+
+def test_kill_9_mid_stream_then_restart_accepts_no_replay(
+    tmp_path: Path, knox: Signer, cert_file: Path
+) -> None:
+    db = tmp_path / "nonces.sqlite3"
+    callbacks = [knox.callback(nonce=f"k-{i}", payload={"i": i}) for i in range(400)]
+    rx = Listener(
+        "--cert", str(cert_file), "--nonce-db", str(db), "--record", str(tmp_path / "1.ndjson")
+    )
+    first_run: dict[str, int] = {}
+    killed = threading.Event()
+
+    def stream() -> None:
+        with httpx2.Client(timeout=10) as http:
+            for body, headers in callbacks:
+                try:
+                    first_run[headers["x-knox-nonce"]] = http.post(
+                        rx.url, content=body, headers=headers
+                    ).status_code
+                except httpx2.HTTPError:
+                    return  # the listener died under us
+                if len(first_run) == 150:
+                    killed.set()
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    assert killed.wait(timeout=120)
+    rx.proc.kill()  # SIGKILL, mid-stream
+    rx.proc.wait(timeout=30)
+    sender.join(timeout=60)
+    accepted_before = {n for n, s in first_run.items() if s == 200}
+    assert len(accepted_before) >= 150
+
+    again = Listener(
+        "--cert", str(cert_file), "--nonce-db", str(db), "--record", str(tmp_path / "2.ndjson")
+    )
+    with httpx2.Client(timeout=10) as http:
+        second_run = {
+            headers["x-knox-nonce"]: http.post(again.url, content=body, headers=headers).status_code
+            for body, headers in callbacks
+        }
+    assert again.stop() == 0
+    replays_accepted = [n for n in accepted_before if second_run[n] != 409]
+    assert replays_accepted == []
+    accepted_after = {n for n, s in second_run.items() if s == 200}
+    assert not accepted_before & accepted_after
+    assert len(accepted_before) + len(accepted_after) >= 399  # at most the in-flight one lost
+    assert len(accepted_after) >= 400 - len(first_run) - 1
