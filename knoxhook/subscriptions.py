@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from knoxhook import events as catalogue
 from knoxhook import wire
-from knoxhook.errors import KnoxhookError, TransportError, UsageError
+from knoxhook.errors import KnoxhookError, NotFoundError, TransportError, UsageError
 
 if TYPE_CHECKING:
     import httpx2
@@ -294,6 +294,17 @@ class SubscriptionService:
         response = self._client.request("PUT", path, json=body, idempotent=True)
         return Subscription.from_wire(response.json())
 
-    def delete(self, subscription_id: str) -> None:
-        """Delete one subscription (NotFoundError when the id is unknown)."""
-        self._client.request("DELETE", _id_path(subscription_id), idempotent=True)
+    def delete(self, subscription_id: str, *, missing_ok: bool = False) -> bool:
+        """Delete one subscription; False if it was already gone and ``missing_ok``.
+
+        NotFoundError when the id is unknown, unless ``missing_ok``: a DELETE that is
+        retried after a lost response finds nothing the second time, and a caller that
+        has just seen the id (``subscriptions delete`` lists first) wants it gone either way.
+        """
+        try:
+            self._client.request("DELETE", _id_path(subscription_id), idempotent=True)
+        except NotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True

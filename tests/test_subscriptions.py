@@ -323,3 +323,11 @@ def test_unambiguous_failures_are_not_retried(service: SubscriptionService, knox
     with pytest.raises(ApiError, match="held by"):
         service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"])
     assert knox.methods() == ["POST", "POST"]
+
+
+def test_delete_missing_ok(service: SubscriptionService, knox: FakeKnox) -> None:
+    sid = service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"]).subscription_id
+    assert service.delete(sid) is True
+    assert service.delete(sid, missing_ok=True) is False
+    with pytest.raises(NotFoundError):
+        service.delete(sid)

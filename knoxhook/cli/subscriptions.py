@@ -269,7 +269,10 @@ def delete(
             return
         done = []
         for sid in ids:
-            service.delete(sid)
+            # missing_ok: it was listed a moment ago, so a 404 now means it is gone
+            # already (a retried DELETE whose first answer was lost, or a concurrent one).
+            if not service.delete(sid, missing_ok=True):
+                common.verbose(f"{sid} was already gone")
             done.append({"subscriptionId": sid, "deleted": True})
             common.verbose(f"deleted {sid}")
     common.info(f"deleted {len(done)} subscription(s)")

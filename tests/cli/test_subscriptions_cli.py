@@ -463,3 +463,15 @@ def test_subprocess_subscribe_list_delete(knox: EmulatorHandle) -> None:
     assert gone.returncode == 0
     assert knox.emulator.store.all() == []
     assert knox.client_secret not in made.stderr + got.stderr + gone.stderr
+
+
+def test_delete_whose_answer_was_lost_still_succeeds(
+    knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = create(capsys, "KG_DEVICE_LOCKED")
+    knox.fault(path=f"{SUBS}/*", method="DELETE", drop=True, after=True)
+    code, out, err = run(capsys, "subscriptions", "delete", sub["subscriptionId"], "-y", "--json")
+    assert code == 0, err
+    assert json.loads(out) == [{"subscriptionId": sub["subscriptionId"], "deleted": True}]
+    assert requests(knox, f"DELETE {SUBS}/{{subscriptionId}}") == 2  # retried, then 404
+    assert listed(capsys) == []
