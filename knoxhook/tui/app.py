@@ -62,8 +62,8 @@ class KnoxhookApp(App[None]):
     #message { height: 1; padding: 0 1; }
     #message.error { background: $error 30%; }
     .split { height: 1fr; }
-    .split DataTable { width: 3fr; height: 1fr; }
-    .detail { width: 2fr; height: 1fr; border-left: solid $primary; padding: 0 1; }
+    .split DataTable { width: 2fr; height: 1fr; }
+    .detail { width: 1fr; min-width: 40; height: 1fr; border-left: solid $primary; padding: 0 1; }
     #events-table { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -57,7 +57,7 @@ class SubscriptionBackend(Protocol):
         events: Sequence[str] | None = None,
     ) -> SubscriptionLike: ...
 
-    def delete(self, subscription_id: str) -> None: ...
+    def delete(self, subscription_id: str) -> object: ...
 
 
 Record = dict[str, Any]
@@ -114,6 +114,12 @@ def subscription_json(sub: SubscriptionLike) -> str:
     return json.dumps(dict(sub.to_json()), indent=2, ensure_ascii=False, default=str)
 
 
+# what a person looks for first in a callback; then the rest (headers, certificate...)
+RECORD_FIRST = (
+    "received_at", "verdict", "reason", "message", "event", "subscriptionId", "nonce", "body",
+)  # fmt: skip
+
+
 def _parsed(body: object) -> object:
     """A JSON body given as text, parsed; anything else as it is."""
     if isinstance(body, str):
@@ -130,9 +136,12 @@ def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     if isinstance(body, Mapping):  # a rejected callback: what it claims to be
         event = event or body.get(wire.F_CB_EVENT)
         sub = sub or body.get(wire.F_CB_SUBSCRIPTION_ID)
+    verdict = str(record.get("verdict") or "-")
+    if record.get("reason"):
+        verdict += f" ({record['reason']})"
     return (
         when(record.get("received_at"))[11:] or "-",
-        str(record.get("verdict") or "-"),
+        verdict,
         str(event or "-"),
         str(sub or "-"),
         str(record.get("nonce") or "-"),
@@ -141,7 +150,8 @@ def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 
 def record_json(record: Mapping[str, Any]) -> str:
     """A record for the detail pane; a JSON body given as text is shown parsed."""
-    shown = dict(record)
+    first = [k for k in RECORD_FIRST if k in record]
+    shown = {k: record[k] for k in first} | {k: v for k, v in record.items() if k not in first}
     if "body" in shown:
         shown["body"] = _parsed(shown["body"])
     return json.dumps(shown, indent=2, ensure_ascii=False, default=str)

@@ -65,7 +65,7 @@ def test_create_from_the_form_with_taken_events_unavailable(service: Subscriptio
             assert enrolled.disabled
             assert f"held by {taken.subscription_id}" in str(enrolled.prompt)
             assert not picker.get_option_at_index(1).disabled
-            await pilot.press(*"https://hooks.example.com/new", "enter")
+            await pilot.press(*"https://h.example/new", "enter")
             # the cursor starts on the first free event (KG_DEVICE_RELOCK_TIMESTAMP_APPLIED)
             await pilot.press("space", "down", "space", "ctrl+s")
             await settle(app, pilot)
@@ -74,7 +74,7 @@ def test_create_from_the_form_with_taken_events_unavailable(service: Subscriptio
             subs = service.list()
             assert len(subs) == 2
             new = subs[1]
-            assert new.url == "https://hooks.example.com/new"
+            assert new.url == "https://h.example/new"
             assert new.events == ("KG_DEVICE_RELOCK_TIMESTAMP_APPLIED", "KG_DEVICE_LOCKED")
             assert app.last_message == f"created {new.subscription_id}"
             assert [r[0] for r in table_rows(app, "subs")] == [
@@ -99,15 +99,15 @@ def test_edit_changes_url_and_events_on_the_server(service: SubscriptionService)
             assert form.query_one("#url", Input).value == "https://hooks.example.com/v1"
             picker = form.query_one("#picker", SelectionList)
             assert picker.selected == ["KE_CAMPAIGN_DELETE"]
-            await pilot.press("ctrl+a", "ctrl+k", *"https://hooks.example.com/v2", "enter")
+            await pilot.press("ctrl+a", "ctrl+k", *"https://h.example/v2", "enter")
             await pilot.press("space", "ctrl+s")  # add the first event, KG_DEVICE_ENROLLED
             await settle(app, pilot)
             assert app.last_error == ""
             assert app.last_message == f"updated {sub.subscription_id}"
             now = service.get(sub.subscription_id)
-            assert now.url == "https://hooks.example.com/v2"
+            assert now.url == "https://h.example/v2"
             assert set(now.events) == {"KG_DEVICE_ENROLLED", "KE_CAMPAIGN_DELETE"}
-            assert table_rows(app, "subs")[0][1] == "https://hooks.example.com/v2"
+            assert table_rows(app, "subs")[0][1] == "https://h.example/v2"
 
     asyncio.run(scenario())
 
@@ -150,7 +150,7 @@ def test_refused_create_shows_the_servers_message_inline(
             await pilot.pause()
             # meanwhile someone else takes the event the form still shows as free
             rival = other_client.create("https://elsewhere.example.com/", ["KG_DEVICE_ENROLLED"])
-            await pilot.press(*"https://hooks.example.com/late", "enter")
+            await pilot.press(*"https://h.example/late", "enter")
             await pilot.press("space", "ctrl+s")
             await settle(app, pilot)
             assert app.last_error == (

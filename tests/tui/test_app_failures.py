@@ -99,11 +99,10 @@ def test_form_refuses_a_bad_url_and_no_events_before_any_request() -> None:
             await pilot.pause()
             form = app.screen
             assert isinstance(form, SubscriptionForm)
-            await pilot.press(*"hooks.example.com", "ctrl+s")
+            await pilot.press(*"h.example", "ctrl+s")
             await pilot.pause()
-            assert (
-                "the callback URL must be an absolute http(s) URL, got 'hooks.example.com'"
-                in str(form.query_one("#form-error").content)
+            assert "the callback URL must be an absolute http(s) URL, got 'h.example'" in str(
+                form.query_one("#form-error").content
             )
             form.query_one("#url").value = "https://hooks.example.com/k"  # type: ignore[attr-defined]
             await pilot.press("ctrl+s")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from knoxhook.config import Settings
@@ -62,6 +63,24 @@ def test_callback_appears_live_with_verdict_event_nonce_and_payload(
                 await asyncio.to_thread(emulator.trigger, "KG_DEVICE_LOCKED")
                 await wait_rows(app, pilot, 2)
                 assert table_rows(app, "cb-table")[1][1] == "accepted"
+                # a forgery is shown too, as rejected with the receiver's reason
+                forged = json.dumps({"subscriptionId": "1", "event": "KG_DEVICE_LOCKED"})
+                headers = {"X-WSM-SIGNATURE": "e30.e30.AAAA", "x-knox-nonce": "forged-1"}
+                answer = await asyncio.to_thread(
+                    httpx2.post, relay.url, content=forged, headers=headers
+                )
+                assert answer.status_code == 400
+                await wait_rows(app, pilot, 3)
+                row = table_rows(app, "cb-table")[2]
+                assert row[1:] == (
+                    "rejected (malformed_signature_header)",
+                    "KG_DEVICE_LOCKED",
+                    "1",
+                    "forged-1",
+                )
+                assert app.last_message.startswith(
+                    "callback: rejected (malformed_signature_header)"
+                )
 
         asyncio.run(scenario())
 
@@ -87,10 +106,11 @@ def test_follow_shows_recorded_callbacks_as_lines_are_appended(
             await settle(app, pilot)
             await wait_rows(app, pilot, 1)
             assert table_rows(app, "cb-table") == [
-                ("10:11:12", "rejected", "KC_DEVICE_STATUS_CHANGE", "77", "n-1")
+                ("10:11:12", "rejected (bad_signature)", "KC_DEVICE_STATUS_CHANGE", "77", "n-1")
             ]
             with record.open("a") as fh:
-                fh.write(json.dumps({**line, "verdict": "accepted", "nonce": "n-2"}) + "\n")
+                accepted = {**line, "verdict": "accepted", "reason": None, "nonce": "n-2"}
+                fh.write(json.dumps(accepted) + "\n")
             await wait_rows(app, pilot, 2)
             assert table_rows(app, "cb-table")[1][1:2] == ("accepted",)
 

@@ -113,3 +113,8 @@ def test_file_follower_reads_existing_then_appended_lines_and_waits_for_the_file
         assert got[2] == {"n": 3}
     finally:
         follower.stop()
+
+
+def test_record_json_puts_verdict_and_payload_before_headers() -> None:
+    record = {"headers": {"host": "x"}, "body": '{"payload": {}}', "verdict": "rejected"}
+    assert list(json.loads(model.record_json(record))) == ["verdict", "body", "headers"]
