@@ -475,3 +475,27 @@ def test_delete_whose_answer_was_lost_still_succeeds(
     assert json.loads(out) == [{"subscriptionId": sub["subscriptionId"], "deleted": True}]
     assert requests(knox, f"DELETE {SUBS}/{{subscriptionId}}") == 2  # retried, then 404
     assert listed(capsys) == []
+
+
+def test_subscribe_persistent_503_exits_7_and_creates_nothing(
+    knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    knox.fault(path=SUBS, method="POST", status=503, count=20)
+    code, out, err = run(capsys, "subscribe", "--url", CB, "-e", "KDMS_DEVICE_UPLOAD")
+    assert code == 7
+    assert out == ""
+    assert "could not create the subscription after 3 attempts" in err
+    assert requests(knox, f"POST {SUBS}") == 3
+    assert knox.emulator.store.all() == []
+
+
+def test_subscribe_with_a_wrong_secret_exits_4(
+    knox: EmulatorHandle, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", "not-the-secret")
+    code, out, err = run(capsys, "--json", "subscribe", "--url", CB, "-e", "KDMS_DEVICE_UPLOAD")
+    assert code == 4
+    assert out == ""
+    assert json.loads(err)["error"]["code"] == "auth_refused"
+    assert "not-the-secret" not in err
+    assert requests(knox, f"POST {SUBS}") == 0
