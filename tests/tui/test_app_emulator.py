@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from textual.widgets import Input, SelectionList
+from textual.widgets import Input, SelectionList, TabbedContent
 
 from knoxhook.subscriptions import SubscriptionService
 from knoxhook.tui.app import KnoxhookApp
@@ -39,8 +39,9 @@ def test_lists_subscriptions_with_detail_json_and_event_holders(
             await pilot.press("down")
             await pilot.pause()
             assert json.loads(str(app.query_one("#sub-detail").content))["url"].endswith("/b")
-            await pilot.press("2")
+            await pilot.click("#--content-tab-events")  # the mouse works too
             await pilot.pause()
+            assert app.query_one(TabbedContent).active == "events"
             held = {r[1]: r[2] for r in table_rows(app, "events-table")}
             assert held["KG_DEVICE_LOCKED"] == first.subscription_id
             assert held["KC_DEVICE_STATUS_CHANGE"] == second.subscription_id

@@ -149,3 +149,34 @@ def test_real_terminal_without_credentials_exits_3_before_drawing() -> None:
             proc.kill()
             proc.wait(timeout=10)
         os.close(master)
+
+
+TRUECOLOR = re.compile(rb"\x1b\[(?:[0-9;]*;)?[34]8;2;(\d+);(\d+);(\d+)")
+
+
+def test_no_color_in_a_real_terminal_draws_only_greys(
+    emulator: EmulatorHandle, service: SubscriptionService
+) -> None:
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "NO_COLOR": "1",
+        "KNOXHOOK_BASE_URL": emulator.base_url,
+        "KNOXHOOK_CLIENT_ID": emulator.client_id,
+        "KNOXHOOK_CLIENT_SECRET": emulator.client_secret,
+    }
+    proc, master = spawn_in_pty([sys.executable, "-m", "knoxhook", "ui"], env)
+    try:
+        raw = read_until(master, [b"0 subscriptions", b"Quit"], 30)
+        colours = {m.groups() for m in TRUECOLOR.finditer(raw)}
+        assert colours, "expected some (grey) colours"
+        assert all(r == g == b for r, g, b in colours), sorted(colours)[:5]
+        os.write(master, b"q")
+        read_until(master, [], 20, until_exit=proc)
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
