@@ -16,8 +16,11 @@ import typer
 from typer._click.exceptions import ClickException
 
 from knoxhook import __version__
-from knoxhook.cli import common
+from knoxhook.cli import _fastparams, common
 from knoxhook.errors import ExitCode, KnoxhookError
+
+# typer would import pydantic (~70 ms) to coerce even absent options: see _fastparams.
+_fastparams.install()
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 not configured, "

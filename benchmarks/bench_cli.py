@@ -1,0 +1,216 @@
+"""Benchmark: CLI start-up and the token cache, as ratios measured in the same run.
+
+1. ``knoxhook --help`` vs ``python -c "import typer"``: target ratio <= 1.3.
+2. ``knoxhook subscriptions list --json`` with a cached token vs a minimal httpx2
+   script making the same GET (same token, same emulator): target ratio <= 1.3.
+3. 20 sequential ``subscriptions list`` commands fetch exactly 1 token (emulator stats).
+4. 12 concurrent ``subscriptions list`` commands on a cold cache fetch exactly 1 token.
+
+Each timing is the median wall time of ``--runs`` fresh processes, baseline and measured
+alternating so both share whatever else the machine is doing. The emulator runs in this
+process on 127.0.0.1; config, cache and keyring are isolated in a temp dir. The token
+reaches the baseline script through the environment, never argv. Exits 1 when a target
+is missed (and, for start-up, prints the slowest imports of ``knoxhook --help``).
+
+    uv run python benchmarks/bench_cli.py [--runs 15] [--target 1.3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx2
+
+from knoxhook import wire
+from knoxhook.emulator.testing import EmulatorHandle, running_emulator
+
+PY = sys.executable
+BASELINE_GET = (
+    "import os, sys, httpx2\n"
+    "r = httpx2.get(os.environ['BENCH_URL'], headers={'Authorization': 'Bearer ' + "
+    "os.environ['BENCH_TOKEN'], 'Accept': 'application/json'})\n"
+    "r.raise_for_status()\n"
+    "sys.stdout.write(r.text)\n"
+)
+
+
+def run(argv: Sequence[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, timeout=120, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}... failed: {result.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def paired(
+    baseline: Sequence[str], measured: Sequence[str], env: dict[str, str], runs: int
+) -> tuple[float, float]:
+    """Median seconds of each, alternating; one untimed warm-up each (disk cache, .pyc)."""
+    run(baseline, env)
+    run(measured, env)
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        times[0].append(run(baseline, env))
+        times[1].append(run(measured, env))
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def slowest_imports(env: dict[str, str], top: int = 12) -> list[str]:
+    result = subprocess.run(
+        [PY, "-X", "importtime", "-m", "knoxhook", "--help"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    rows = []
+    for line in result.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    return [f"{us / 1000:7.1f} ms {name}" for us, name in sorted(rows, reverse=True)[:top]]
+
+
+def token_count(
+    emu: EmulatorHandle, env: dict[str, str], cache: Path, n: int, concurrent: bool
+) -> int:
+    """Token requests the emulator saw for ``n`` list commands on a cold cache."""
+    shutil.rmtree(cache / "tokens", ignore_errors=True)
+    emu.reset_stats()
+    argv = [PY, "-m", "knoxhook", "subscriptions", "list", "--json"]
+    if concurrent:
+        procs = [
+            subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for _ in range(n)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=180)
+            if proc.returncode != 0:
+                raise SystemExit(f"a concurrent command failed: {err.decode()[-500:]}")
+    else:
+        for _ in range(n):
+            run(argv, env)
+    return int(emu.stats()["token_requests"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15, help="timed runs of each command")
+    parser.add_argument("--target", type=float, default=1.3, help="max ratio to baseline")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE as set (time compiling sources on every run)",
+    )
+    args = parser.parse_args()
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="knoxhook-bench-") as tmp, running_emulator() as emu:
+        home = Path(tmp)
+        env = dict(os.environ)
+        for name in [k for k in env if k.startswith("KNOXHOOK_")]:
+            del env[name]
+        env.update(
+            KNOXHOOK_CONFIG_DIR=str(home / "config"),
+            KNOXHOOK_CACHE_DIR=str(home / "cache"),
+            KNOXHOOK_BASE_URL=emu.base_url,
+            KNOXHOOK_CLIENT_ID=emu.client_id,
+            KNOXHOOK_CLIENT_SECRET=emu.client_secret,
+            PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+            BENCH_URL=emu.base_url + wire.subscriptions_path(),
+        )
+        env.pop("PYTHONPROFILEIMPORTTIME", None)
+        if not args.no_bytecode:
+            # An installed package has its bytecode compiled (pip, `uv tool install`);
+            # without .pyc files every run would time the compiler, not the program.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+        typer_s, help_s = paired(
+            [PY, "-c", "import typer"], [PY, "-m", "knoxhook", "--help"], env, args.runs
+        )
+        results.append(
+            {"name": "knoxhook --help vs import typer", "baseline_ms": typer_s * 1000,
+             "measured_ms": help_s * 1000, "ratio": help_s / typer_s, "target": args.target}
+        )  # fmt: skip
+
+        # a few subscriptions, so the list has something to render
+        token = emu.token()
+        for i, event in enumerate(
+            ("KDMS_DEVICE_UPLOAD", "KG_DEVICE_LOCKED", "KAI_WIFI_CONNECTIONS")
+        ):
+            httpx2.post(
+                emu.base_url + wire.subscriptions_path(),
+                json={"url": f"https://example.com/hook/{i}", "events": [event]},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            ).raise_for_status()
+        run([PY, "-m", "knoxhook", "auth", "token"], env)  # caches a token for the CLI
+        cached = next((home / "cache" / "tokens").glob("*.json"))
+        env["BENCH_TOKEN"] = json.loads(cached.read_text())["access_token"]
+        emu.reset_stats()
+        get_s, list_s = paired(
+            [PY, "-c", BASELINE_GET],
+            [PY, "-m", "knoxhook", "subscriptions", "list", "--json"],
+            env,
+            args.runs,
+        )
+        fetched = emu.stats()["token_requests"]
+        results.append(
+            {"name": "subscriptions list --json (cached token) vs httpx2 GET",
+             "baseline_ms": get_s * 1000, "measured_ms": list_s * 1000,
+             "ratio": list_s / get_s, "target": args.target, "token_requests": fetched,
+             "target_token_requests": 0}
+        )  # fmt: skip
+        env.pop("BENCH_TOKEN")
+
+        sequential = token_count(emu, env, home / "cache", 20, concurrent=False)
+        results.append({"name": "20 sequential commands", "token_requests": sequential,
+                        "target_token_requests": 1})  # fmt: skip
+        concurrent = token_count(emu, env, home / "cache", 12, concurrent=True)
+        results.append({"name": "12 concurrent commands, cold cache",
+                        "token_requests": concurrent, "target_token_requests": 1})  # fmt: skip
+
+        missed = [
+            r["name"]
+            for r in results
+            if r.get("ratio", 0.0) > r.get("target", float("inf"))
+            or r.get("token_requests") != r.get("target_token_requests")
+        ]
+        if args.json:
+            print(json.dumps({"python": sys.version.split()[0], "runs": args.runs,
+                              "results": results, "missed": missed}, indent=2))  # fmt: skip
+        else:
+            print(f"python {sys.version.split()[0]}, median of {args.runs} runs each")
+            for r in results:
+                if "ratio" in r:
+                    print(f"  {r['name']}: {r['measured_ms']:.0f} ms vs "
+                          f"{r['baseline_ms']:.0f} ms = {r['ratio']:.2f}x "
+                          f"(target <= {r['target']}x)")  # fmt: skip
+                if "target_token_requests" in r:
+                    print(f"  {r['name']}: {r['token_requests']} token request(s) "
+                          f"(target {r['target_token_requests']})")  # fmt: skip
+        sys.stdout.flush()
+        if "knoxhook --help vs import typer" in missed:
+            print("slowest imports of `knoxhook --help` (cumulative):", file=sys.stderr)
+            for line in slowest_imports(env):
+                print("  " + line, file=sys.stderr)
+        if missed:
+            print("MISSED: " + "; ".join(missed), file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
