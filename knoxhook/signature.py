@@ -196,6 +196,22 @@ def _jose_algorithm(part0: str) -> str:
 
 
 _JOSE_ALG: dict[str, str] = {}  # encoded JOSE header -> alg; Knox reuses one header
+_PREFIX: dict[str, bytes] = {}  # encoded JOSE header -> b"part0." (the same reason)
+
+
+def _prefix(part0: str) -> bytes:
+    prefix = part0.encode("ascii") + b"."
+    if len(_PREFIX) < 64:
+        _PREFIX[part0] = prefix
+    return prefix
+
+
+_FULL_FORM: Final = {
+    (f"{x}/{p}", attached): f"{x}/{p}/{'attached' if attached else 'detached'}"
+    for x in ("raw-body", "compact-json")
+    for p in ("padded", "unpadded")
+    for attached in (False, True)
+}
 _H_SIG: Final = wire.H_SIGNATURE
 _H_NONCE: Final = wire.H_NONCE
 _H_TRACE: Final = wire.H_TRACE_ID
@@ -382,7 +398,8 @@ def verify_callback(
         )
     matched = None
     if explain is None and valid:  # fast path: the form Samsung's Java verifier builds
-        data = part0.encode() + b"." + binascii.b2a_base64(body, newline=False).translate(_B64URL)
+        data = _PREFIX.get(part0) or _prefix(part0)
+        data += binascii.b2a_base64(body, newline=False).translate(_B64URL)
         for key in valid:
             try:
                 key.public_key.verify(signature, data, _PKCS1, _SHA256)  # type: ignore[union-attr]
@@ -447,7 +464,7 @@ def verify_callback(
         document.get(wire.F_CB_PAYLOAD),
         nonce,
         headers.get(_H_TRACE) or header_value(headers, _H_TRACE),
-        f"{form}/attached" if part1 else f"{form}/detached",
+        _FULL_FORM[form, bool(part1)],
         key.fingerprint,
         document,
     )
