@@ -1,0 +1,95 @@
+"""``knoxhook demo``: the whole workflow on the embedded emulator, as the README promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from knoxhook.cli.main import main
+from tests.fakes import MemoryKeyring
+
+STEPS = [
+    "emulator",
+    "certificate",
+    "token",
+    "listen",
+    "subscribe",
+    "trigger",
+    "callback",
+    "replay",
+    "list",
+    "delete",
+]
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--json", *args])
+    captured = capsys.readouterr()
+    assert exc.value.code == 0, captured.err
+    result: dict[str, object] = json.loads(captured.out)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("signing", "form"),
+    [
+        ("padded", "raw-body/padded/attached"),
+        ("unpadded", "raw-body/unpadded/attached"),
+        ("detached", "raw-body/unpadded/detached"),
+    ],
+)
+def test_demo_walks_every_step_and_verifies_each_signing_form(
+    capsys: pytest.CaptureFixture[str], signing: str, form: str
+) -> None:
+    transcript = run_json(capsys, "--signing", signing)
+    steps = {s["step"]: s for s in transcript["steps"]}  # type: ignore[union-attr,index]
+    assert transcript["ok"] is True
+    assert [s["step"] for s in transcript["steps"]] == STEPS  # type: ignore[union-attr,index]
+    assert steps["subscribe"]["events"] == ["KDMS_DEVICE_UPLOAD"]
+    assert steps["callback"]["event"] == "KDMS_DEVICE_UPLOAD"
+    assert steps["callback"]["subscriptionId"] == steps["subscribe"]["subscriptionId"]
+    assert steps["callback"]["form"] == form
+    assert steps["callback"]["nonce"] == steps["trigger"]["nonce"]
+    assert steps["replay"]["status"] == 409
+    assert steps["replay"]["reason"] == "replayed_nonce"
+    assert steps["token"]["cache_mode"] == "0o600"
+    assert steps["delete"]["remaining"] == 0
+
+
+def test_demo_leaves_nothing_in_the_users_config_cache_or_keyring(
+    capsys: pytest.CaptureFixture[str], isolated_env: Path, memory_keyring: MemoryKeyring
+) -> None:
+    run_json(capsys)
+    assert not (isolated_env / "config").exists()
+    assert not (isolated_env / "cache").exists()
+    assert memory_keyring.store == {}
+
+
+def test_demo_ndjson_prints_one_line_per_step(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--output", "ndjson"])
+    assert exc.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["step"] for line in lines] == STEPS
+
+
+def test_demo_as_the_readme_runs_it_prints_each_step_and_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "knoxhook", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Validation certificate downloaded and stored" in result.stdout
+    assert "The same callback replayed: refused" in result.stdout
+    assert "reason: replayed_nonce" in result.stdout
+    assert "Done." in result.stdout
+    assert "Traceback" not in result.stderr
+    assert "knoxhook-demo-secret" not in result.stdout + result.stderr
