@@ -27,6 +27,7 @@ from knoxhook.tui.screens import ConfirmScreen, FormResult, SubscriptionForm
 from knoxhook.tui.status import Status
 
 T = TypeVar("T")
+STATUS_INTERVAL = 15.0  # seconds between two reads of the (local) certificate/token state
 MAX_CALLBACK_ROWS = 1000  # keep memory bounded on a busy receiver
 MAIN_ACTIONS = frozenset({"quit", "refresh", "create", "edit", "delete", "tab"})
 
@@ -132,6 +133,8 @@ class KnoxhookApp(App[None]):
         self._table("subs").focus()
         self.action_refresh()
         self.refresh_status()
+        if self.status_provider is not None:  # the token's time left goes down
+            self.set_interval(STATUS_INTERVAL, self.refresh_status)
         if self.callback_source is not None:
             self.callback_source.start(self._post_record)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knoxhook.config import Settings
+from knoxhook.errors import UsageError
 from knoxhook.tui.model import Emit, Record
 
 if TYPE_CHECKING:
@@ -85,7 +86,12 @@ def start_receiver(
     app = create_receiver(
         provider, path=path, nonce_store=MemoryNonceStore(), on_callback=relay.on_callback
     )
-    with serve_in_thread(app, host, port) as server:
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(serve_in_thread(app, host, port))
+        except UsageError as exc:  # the port is taken: say which flag to change
+            hint = "pick another --listen PORT (0 picks a free one)"
+            raise UsageError(exc.message, hint=hint) from exc
         relay.url = server.base_url + path
         relay.description = f"receiver on {relay.url}"
         yield relay

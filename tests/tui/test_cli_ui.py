@@ -180,3 +180,34 @@ def test_no_color_in_a_real_terminal_draws_only_greys(
             proc.kill()
             proc.wait(timeout=10)
         os.close(master)
+
+
+def test_listen_on_a_taken_port_exits_2_before_drawing(
+    emulator: EmulatorHandle, service: SubscriptionService
+) -> None:
+    import socket
+
+    env = {
+        **os.environ,
+        "KNOXHOOK_BASE_URL": emulator.base_url,
+        "KNOXHOOK_CLIENT_ID": emulator.client_id,
+        "KNOXHOOK_CLIENT_SECRET": emulator.client_secret,
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        args = [sys.executable, "-m", "knoxhook", "ui", "--listen", str(port)]
+        proc, master = spawn_in_pty(args, env)
+        try:
+            raw = read_until(master, [b"Hint:"], 30)
+            assert proc.wait(timeout=20) == 2
+            out = ANSI.sub(b"", raw)
+            assert f"Error: cannot listen on 127.0.0.1:{port}".encode() in out
+            assert b"Hint: pick another --listen PORT (0 picks a free one)" in out
+            assert b"\x1b[?1049h" not in raw
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            os.close(master)
