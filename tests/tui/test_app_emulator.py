@@ -93,6 +93,10 @@ def test_edit_changes_url_and_events_on_the_server(service: SubscriptionService)
         app = KnoxhookApp(service)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
+            await pilot.press("e", "ctrl+s")  # saved unchanged: nothing is sent
+            await settle(app, pilot)
+            assert app.last_message == "nothing changed"
+            assert service.get(sub.subscription_id) == sub
             await pilot.press("e")
             await pilot.pause()
             form = app.screen
