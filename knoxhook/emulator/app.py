@@ -133,6 +133,8 @@ def create_app(config: EmulatorConfig | None = None) -> FaultMiddleware:
             Exception: _server_error,
         },
     )
+    # A JSON API answers 404, not a 307 to another path, for a trailing or doubled slash.
+    inner.router.redirect_slashes = False
     inner.state.emulator = emulator
     outer = FaultMiddleware(inner, emulator.faults, emulator.stats)
     outer.emulator = emulator

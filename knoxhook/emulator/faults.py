@@ -173,19 +173,21 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.stats.count_fault()
+        held: list[Message] = []
         if fault.after:
 
-            async def swallow(message: Message) -> None:
-                return None
+            async def hold(message: Message) -> None:
+                held.append(message)
 
-            await self.app(scope, receive, swallow)
+            await self.app(scope, receive, hold)
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.drop:
             await _drop(send)
         elif fault.status is not None:
             await _answer(send, fault)
-        elif not fault.after:
+        elif fault.after:  # only a delay after the handler: send its answer late
+            for message in held:
+                await send(message)
+        else:
             await self.app(scope, receive, send)
-        else:  # delay after the handler ran: the handler's response was swallowed
-            await _answer(send, Fault(path=path, status=500))

@@ -19,17 +19,21 @@ from starlette.responses import JSONResponse, Response
 from knoxhook import wire
 from knoxhook.emulator.httputil import oauth_error
 
+MAX_FORM_BYTES = 64 * 1024
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The form fields, or None when the body is not form-encoded."""
+
+async def _form(request: Request) -> dict[str, str] | str:
+    """The form fields, or what is wrong with the body (for ``error_description``)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        return None
+        return "send the request as application/x-www-form-urlencoded"
     raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        return f"the form is larger than {MAX_FORM_BYTES} bytes"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        return "the form is not UTF-8"
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
@@ -51,12 +55,8 @@ async def token(request: Request) -> Response:
     emulator = request.app.state.emulator
     emulator.stats.bump("token_requests")
     form = await _form(request)
-    if form is None:
-        return oauth_error(
-            400,
-            "invalid_request",
-            "send the request as application/x-www-form-urlencoded",
-        )
+    if isinstance(form, str):
+        return oauth_error(400, "invalid_request", form)
     grant = form.get("grant_type")
     if grant != "client_credentials":
         emulator.stats.bump("tokens_refused")
@@ -110,7 +110,7 @@ async def revoke(request: Request) -> Response:
     """RFC 7009: 200 even for an unknown token; the token stops working at once."""
     emulator = request.app.state.emulator
     form = await _form(request)
-    if form is None or not form.get("token"):
+    if isinstance(form, str) or not form.get("token"):
         return oauth_error(400, "invalid_request", "send the form field 'token'")
     if emulator.store.revoke_token(form["token"]):
         emulator.stats.bump("tokens_revoked")

@@ -9,6 +9,7 @@ from typing import Any
 
 from knoxhook import wire
 
+MAX_KEYS = 500
 _TEMPLATES = [
     (re.compile(rf"^({re.escape(prefix)}{wire.SUBSCRIPTIONS_PATH})/[^/]+$"), r"\1/{subscriptionId}")
     for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX)
@@ -32,8 +33,11 @@ class Stats:
         self._counters: Counter[str] = Counter()
 
     def count_request(self, method: str, path: str) -> None:
+        key = f"{method} {path_template(path)}"
         with self._lock:
-            self._requests[f"{method} {path_template(path)}"] += 1
+            if key not in self._requests and len(self._requests) >= MAX_KEYS:
+                key = f"{method} (other paths)"  # random paths must not grow memory
+            self._requests[key] += 1
 
     def count_fault(self) -> None:
         self.bump("faults_applied")

@@ -125,3 +125,30 @@ def test_bad_fault_is_400_with_the_reason(
     assert response.status_code == 400
     assert needle in response.json()["data"]
     assert httpx2.get(emulator.base_url + "/_emulator/faults").json() == []
+
+
+def test_delay_after_the_handler_sends_its_real_answer_late(api: Api) -> None:
+    api.emu.fault(path=SUBS, method="POST", delay=0.2, after=True)
+    started = time.monotonic()
+    response = api.http.post(SUBS, json={"url": URL, "events": ["KG_DEVICE_LOCKED"]})
+    assert response.status_code == 201
+    assert response.json()["events"] == ["KG_DEVICE_LOCKED"]
+    assert time.monotonic() - started >= 0.2
+
+
+def test_random_paths_do_not_grow_the_counters_forever(emulator: EmulatorHandle) -> None:
+    from knoxhook.emulator.stats import MAX_KEYS, Stats
+
+    stats = Stats()
+    for i in range(MAX_KEYS + 50):
+        stats.count_request("GET", f"/random/{i}")
+    snapshot = stats.snapshot()
+    assert len(snapshot["requests"]) == MAX_KEYS + 1
+    assert snapshot["requests"]["GET (other paths)"] == 50
+    assert snapshot["requests_total"] == MAX_KEYS + 50
+
+
+def test_oversized_token_form_is_refused_with_the_reason(emulator: EmulatorHandle) -> None:
+    response = httpx2.post(emulator.token_url, data={"grant_type": "x" * 70_000})
+    assert response.status_code == 400
+    assert "larger than" in response.json()["error_description"]

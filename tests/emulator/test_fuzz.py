@@ -18,6 +18,7 @@ from knoxhook import events
 from knoxhook.emulator.testing import EmulatorHandle
 
 SUBS = "/kwn/v1/subscriptions"
+TOKEN = "/ams/v1/oauth2/token"
 EVENT_NAMES = sorted(events.EVENT_NAMES)
 
 json_values = st.recursive(
@@ -62,6 +63,12 @@ def http(module_emulator: EmulatorHandle) -> Any:
     ) as client:
         yield client
     assert module_emulator.emulator.store.invariant_violations() == []
+
+
+@pytest.fixture
+def plain(module_emulator: EmulatorHandle) -> Any:
+    with httpx2.Client(base_url=module_emulator.base_url, timeout=30.0, verify=False) as client:
+        yield client
 
 
 def _check(response: httpx2.Response) -> None:
@@ -113,3 +120,35 @@ def test_ids_and_accept_never_5xx(
         return  # the client refuses to send such a header; nothing reached the server
     _check(response)
     assert response.status_code in (401, 404, 406)  # the id never exists
+
+
+form_fields = st.dictionaries(
+    st.sampled_from(["grant_type", "client_id", "client_secret", "scope", "expires_in", "x"])
+    | st.text(max_size=8),
+    st.sampled_from(["client_credentials", "knoxhook-demo", "knoxhook-demo-secret", "600", "-1"])
+    | st.text(max_size=20),
+    max_size=6,
+)
+
+
+@SETTINGS
+@given(
+    fields=form_fields,
+    raw=st.none() | st.binary(max_size=100),
+    basic=st.none() | st.text(max_size=30),
+)
+def test_token_endpoint_never_5xx(
+    plain: httpx2.Client, fields: dict[str, str], raw: bytes | None, basic: str | None
+) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if basic is not None:
+        headers["Authorization"] = "Basic " + basic
+    try:
+        if raw is None:
+            response = plain.post(TOKEN, data=fields, headers=headers)
+        else:
+            response = plain.post(TOKEN, content=raw, headers=headers)
+    except (UnicodeEncodeError, httpx2.LocalProtocolError):
+        return  # the client refuses to send such a header
+    assert response.status_code in (200, 400, 401), response.text
+    assert "error" in response.json() or "access_token" in response.json()

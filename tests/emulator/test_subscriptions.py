@@ -217,3 +217,12 @@ def test_legacy_prefix_serves_the_same_subscriptions(api: Api) -> None:
 def test_unknown_path_and_method_use_the_error_body(api: Api) -> None:
     _error(api.http.get("/kwn/v2/nothing"), 404, "NOT_FOUND")
     _error(api.http.patch("/kwn/v1/subscriptions"), 405, "METHOD_NOT_ALLOWED")
+
+
+@pytest.mark.parametrize(
+    "path", ["/kwn/v1/subscriptions/", "/kwn/v1/subscriptions/%2F", "/kwn/v1//subscriptions"]
+)
+def test_odd_slashes_are_404_not_redirects(api: Api, path: str) -> None:
+    response = api.http.get(path)
+    assert response.status_code == 404
+    assert response.json()["message"] in ("NOT_FOUND", "SUBSCRIPTION_NOT_FOUND")
