@@ -394,3 +394,15 @@ def test_deeply_nested_json_is_not_json_not_a_crash(signer: Signer) -> None:
 
 def test_base64_helper_roundtrip() -> None:
     assert base64.urlsafe_b64decode(b64url(b"\xff\xfe", padded=True)) == b"\xff\xfe"
+
+
+def test_openssl_certificate_after_its_expiry_is_certificate_expired(openssl_pki: Path) -> None:
+    body = b'{"subscriptionId":"1","event":"KG_DEVICE_LOCKED"}'
+    headers = {"X-WSM-SIGNATURE": openssl_sign(openssl_pki, body, padded=True, detached=True)}
+    cert = (openssl_pki / "cert.pem").read_bytes()  # made with -days 30
+    later = datetime.now(UTC) + timedelta(days=31)
+    err = refusal(
+        body, headers, [x509.load_pem_x509_certificate(cert)], now=later, require_nonce=False
+    )
+    assert err.reason == Reason.CERTIFICATE_EXPIRED
+    assert "expired on" in err.message

@@ -312,3 +312,28 @@ def test_without_cert_uses_the_stored_certificate_downloaded_from_knox(
     assert json.loads(out)["form"] == "raw-body/padded/attached"
     stored = list((Path(str(tmp_path / "home" / "cache")) / "certificates").glob("*.pem"))
     assert len(stored) == 1  # downloaded once and kept
+
+
+def test_expired_certificate_exits_8_with_certificate_expired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    past = datetime.now(UTC) - timedelta(days=2)
+    old = Signer.create(not_before=past - timedelta(days=30), not_after=past)
+    body, headers = old.callback()
+    (tmp_path / "b.json").write_bytes(body)
+    (tmp_path / "old.pem").write_bytes(old.pem)
+    code, _, err = run(
+        capsys,
+        "verify",
+        "--body",
+        str(tmp_path / "b.json"),
+        "--signature",
+        headers["X-WSM-SIGNATURE"],
+        "--cert",
+        str(tmp_path / "old.pem"),
+    )
+    assert code == 8
+    assert err.startswith("Error: certificate_expired: the signature verifies only with")
+    assert f"a certificate that expired on {past:%Y-%m-%d}" in err

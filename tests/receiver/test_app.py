@@ -207,3 +207,24 @@ def test_non_utf8_body_is_recorded_exactly_in_base64(start_receiver: Start, knox
 
     assert base64.b64decode(line["body_base64"]) == body
     assert json.dumps(line)  # the record itself is valid JSON
+
+
+def test_the_same_callback_sent_concurrently_is_accepted_exactly_once(
+    start_receiver: Start, knox: Signer
+) -> None:
+    body, headers = knox.callback(nonce="race")
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def send() -> None:
+        with httpx2.Client(timeout=10) as http:
+            barrier.wait(timeout=10)
+            statuses.append(http.post(rx.url, content=body, headers=headers).status_code)
+
+    with start_receiver() as rx:
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert sorted(statuses) == [200] + [409] * 7
