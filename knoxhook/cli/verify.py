@@ -127,7 +127,10 @@ def register(app: typer.Typer) -> None:
         nonce: Annotated[
             str | None,
             typer.Option(
-                "--nonce", help="The x-knox-nonce value (with --signature).", show_default=False
+                "--nonce",
+                metavar="VALUE",
+                help="The x-knox-nonce value (with --signature).",
+                show_default=False,
             ),
         ] = None,
         cert: CertOption = None,
