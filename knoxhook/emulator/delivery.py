@@ -24,6 +24,15 @@ from knoxhook.emulator.state import rfc3339
 from knoxhook.emulator.stats import Stats
 
 MAX_RECORDS = 1000  # keep the newest, so a long-running emulator stays small
+_tls: list[Any] = []  # one TLS context per process: building one costs ~40 ms
+
+
+def _tls_context() -> Any:
+    import httpx2
+
+    if not _tls:
+        _tls.append(httpx2.create_ssl_context())
+    return _tls[0]
 
 
 class DeliveryLog:
@@ -113,7 +122,9 @@ class Deliverer:
             "createdAt": rfc3339(self.now()),
         }
         started = time.perf_counter()
-        async with httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with httpx2.AsyncClient(
+            timeout=self.timeout, follow_redirects=False, verify=_tls_context()
+        ) as client:
             for attempt in range(self.retries + 1):
                 if attempt:
                     await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
