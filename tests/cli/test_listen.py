@@ -348,3 +348,12 @@ def test_kill_9_mid_stream_then_restart_accepts_no_replay(
     assert not accepted_before & accepted_after
     assert len(accepted_before) + len(accepted_after) >= 399  # at most the in-flight one lost
     assert len(accepted_after) >= 400 - len(first_run) - 1
+    # the records of both runs: no nonce accepted twice, and every 200 was recorded
+    recorded = [
+        r["nonce"]
+        for name in ("1.ndjson", "2.ndjson")
+        for r in read_records(tmp_path / name)
+        if r["verdict"] == "accepted"
+    ]
+    assert len(recorded) == len(set(recorded))
+    assert accepted_before | accepted_after <= set(recorded)

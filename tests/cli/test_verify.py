@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from knoxhook.cli.main import main
+from knoxhook.cli.verify import parse_headers
 from knoxhook.emulator.signer import sign
 from knoxhook.emulator.testing import EmulatorHandle
+from knoxhook.errors import UsageError
 from tests.receiver.signing import JOSE_RS256, Signer, b64url
 
 
@@ -337,3 +341,16 @@ def test_expired_certificate_exits_8_with_certificate_expired(
     assert code == 8
     assert err.startswith("Error: certificate_expired: the signature verifies only with")
     assert f"a certificate that expired on {past:%Y-%m-%d}" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_fuzzed_headers_files_parse_or_raise_usage_error(data: bytes) -> None:
+    messages: list[str] = []
+    headers: dict[str, str] = {}
+    try:
+        headers = parse_headers(data, "h.txt")
+    except UsageError as exc:
+        messages.append(exc.message)
+    assert all("h.txt" in m for m in messages)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
