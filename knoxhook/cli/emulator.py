@@ -64,13 +64,19 @@ def _clients(specs: list[str] | None) -> dict[str, str] | None:
 @emulator_app.command("run")
 def run(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback unless you say so).")
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help="Address to listen on (loopback unless you say so)."
+        ),
     ] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option("--port", help="Port; 0 picks a free one.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="Port; 0 picks a free one.")
+    ] = DEFAULT_PORT,
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
+            metavar="DIR",
             help="Keep state (SQLite), the certificate and its key here across restarts; "
             "default: in memory.",
             show_default=False,
@@ -80,6 +86,7 @@ def run(
         list[str] | None,
         typer.Option(
             "--client",
+            metavar="ID:SECRET",
             help="A fake client ID:SECRET the emulator accepts (repeatable; test data only, "
             f"never real credentials). Also {CLIENTS_ENV}=id:secret,id2:secret2. "
             f"Default: the demo client {DEMO_CLIENT_ID}.",
@@ -99,13 +106,20 @@ def run(
         ),
     ] = None,
     delivery_timeout: Annotated[
-        float, typer.Option("--delivery-timeout", help="Seconds to wait for a receiver.")
+        float,
+        typer.Option(
+            "--delivery-timeout", metavar="SECONDS", help="Seconds to wait for a receiver."
+        ),
     ] = 5.0,
     delivery_retries: Annotated[
-        int, typer.Option("--delivery-retries", help="Retries after a failed delivery.")
+        int,
+        typer.Option("--delivery-retries", metavar="N", help="Retries after a failed delivery."),
     ] = 2,
     delivery_backoff: Annotated[
-        float, typer.Option("--delivery-backoff", help="First retry delay (doubles each time).")
+        float,
+        typer.Option(
+            "--delivery-backoff", metavar="SECONDS", help="First retry delay (doubles each time)."
+        ),
     ] = 0.5,
 ) -> None:
     """Run the Knox cloud emulator until Ctrl-C; print its base URL once it is ready.
@@ -119,11 +133,11 @@ def run(
 
     Examples:
 
-        knoxhook emulator run
-
-        knoxhook emulator run --port 0 --data-dir ./emulator-state --signing unpadded
-
-        KNOXHOOK_BASE_URL=http://127.0.0.1:8765 knoxhook trigger KDMS_DEVICE_UPLOAD
+    \b
+      knoxhook emulator run
+      knoxhook emulator run --port 0 --data-dir ./emulator-state --signing unpadded
+      KNOXHOOK_EMULATOR_CLIENTS=ci:ci-test-secret knoxhook emulator run --port 0
+      knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
     """
     from knoxhook.emulator.app import create_app
     from knoxhook.emulator.config import EmulatorConfig

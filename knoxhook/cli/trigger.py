@@ -79,11 +79,15 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def trigger(
-    event: Annotated[str, typer.Argument(help="The event to deliver, e.g. KDMS_DEVICE_UPLOAD.")],
+    event: Annotated[
+        str,
+        typer.Argument(metavar="EVENT", help="The event to deliver, e.g. KDMS_DEVICE_UPLOAD."),
+    ],
     payload: Annotated[
         str | None,
         typer.Option(
             "--payload",
+            metavar="FILE",
             help="A JSON file with the event payload ('-' reads stdin); default: a "
             "realistic example for the event.",
             show_default=False,
@@ -91,12 +95,15 @@ def trigger(
     ] = None,
     trace_id: Annotated[
         str | None,
-        typer.Option("--trace-id", help="The X-WSM-TRACEID to send.", show_default=False),
+        typer.Option(
+            "--trace-id", metavar="ID", help="The X-WSM-TRACEID to send.", show_default=False
+        ),
     ] = None,
     emulator: Annotated[
         str | None,
         typer.Option(
             "--emulator",
+            metavar="URL",
             help=f"The emulator's base URL (default: {EMULATOR_URL_ENV}, else the "
             "profile's base URL).",
             show_default=False,
@@ -113,9 +120,10 @@ def trigger(
 
     Examples:
 
-        knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
-
-        knoxhook trigger KG_DEVICE_LOCKED --payload locked.json --trace-id run-42 --json
+    \b
+      knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
+      knoxhook trigger KG_DEVICE_LOCKED --payload locked.json --trace-id run-42 --json
+      echo '{"deviceUid": "u-1"}' | knoxhook trigger KG_DEVICE_ENROLLED --payload -
 
     JSON: {id, event, subscriptionId, url, traceId, nonce, signing, status,
     httpStatus, attempts, latencyMs, error, createdAt}.

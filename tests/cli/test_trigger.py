@@ -226,3 +226,28 @@ def test_trigger_as_a_subprocess(emulator: EmulatorHandle, receiver: tuple[str, 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "delivered"
     assert len(receiver[1]) == 1
+
+
+def test_trigger_reads_the_payload_from_stdin(
+    emulator: EmulatorHandle,
+    receiver: tuple[str, list],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    url, calls = receiver
+    _subscribe(emulator, url, ["KG_DEVICE_ENROLLED"])
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"deviceUid": "u-1"}'))
+    code, _, err = run(
+        capsys,
+        "trigger",
+        "KG_DEVICE_ENROLLED",
+        "--payload",
+        "-",
+        "--emulator",
+        emulator.base_url,
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(calls[0][1])["payload"] == {"deviceUid": "u-1"}
