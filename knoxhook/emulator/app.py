@@ -7,6 +7,7 @@ body, so malformed input is a 4xx and never a bare 500.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -25,6 +26,7 @@ from knoxhook.emulator.httputil import BadRequest, knox_error
 from knoxhook.emulator.openapi import openapi_document
 from knoxhook.emulator.state import Store
 from knoxhook.emulator.stats import Stats
+from knoxhook.errors import UsageError
 
 
 @dataclass
@@ -40,14 +42,29 @@ class Emulator:
     deliverer: Deliverer
 
 
+def _open_state(config: EmulatorConfig) -> tuple[CertificateStore, Store]:
+    """The certificate and the store; a usage error naming the data dir if it is unusable."""
+    try:
+        certs = CertificateStore(config.now, config.data_dir)
+        if config.cert_state is not None:
+            certs.apply(config.cert_state)
+        return certs, Store(config.now, config.data_dir)
+    except (OSError, sqlite3.Error, ValueError) as exc:
+        if config.data_dir is None:
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"cannot use the emulator data dir {config.data_dir}: {reason}",
+            hint="pass a writable directory of the emulator's own with --data-dir",
+        ) from None
+
+
 def build(config: EmulatorConfig) -> Emulator:
-    certs = CertificateStore(config.now, config.data_dir)
-    if config.cert_state is not None:
-        certs.apply(config.cert_state)
+    certs, store = _open_state(config)
     stats, log = Stats(), DeliveryLog()
     return Emulator(
         config=config,
-        store=Store(config.now, config.data_dir),
+        store=store,
         certs=certs,
         stats=stats,
         faults=FaultTable(),

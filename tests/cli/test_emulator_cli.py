@@ -224,3 +224,25 @@ def test_help_documents_the_demo_client_and_an_example(capsys: pytest.CaptureFix
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("kind", ["file", "corrupt-db", "corrupt-key"])
+def test_unusable_data_dir_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    target = tmp_path / "state"
+    if kind == "file":
+        target.write_text("not a directory")
+    else:
+        target.mkdir()
+        if kind == "corrupt-db":
+            (target / "emulator.db").write_bytes(b"this is not sqlite" * 100)
+        else:
+            (target / "signing-key.pem").write_text("garbage")
+            (target / "certificate.pem").write_text("garbage")
+    with pytest.raises(SystemExit) as exc:
+        main(["emulator", "run", "--port", "0", "--data-dir", str(target)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"cannot use the emulator data dir {target}" in err
+    assert "Traceback" not in err
