@@ -1,4 +1,6 @@
-"""Keep pydantic out of a command's start-up.
+"""Start-up shortcuts for the typer app: no pydantic, and build only the invoked command.
+
+1. ``install()``: keep pydantic out of a command's start-up.
 
 typer (0.2x) coerces each non-bool parameter through a pydantic ``TypeAdapter``, built
 the first time the parameter is processed, even when the option was not given (value
@@ -12,13 +14,22 @@ string, and an ``Enum`` parameter given one of its choices (typer's own
 multi-value options, and any value that would be refused, so error messages stay
 typer's) goes to typer's own coercion, built lazily on first use.
 
-Guarded: when typer's internals are not what this expects, ``install()`` changes nothing
-and returns False (correct, only slower). ``tests/cli/test_fastparams.py`` pins both.
+2. ``select_app(app, args)``: typer builds the parameters of EVERY command (~40, each
+``inspect.signature`` + evaluating its string annotations) before running one. When the
+arguments name a command or group, ``select_app`` returns a shallow copy of the app that
+holds only that one, with the same root callback (global options) and settings; the
+output of the command, its ``--help`` and its errors are unchanged. For anything else
+(no command, ``--help`` at the root, an unknown name) it returns the app itself, so
+typer's own messages and suggestions appear.
+
+Guarded: when typer's internals are not what this expects, both change nothing (correct,
+only slower). ``tests/cli/test_fastparams.py`` pins the behaviour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, Final
 
@@ -89,3 +100,48 @@ def install() -> bool:
     build_runtime_param.knoxhook_fast = True  # type: ignore[attr-defined]
     setattr(core, "build_runtime_param", build_runtime_param)  # noqa: B010 - not exported
     return True
+
+
+# Root options that take a value (knoxhook.cli.main.root): skip it when looking for the
+# command name.
+_VALUE_OPTIONS: Final = frozenset({"--profile", "-p", "--output", "-o"})
+
+
+def _command_name(args: Sequence[str]) -> str | None:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def select_app(app: Any, args: Sequence[str]) -> Any:
+    """``app`` reduced to the command or group ``args`` names (or ``app`` itself)."""
+    name = _command_name(args)
+    if name is None:
+        return app
+    try:
+        from typer.main import get_command_name, solve_typer_info_defaults
+
+        commands = [
+            info
+            for info in app.registered_commands
+            if (info.name or get_command_name(info.callback.__name__)) == name
+        ]
+        groups = [
+            info for info in app.registered_groups if solve_typer_info_defaults(info).name == name
+        ]
+    except Exception:  # typer's internals changed: build everything, as typer does
+        return app
+    if len(commands) + len(groups) != 1:
+        return app
+    selected = copy.copy(app)
+    selected.registered_commands = commands
+    selected.registered_groups = groups
+    return selected

@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     common.set_state(common.AppState.from_argv(args))
     try:
-        rv = app(args=args, prog_name="knoxhook", standalone_mode=False)
+        # only the invoked command is built (see _fastparams.select_app)
+        chosen = _fastparams.select_app(app, args)
+        rv = chosen(args=args, prog_name="knoxhook", standalone_mode=False)
     except KnoxhookError as exc:
         common.report_error(exc.code, exc.message, exc.hint)
         sys.exit(int(exc.exit_code))

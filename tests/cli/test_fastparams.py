@@ -92,3 +92,63 @@ def test_a_command_with_a_cached_token_never_imports_pydantic(emulator: Emulator
         assert "pydantic" not in imported, args
         if args[0] == "subscriptions":
             assert {"authlib", "keyring", "filelock"}.isdisjoint(imported)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["subscriptions", "list"], "subscriptions"),
+        (["--profile", "auth", "--json", "auth", "status"], "auth"),
+        (["-o", "json", "-p", "x", "events"], "events"),
+        (["--output=json", "-v", "--debug", "subscribe", "--url", "u"], "subscribe"),
+        (["--help"], None),
+        ([], None),
+        (["--", "auth"], None),
+    ],
+)
+def test_the_command_name_is_found_after_the_global_options(
+    args: list[str], name: str | None
+) -> None:
+    assert _fastparams._command_name(args) == name
+
+
+def test_select_app_keeps_only_the_named_group_or_command() -> None:
+    from knoxhook.cli.main import app
+
+    selected = _fastparams.select_app(app, ["--json", "auth", "status"])
+    assert selected is not app
+    assert [g.typer_instance.info.name for g in selected.registered_groups] == ["auth"]
+    assert selected.registered_commands == []
+    assert selected.registered_callback is app.registered_callback
+    assert len(app.registered_groups) > 1  # the original is untouched
+    for args in (["--help"], ["no-such-command"], []):
+        assert _fastparams.select_app(app, args) is app
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["auth", "--help"],
+        ["auth", "login", "--help"],
+        ["subscriptions", "lst"],
+        ["--json", "auth", "status"],
+        ["events", "--service", "KG", "--json"],
+        ["subscribe", "--help"],
+    ],
+)
+def test_a_selected_app_behaves_exactly_like_the_full_app(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from knoxhook.cli.main import app
+
+    def outcome(which: Any) -> tuple[str, str, str]:
+        try:
+            which(args=args, prog_name="knoxhook", standalone_mode=False)
+            result = "ok"
+        except BaseException as exc:  # what the one error boundary would map
+            result = f"{type(exc).__name__}: {exc}"
+        out, err = capsys.readouterr()
+        return result, out, err
+
+    full = outcome(app)
+    assert outcome(_fastparams.select_app(app, args)) == full
