@@ -8,27 +8,24 @@ every error it raises is shown inline (status line + notification), never a cras
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.filter import Monochrome
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from knoxhook.errors import KnoxhookError
-from knoxhook.tui import model
 from knoxhook.tui.model import CallbackSource, Record, SubscriptionBackend, SubscriptionLike
 from knoxhook.tui.screens import ConfirmScreen, FormResult, SubscriptionForm
 from knoxhook.tui.status import Status
+from knoxhook.tui.views import CallbacksView, EventsView, SubscriptionsView
 
 T = TypeVar("T")
 STATUS_INTERVAL = 15.0  # seconds between two reads of the (local) certificate/token state
-MAX_CALLBACK_ROWS = 1000  # keep memory bounded on a busy receiver
 MAIN_ACTIONS = frozenset({"quit", "refresh", "create", "edit", "delete", "tab"})
 
 
@@ -44,10 +41,6 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, KnoxhookError):
         return exc.message + (f" ({exc.hint})" if exc.hint else "")
     return f"unexpected {type(exc).__name__}: {exc}"
-
-
-def _cells(*values: str) -> list[Text]:
-    return [Text(v) for v in values]  # Text, so a "[" in a URL is never read as markup
 
 
 class KnoxhookApp(App[None]):
@@ -92,11 +85,8 @@ class KnoxhookApp(App[None]):
         self.callback_source = callbacks
         self.status_provider = status
         self.sub_title = subtitle
-        self.subscriptions: list[SubscriptionLike] = []
-        self.records: dict[str, Record] = {}
         self.last_message = ""
         self.last_error = ""
-        self._record_seq = 0
         if no_color and not self.no_color:  # --no-color; NO_COLOR itself Textual handles
             self.no_color = True
             self._filters.append(Monochrome())
@@ -107,16 +97,12 @@ class KnoxhookApp(App[None]):
         yield Header()
         yield Static("", id="status", markup=False)
         with TabbedContent(initial="subscriptions"):
-            with TabPane("Subscriptions [1]", id="subscriptions"), Horizontal(classes="split"):
-                yield DataTable(id="subs", cursor_type="row", zebra_stripes=True)
-                with VerticalScroll(classes="detail"):
-                    yield Static("(no subscription selected)", id="sub-detail", markup=False)
+            with TabPane("Subscriptions [1]", id="subscriptions"):
+                yield SubscriptionsView()
             with TabPane("Events [2]", id="events"):
-                yield DataTable(id="events-table", cursor_type="row", zebra_stripes=True)
-            with TabPane("Callbacks [3]", id="callbacks"), Horizontal(classes="split"):
-                yield DataTable(id="cb-table", cursor_type="row", zebra_stripes=True)
-                with VerticalScroll(classes="detail"):
-                    yield Static(self._callbacks_hint(), id="cb-detail", markup=False)
+                yield EventsView()
+            with TabPane("Callbacks [3]", id="callbacks"):
+                yield CallbacksView(self._callbacks_hint())
         yield Static("", id="message", markup=False)
         yield Footer()
 
@@ -126,11 +112,7 @@ class KnoxhookApp(App[None]):
         return f"Waiting for callbacks ({self.callback_source.description})."
 
     def on_mount(self) -> None:
-        self._table("subs").add_columns("id", "URL", "events", "created", "updated")
-        self._table("events-table").add_columns("service", "event", "held by", "description")
-        self._table("cb-table").add_columns("time", "verdict", "event", "subscription", "nonce")
-        self._fill_events()
-        self._table("subs").focus()
+        self.subs_view.table.focus()
         self.action_refresh()
         self.refresh_status()
         if self.status_provider is not None:  # the token's time left goes down
@@ -145,8 +127,17 @@ class KnoxhookApp(App[None]):
         if self.callback_source is not None:
             self.callback_source.stop()
 
-    def _table(self, table_id: str) -> DataTable[Any]:
-        return self.query_one(f"#{table_id}", DataTable)
+    @property
+    def subs_view(self) -> SubscriptionsView:
+        return self.query_one(SubscriptionsView)
+
+    @property
+    def subscriptions(self) -> list[SubscriptionLike]:
+        """The subscriptions as last listed."""
+        return self.subs_view.subscriptions
+
+    def selected(self) -> SubscriptionLike | None:
+        return self.subs_view.selected()
 
     # --- messages to the user ---------------------------------------------------------
 
@@ -220,60 +211,19 @@ class KnoxhookApp(App[None]):
         line.update(status.text)
 
     def _listed(self, subscriptions: list[SubscriptionLike], *, quiet: bool = False) -> None:
-        self.subscriptions = subscriptions
-        table = self._table("subs")
-        keep = self.selected()
-        table.clear()
-        for sub in subscriptions:
-            table.add_row(
-                *_cells(
-                    sub.subscription_id,
-                    sub.url,
-                    ", ".join(sub.events),
-                    model.when(sub.created_at),
-                    model.when(sub.updated_at),
-                ),
-                key=sub.subscription_id,
-            )
-        if keep is not None and keep.subscription_id in {s.subscription_id for s in subscriptions}:
-            table.move_cursor(row=table.get_row_index(keep.subscription_id))
-        self._fill_events()
-        self._show_detail()
+        self.subs_view.show(subscriptions)
+        self.query_one(EventsView).show(subscriptions)
         self.refresh_status()
         if not quiet:
             count = len(subscriptions)
             self.show_message(f"{count} subscription{'s' if count != 1 else ''}")
 
-    def _fill_events(self) -> None:
-        table = self._table("events-table")
-        table.clear()
-        for service, name, holder, description in model.catalogue_rows(
-            model.holders(self.subscriptions)
-        ):
-            table.add_row(*_cells(service, name, holder, description), key=name)
-
-    def selected(self) -> SubscriptionLike | None:
-        table = self._table("subs")
-        if not self.subscriptions or table.row_count == 0:
-            return None
-        row = min(table.cursor_row, len(self.subscriptions) - 1)
-        key = table.coordinate_to_cell_key(table.cursor_coordinate._replace(row=row)).row_key
-        return next((s for s in self.subscriptions if s.subscription_id == key.value), None)
-
-    def _show_detail(self) -> None:
-        sub = self.selected()
-        text = model.subscription_json(sub) if sub else "(no subscription selected)"
-        self.query_one("#sub-detail", Static).update(text)
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "subs":
-            self._show_detail()
-        elif event.data_table.id == "cb-table" and event.row_key.value in self.records:
-            detail = model.record_json(self.records[event.row_key.value])
-            self.query_one("#cb-detail", Static).update(detail)
-
     def action_create(self) -> None:
-        form = SubscriptionForm(model.holders(self.subscriptions))
+        """A new subscription; from the Events view, with the highlighted free event ticked."""
+        events = self.query_one(EventsView)
+        chosen = events.highlighted() if self._active_tab() == "events" else None
+        preselect = (chosen,) if chosen and chosen not in events.held else ()
+        form = SubscriptionForm(events.held, preselect=preselect)
         self.push_screen(form, self._create)
 
     def _create(self, result: FormResult | None) -> None:
@@ -290,7 +240,7 @@ class KnoxhookApp(App[None]):
     def action_edit(self) -> None:
         sub = self._need_selection()
         if sub is not None:
-            form = SubscriptionForm(model.holders(self.subscriptions), current=sub)
+            form = SubscriptionForm(self.query_one(EventsView).held, current=sub)
             self.push_screen(form, lambda result: self._update(sub, result))
 
     def _update(self, sub: SubscriptionLike, result: FormResult | None) -> None:
@@ -342,11 +292,23 @@ class KnoxhookApp(App[None]):
 
     # --- navigation -------------------------------------------------------------------
 
+    def _active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self._table(
-            {"subscriptions": "subs", "events": "events-table"}.get(tab, "cb-table")
-        ).focus()
+        widget = {"subscriptions": self.subs_view.table, "events": self.query_one(EventsView)}
+        widget.get(tab, self.query_one(CallbacksView).table).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on an event: go to the subscription holding it, or create one."""
+        if not isinstance(event.data_table, EventsView):
+            return
+        holder = event.data_table.held.get(str(event.row_key.value))
+        if holder is None:
+            self.action_create()
+        elif self.subs_view.select(holder):
+            self.action_tab("subscriptions")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The main-screen keys do nothing while a form or a question is open."""
@@ -356,21 +318,5 @@ class KnoxhookApp(App[None]):
     # --- callbacks --------------------------------------------------------------------
 
     def on_callback_arrived(self, message: CallbackArrived) -> None:
-        self._record_seq += 1
-        key = str(self._record_seq)
-        self.records[key] = message.record
-        table = self._table("cb-table")
-        if table.row_count >= MAX_CALLBACK_ROWS:
-            oldest = next(iter(self.records))
-            table.remove_row(oldest)
-            del self.records[oldest]
-        table.add_row(*_cells(*model.record_cells(message.record)), key=key)
-        cells = model.record_cells(message.record)
-        if table.row_count == 1:
-            self.query_one("#cb-detail", Static).update(model.record_json(message.record))
+        cells = self.query_one(CallbacksView).add(message.record)
         self.show_message(f"callback: {cells[1]} {cells[2]} for {cells[3]}")
-
-    def callback_rows(self) -> Sequence[tuple[str, ...]]:
-        """The callback table's rows as plain strings (for tests and screenshots)."""
-        table = self._table("cb-table")
-        return [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -48,14 +48,21 @@ class SubscriptionForm(ModalScreen[FormResult | None]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
-    def __init__(self, held: Mapping[str, str], *, current: SubscriptionLike | None = None) -> None:
+    def __init__(
+        self,
+        held: Mapping[str, str],
+        *,
+        current: SubscriptionLike | None = None,
+        preselect: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.held = held
         self.current = current
+        self.preselect = tuple(preselect)
 
     def compose(self) -> ComposeResult:
         current = self.current
-        mine = set(current.events) if current else set()
+        mine = set(current.events) if current else set(self.preselect)
         own_id = current.subscription_id if current else None
         selections: list[Selection[str]] = []
         for event in catalogue.CATALOGUE:

@@ -169,3 +169,34 @@ def test_refused_create_shows_the_servers_message_inline(
             assert app.last_error in str(app.query_one("#message").content)
 
     asyncio.run(scenario())
+
+
+def test_events_view_enter_jumps_to_the_holder_or_starts_a_subscription_with_that_event(
+    service: SubscriptionService,
+) -> None:
+    service.create("https://hooks.example.com/a", ["KE_CAMPAIGN_DELETE"])
+    holder = service.create("https://hooks.example.com/b", ["KG_DEVICE_LOCKED"])
+
+    async def scenario() -> None:
+        app = KnoxhookApp(service)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert app.selected() is not None
+            assert app.selected().subscription_id != holder.subscription_id  # type: ignore[union-attr]
+            await pilot.press("2", "down", "down", "enter")  # row 3: KG_DEVICE_LOCKED, held
+            await pilot.pause()
+            assert app.query_one(TabbedContent).active == "subscriptions"
+            assert app.selected().subscription_id == holder.subscription_id  # type: ignore[union-attr]
+            await pilot.press("2", "up", "enter")  # row 2: KG_DEVICE_RELOCK..., free
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, SubscriptionForm)
+            assert form.query_one("#picker", SelectionList).selected == [
+                "KG_DEVICE_RELOCK_TIMESTAMP_APPLIED"
+            ]
+            await pilot.press("escape", "down", "down", "n")  # n on a free event: the same
+            await pilot.pause()
+            assert isinstance(app.screen, SubscriptionForm)
+            assert app.screen.query_one("#picker", SelectionList).selected == ["KG_DEVICE_UNLOCKED"]
+
+    asyncio.run(scenario())
