@@ -24,10 +24,12 @@ def ui(
         ),
     ] = None,
     host: Annotated[
-        str, typer.Option("--host", help="Address the receiver binds with --listen.")
+        str,
+        typer.Option("--host", metavar="HOST", help="Address the receiver binds with --listen."),
     ] = "127.0.0.1",
     path: Annotated[
-        str, typer.Option("--path", help="URL path the receiver answers with --listen.")
+        str,
+        typer.Option("--path", metavar="PATH", help="URL path the receiver answers with --listen."),
     ] = "/",
     follow: Annotated[
         Path | None,
@@ -53,9 +55,10 @@ def ui(
 
     Uses the current profile (same settings and credentials as the other commands).
     Views: 1 subscriptions (table + full JSON), 2 event catalogue (which events are
-    free, which subscription holds each taken one), 3 callbacks. Keys: n new,
-    e edit, d delete (asks first), r refresh, q quit; all are shown in the footer,
-    and the mouse works too. NO_COLOR or --no-color gives a monochrome screen.
+    free, which subscription holds each taken one; Enter goes to it), 3 callbacks.
+    Keys: n new, e edit, d delete (asks first), r refresh, q quit; all are shown in the footer,
+    and the mouse works too. NO_COLOR=1 or `knoxhook --no-color ui` gives a
+    monochrome screen.
 
     Examples:
 

@@ -154,19 +154,22 @@ def test_real_terminal_without_credentials_exits_3_before_drawing() -> None:
 TRUECOLOR = re.compile(rb"\x1b\[(?:[0-9;]*;)?[34]8;2;(\d+);(\d+);(\d+)")
 
 
+@pytest.mark.parametrize("how", ["NO_COLOR=1", "--no-color"])
 def test_no_color_in_a_real_terminal_draws_only_greys(
-    emulator: EmulatorHandle, service: SubscriptionService
+    how: str, emulator: EmulatorHandle, service: SubscriptionService
 ) -> None:
     env = {
         **os.environ,
         "TERM": "xterm-256color",
         "COLORTERM": "truecolor",
-        "NO_COLOR": "1",
         "KNOXHOOK_BASE_URL": emulator.base_url,
         "KNOXHOOK_CLIENT_ID": emulator.client_id,
         "KNOXHOOK_CLIENT_SECRET": emulator.client_secret,
     }
-    proc, master = spawn_in_pty([sys.executable, "-m", "knoxhook", "ui"], env)
+    if how == "NO_COLOR=1":
+        env["NO_COLOR"] = "1"
+    flags = ["--no-color"] if how == "--no-color" else []
+    proc, master = spawn_in_pty([sys.executable, "-m", "knoxhook", *flags, "ui"], env)
     try:
         raw = read_until(master, [b"0 subscriptions", b"Quit"], 30)
         colours = {m.groups() for m in TRUECOLOR.finditer(raw)}
