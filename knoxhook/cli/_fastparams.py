@@ -19,8 +19,10 @@ typer's) goes to typer's own coercion, built lazily on first use.
 arguments name a command or group, ``select_app`` returns a shallow copy of the app that
 holds only that one, with the same root callback (global options) and settings; the
 output of the command, its ``--help`` and its errors are unchanged. For anything else
-(no command, ``--help`` at the root, an unknown name) it returns the app itself, so
-typer's own messages and suggestions appear.
+(no command, an unknown name) it returns the app itself, so typer's own messages and
+suggestions appear. For ``--help`` at the root (or no arguments) it returns an outline:
+every command and group with its name and help, but without parameters or subcommands,
+which the root help does not show.
 
 Guarded: when typer's internals are not what this expects, both change nothing (correct,
 only slower). ``tests/cli/test_fastparams.py`` pins the behaviour.
@@ -107,9 +109,10 @@ def install() -> bool:
 _VALUE_OPTIONS: Final = frozenset({"--profile", "-p", "--output", "-o"})
 
 
-def _command_name(args: Sequence[str]) -> str | None:
+def _command_index(args: Sequence[str]) -> int | None:
+    """Where the command name is in ``args``: the first word after the root options."""
     skip = False
-    for arg in args:
+    for index, arg in enumerate(args):
         if skip:
             skip = False
         elif arg == "--":
@@ -117,15 +120,22 @@ def _command_name(args: Sequence[str]) -> str | None:
         elif arg in _VALUE_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
-            return arg
+            return index
     return None
+
+
+def _command_name(args: Sequence[str]) -> str | None:
+    index = _command_index(args)
+    return None if index is None else args[index]
 
 
 def select_app(app: Any, args: Sequence[str]) -> Any:
     """``app`` reduced to the command or group ``args`` names (or ``app`` itself)."""
-    name = _command_name(args)
-    if name is None:
-        return app
+    index = _command_index(args)
+    if index is None:
+        wants_help = not args or any(a in ("-h", "--help") for a in args)
+        return _outline(app) if wants_help else app
+    name = args[index]
     try:
         from typer.main import get_command_name, solve_typer_info_defaults
 
@@ -143,5 +153,67 @@ def select_app(app: Any, args: Sequence[str]) -> Any:
         return app
     selected = copy.copy(app)
     selected.registered_commands = commands
-    selected.registered_groups = groups
+    try:
+        selected.registered_groups = [_narrow(g, args[index + 1 :]) for g in groups]
+    except Exception:  # typer's internals changed: keep the whole group
+        selected.registered_groups = groups
+    return selected
+
+
+def _narrow(group: Any, rest: Sequence[str]) -> Any:
+    """The group with only the subcommand named right after it (``subscriptions list``);
+    the whole group when there is none or it is not one of the group's own commands."""
+    from typer.main import get_command_name
+
+    if not rest or rest[0].startswith("-"):
+        return group
+    sub = group.typer_instance
+    commands = [
+        info
+        for info in sub.registered_commands
+        if (info.name or get_command_name(info.callback.__name__)) == rest[0]
+    ]
+    if len(commands) != 1:
+        return group
+    narrowed_typer = copy.copy(sub)
+    narrowed_typer.registered_commands = commands
+    narrowed_typer.registered_groups = []
+    narrowed = copy.copy(group)
+    narrowed.typer_instance = narrowed_typer
+    return narrowed
+
+
+def _stub(command: Any) -> Any:
+    """A CommandInfo with the same name and help, whose callback takes no parameters."""
+    from typer.main import get_command_name
+
+    callback = command.callback
+
+    def stub() -> None:  # never invoked: only the root help is rendered from it
+        raise RuntimeError("outline stub invoked")
+
+    stub.__name__ = callback.__name__
+    stub.__doc__ = callback.__doc__
+    outline = copy.copy(command)
+    outline.name = command.name or get_command_name(callback.__name__)
+    outline.callback = stub
+    return outline
+
+
+def _outline(app: Any) -> Any:
+    """The app as the root ``--help`` sees it: names and help texts only."""
+    try:
+        selected = copy.copy(app)
+        selected.registered_commands = [_stub(c) for c in app.registered_commands]
+        groups = []
+        for info in app.registered_groups:
+            sub = copy.copy(info.typer_instance)
+            sub.registered_commands = []
+            sub.registered_groups = []
+            group = copy.copy(info)
+            group.typer_instance = sub
+            groups.append(group)
+        selected.registered_groups = groups
+    except Exception:  # typer's internals changed: build everything, as typer does
+        return app
     return selected

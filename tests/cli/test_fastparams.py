@@ -118,18 +118,28 @@ def test_select_app_keeps_only_the_named_group_or_command() -> None:
     selected = _fastparams.select_app(app, ["--json", "auth", "status"])
     assert selected is not app
     assert [g.typer_instance.info.name for g in selected.registered_groups] == ["auth"]
+    (auth,) = selected.registered_groups
+    assert [c.callback.__name__ for c in auth.typer_instance.registered_commands] == ["status"]
     assert selected.registered_commands == []
     assert selected.registered_callback is app.registered_callback
     assert len(app.registered_groups) > 1  # the original is untouched
-    for args in (["--help"], ["no-such-command"], []):
+    for args in (["no-such-command"], ["--version"]):
         assert _fastparams.select_app(app, args) is app
+    whole = _fastparams.select_app(app, ["auth", "--help"]).registered_groups[0]
+    assert len(whole.typer_instance.registered_commands) == 4  # login, status, token, logout
 
 
 @pytest.mark.parametrize(
     "args",
     [
+        ["--help"],
+        [],
+        ["-p", "x", "--help"],
         ["auth", "--help"],
+        ["auth"],
         ["auth", "login", "--help"],
+        ["auth", "logni"],
+        ["subscriptions", "list", "--help"],
         ["subscriptions", "lst"],
         ["--json", "auth", "status"],
         ["events", "--service", "KG", "--json"],
