@@ -7,7 +7,9 @@ every error it raises is shown inline (status line + notification), never a cras
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
@@ -35,6 +37,30 @@ class CallbackArrived(Message):
     def __init__(self, record: Record) -> None:
         super().__init__()
         self.record = record
+
+
+async def _in_daemon_thread(call: Callable[[], T]) -> T:
+    """``await`` the result of a blocking ``call`` run in a daemon thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled when the app quit meanwhile
+            outcome()
+
+    def target() -> None:
+        try:
+            result = call()
+        except BaseException as exc:
+            error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(settle, lambda: future.set_exception(error))
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, lambda: future.set_result(result))
+
+    threading.Thread(target=target, name="knoxhook-ui-call", daemon=True).start()
+    return await future
 
 
 def _describe(exc: Exception) -> str:
@@ -166,25 +192,24 @@ class KnoxhookApp(App[None]):
     ) -> None:
         """Run ``call`` in a thread; ``done(result)`` or an inline error back on the UI.
 
-        ``reload_on_error``: after a refused change, list again (quietly), since the
+        The thread is a daemon of our own, awaited by a Textual (async) worker: Textual's
+        thread workers use the event loop's executor, which is joined at exit, so a
+        request hanging on a dead network would keep ``q`` from quitting until it times
+        out. ``reload_on_error``: after a refused change, list again (quietly), since a
         refusal often means our view was stale (another client took the event).
         """
 
-        def job() -> None:
+        async def job() -> None:
             try:
-                result = call()
+                result = await _in_daemon_thread(call)
             except Exception as exc:  # a bug in a lower layer must not kill the UI either
-                self._from_thread(self.show_error, f"{what} failed: {_describe(exc)}")
+                self.show_error(f"{what} failed: {_describe(exc)}")
                 if reload_on_error:
-                    self._from_thread(self._reload, True)
+                    self._reload(quiet=True)
                 return
-            self._from_thread(done, result)
+            done(result)
 
-        self.run_worker(job, name=what, group="backend", thread=True, exit_on_error=False)
-
-    def _from_thread(self, fn: Callable[[T], None], arg: T) -> None:
-        with contextlib.suppress(RuntimeError):  # the app closed while the call ran
-            self.call_from_thread(fn, arg)
+        self.run_worker(job(), name=what, group="backend", exit_on_error=False)
 
     # --- subscriptions ----------------------------------------------------------------
 

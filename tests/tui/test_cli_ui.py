@@ -214,3 +214,31 @@ def test_listen_on_a_taken_port_exits_2_before_drawing(
                 proc.kill()
                 proc.wait(timeout=10)
             os.close(master)
+
+
+def test_q_quits_at_once_while_a_request_hangs() -> None:
+    """A server that accepts and never answers: `q` must not wait for the 30 s timeout."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # never accepted: connects succeed, answers never come
+        env = {
+            **os.environ,
+            "KNOXHOOK_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+            "KNOXHOOK_CLIENT_ID": "someone",
+            "KNOXHOOK_CLIENT_SECRET": "secret",
+        }
+        proc, master = spawn_in_pty([sys.executable, "-m", "knoxhook", "ui"], env)
+        try:
+            read_until(master, [b"loading subscriptions", b"Quit"], 30)
+            started = time.monotonic()
+            os.write(master, b"q")
+            read_until(master, [], 20, until_exit=proc)
+            assert proc.wait(timeout=5) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            os.close(master)
