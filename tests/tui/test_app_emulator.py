@@ -200,3 +200,23 @@ def test_events_view_enter_jumps_to_the_holder_or_starts_a_subscription_with_tha
             assert app.screen.query_one("#picker", SelectionList).selected == ["KG_DEVICE_UNLOCKED"]
 
     asyncio.run(scenario())
+
+
+def test_deleting_what_someone_else_deleted_says_not_found_and_relists(
+    service: SubscriptionService, other_client: SubscriptionService
+) -> None:
+    gone = service.create("https://hooks.example.com/gone", ["KC_DEVICE_STATUS_CHANGE"])
+
+    async def scenario() -> None:
+        app = KnoxhookApp(service)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            other_client.delete(gone.subscription_id)
+            await pilot.press("d", "y")
+            await settle(app, pilot)
+            assert app.last_error.startswith(f"delete {gone.subscription_id} failed: not found: ")
+            assert "SUBSCRIPTION_NOT_FOUND" in app.last_error
+            assert table_rows(app, "subs") == []
+            assert app.is_running
+
+    asyncio.run(scenario())
