@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument(
         "--no-bytecode",
         action="store_true",
-        help="keep PYTHONDONTWRITEBYTECODE as set (time compiling sources on every run)",
+        help="keep PYTHONDONTWRITEBYTECODE as set: no .pyc is written (existing ones are used)",
     )
     args = parser.parse_args()
 
