@@ -28,7 +28,14 @@ import httpx2
 
 from knoxhook import __version__, wire
 from knoxhook.config import Settings
-from knoxhook.errors import ApiError, AuthenticationError, NotFoundError, TransportError
+from knoxhook.errors import (
+    ApiError,
+    AuthenticationError,
+    KnoxhookError,
+    NotFoundError,
+    TransportError,
+)
+from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, SAFE_RETRY_STATUSES, RetryPolicy, parse_retry_after
 from knoxhook.tokens import TokenManager
 
@@ -152,12 +159,16 @@ class KnoxClient:
                 if (safe or idempotent) and not last and not too_long:
                     self._sleep(self.retry.backoff(attempt) if retry_after is None else retry_after)
                     continue
-                raise _server_error(where, response, attempt, ambiguous=not safe, wait=retry_after)
+                busy = _server_error(where, response, attempt, ambiguous=not safe, wait=retry_after)
+                busy.message = scrub(busy.message, self.tokens.known_secrets())
+                raise busy
             if status < 400:
                 return response
-            raise self._refusal(where, response, idempotent)
+            error = self._refusal(where, response, idempotent)
+            error.message = scrub(error.message, self.tokens.known_secrets())
+            raise error
 
-    def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> Exception:
+    def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> KnoxhookError:
         status = response.status_code
         if status >= 500:
             return _server_error(where, response, 1, ambiguous=not idempotent, wait=None)

@@ -139,6 +139,9 @@ class TokenManager:
         """A token other than ``rejected``: under the lock, use one another process just
         cached, else fetch. Called with the rejected token after a 401."""
         with self._lock():
+            stored = read_cached(self.settings)
+            if stored and rejected and stored.access_token == rejected:
+                self.invalidate()  # refused: never reuse it, even if the fetch fails
             token = self.cached()
             if token and token.access_token != rejected:
                 return token

@@ -303,3 +303,30 @@ def test_emulator_wrong_secret_is_exit_4_without_echoing_it(emulator: EmulatorHa
     assert info.value.exit_code == ExitCode.AUTH_REFUSED
     assert "invalid_client" in info.value.message
     assert "wrong-secret" not in info.value.message
+
+
+def test_a_token_echoed_in_an_error_body_is_scrubbed_from_the_message() -> None:
+    knox = Knox(knox_error(403, "FORBIDDEN", "token tok-1 may not list"))
+    with knox.client() as client, pytest.raises(ApiError) as info:
+        client.get_json(SUBS)
+    assert info.value.message == "Knox refused the request (403 FORBIDDEN): token *** may not list"
+
+
+def test_a_refused_token_is_dropped_from_the_cache_even_if_renewal_fails() -> None:
+    from knoxhook import tokens
+
+    calls = {"token": 0}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == wire.TOKEN_PATH:
+            calls["token"] += 1
+            if calls["token"] == 1:
+                return httpx2.Response(200, json={"access_token": "tok-a", "expires_in": 599})
+            return httpx2.Response(401, json={"error": "invalid_client"})
+        return httpx2.Response(401)
+
+    settings = make_settings()
+    client = KnoxClient(settings, secret=SECRET, transport=httpx2.MockTransport(handler))
+    with client, pytest.raises(AuthenticationError, match="invalid_client"):
+        client.get_json(SUBS)
+    assert tokens.read_cached(settings) is None
