@@ -124,7 +124,7 @@ def login(
     """
     import dataclasses
 
-    from knoxhook import config, credentials
+    from knoxhook import config, credentials, wire
     from knoxhook.tokens import TokenManager
 
     fmt = common.output_format(json_flag, output)
@@ -136,6 +136,13 @@ def login(
         tenant_id=tenant_id,
     )
     config.check_profile_name(settings.profile)
+    # A new base URL without a token URL: the token URL follows it (a token_url the
+    # profile kept from an earlier host must not win, nor be saved again).
+    sources = dict(settings.sources or {})
+    derived_token_url = token_url is None and sources.get("token_url") in ("flag", "env")
+    derived_token_url = derived_token_url and not os.environ.get("KNOXHOOK_TOKEN_URL")
+    if derived_token_url:
+        settings = dataclasses.replace(settings, token_url=settings.base_url + wire.TOKEN_PATH)
     if not settings.client_id:
         if not common.is_interactive():
             raise UsageError(
@@ -159,10 +166,11 @@ def login(
     if previous.client_id and previous.client_id != settings.client_id:
         credentials.delete_secret(previous)  # the old client's secret must not linger
     where = credentials.store_secret(settings, secret, insecure_file=insecure_storage)
-    sources = settings.sources or {}
     values: dict[str, str | None] = {
         key: getattr(settings, key) for key in _SAVED_KEYS if sources.get(key) in ("flag", "env")
     }
+    if derived_token_url:
+        values["token_url"] = None  # derived from base_url: not stored
     values["client_id"] = settings.client_id
     values["secret_store"] = where
     first = not config.read_config(settings.config_dir).get("default_profile")

@@ -82,6 +82,7 @@ def test_login_keeps_the_secret_in_the_keyring_not_in_config(
     assert emulator.client_secret not in text
     assert 'secret_store = "keyring"' in text
     assert f'base_url = "{emulator.base_url}"' in text
+    assert "token_url" not in text  # derived from base_url, so not stored
     assert 'default_profile = "default"' in text
     assert mode(config_file) == 0o600
     assert mode(config_dir()) == 0o700
@@ -339,3 +340,86 @@ def test_login_in_a_child_process_keeps_the_secret_out_of_argv_and_config(
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["secret_source"] == "keyring"
+
+
+def test_login_on_a_tty_prompts_with_hidden_input(
+    emulator: EmulatorHandle,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import typer
+
+    from knoxhook.cli import common
+
+    asked: list[tuple[str, bool]] = []
+
+    def prompt(text: str, hide_input: bool = False, err: bool = False) -> str:
+        asked.append((text, hide_input))
+        return emulator.client_secret
+
+    monkeypatch.setattr(common, "is_interactive", lambda: True)
+    monkeypatch.setattr(typer, "prompt", prompt)
+    args = ["auth", "login", "--client-id", emulator.client_id, "--base-url", emulator.base_url]
+    code, _, err = cli(capsys, monkeypatch, *args)
+    assert code == 0, err
+    assert asked == [("Client secret", True)]
+    assert memory_keyring.store == {("knoxhook", "default:knoxhook-demo"): emulator.client_secret}
+
+
+def test_login_takes_the_secret_from_the_environment_and_stores_it(
+    emulator: EmulatorHandle,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", emulator.client_secret)
+    monkeypatch.setenv("KNOXHOOK_BASE_URL", emulator.base_url)
+    code, out, err = cli(
+        capsys, monkeypatch, "--json", "-p", "ci", "auth", "login", "--client-id", "knoxhook-demo"
+    )
+    assert code == 0, err
+    assert json.loads(out)["secret_source"] == "env"  # env still wins while it is set
+    assert memory_keyring.store == {("knoxhook", "ci:knoxhook-demo"): emulator.client_secret}
+    text = (config_dir() / "config.toml").read_text()
+    assert "[profiles.ci]" in text
+    assert f'base_url = "{emulator.base_url}"' in text
+    assert 'default_profile = "ci"' in text
+
+
+def test_logging_in_with_another_client_removes_the_old_clients_secret(
+    logged_in: EmulatorHandle,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from knoxhook.emulator.testing import running_emulator
+
+    from knoxhook import config
+
+    config.save_profile(config_dir(), "default", {"token_url": logged_in.token_url})
+    with running_emulator(clients={"second": "second-secret-1"}) as other:
+        args = ["auth", "login", "--client-id", "second", "--client-secret-stdin",
+                "--base-url", other.base_url]  # fmt: skip
+        code, _, err = cli(capsys, monkeypatch, *args, stdin="second-secret-1")
+        assert code == 0, err
+    assert memory_keyring.store == {("knoxhook", "default:second"): "second-secret-1"}
+    # the old host's token URL followed --base-url instead of winning over it
+    assert "token_url" not in config.profile_values(config_dir(), "default")
+
+
+def test_logout_still_forgets_locally_when_the_revoke_fails(
+    logged_in: EmulatorHandle,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logged_in.fault(path="/ams/v1/oauth2/revoke", status=500, count=1)
+    code, out, err = cli(capsys, monkeypatch, "auth", "logout", "--json")
+    assert code == 0, err
+    assert (
+        "warning: could not revoke the token at Knox: the revoke endpoint answered HTTP 500" in err
+    )
+    assert json.loads(out)["token_revoked"] is False
+    assert json.loads(out)["token_deleted"] is True
+    assert memory_keyring.store == {}
