@@ -139,8 +139,11 @@ def login(
     # A new base URL without a token URL: the token URL follows it (a token_url the
     # profile kept from an earlier host must not win, nor be saved again).
     sources = dict(settings.sources or {})
-    derived_token_url = token_url is None and sources.get("token_url") in ("flag", "env")
-    derived_token_url = derived_token_url and not os.environ.get("KNOXHOOK_TOKEN_URL")
+    derived_token_url = (
+        token_url is None
+        and not os.environ.get("KNOXHOOK_TOKEN_URL")
+        and sources.get("base_url") in ("flag", "env")
+    )
     if derived_token_url:
         settings = dataclasses.replace(settings, token_url=settings.base_url + wire.TOKEN_PATH)
     if not settings.client_id:

@@ -393,9 +393,8 @@ def test_logging_in_with_another_client_removes_the_old_clients_secret(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from knoxhook.emulator.testing import running_emulator
-
     from knoxhook import config
+    from knoxhook.emulator.testing import running_emulator
 
     config.save_profile(config_dir(), "default", {"token_url": logged_in.token_url})
     with running_emulator(clients={"second": "second-secret-1"}) as other:
