@@ -10,6 +10,7 @@ import pytest
 
 if TYPE_CHECKING:
     from knoxhook.emulator.testing import EmulatorHandle
+    from tests.fakes import MemoryKeyring
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMSUNG_FIXTURES = SHARED / "fixtures" / "samsung"
@@ -57,7 +58,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[object]:
+def memory_keyring() -> Iterator[MemoryKeyring]:
     """An in-memory OS keyring for this test (``tests.fakes.MemoryKeyring``); ``.store``
     maps (service, username) to the secret."""
     import keyring
