@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from knoxhook.emulator.testing import EmulatorHandle
     from tests.fakes import MemoryKeyring
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SAMSUNG_FIXTURES = SHARED / "fixtures" / "samsung"
+# Samsung's public certificates, copied from shared/fixtures/samsung/ so a clone anywhere
+# runs the tests (tests/fixtures/samsung/README.md).
+SAMSUNG_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "samsung"
 
 
 @pytest.fixture(autouse=True)
