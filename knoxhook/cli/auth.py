@@ -46,7 +46,11 @@ def _read_secret(from_stdin: bool) -> str:
     if from_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
         if not secret:
-            raise UsageError("--client-secret-stdin: nothing was read from standard input")
+            raise UsageError(
+                "--client-secret-stdin: nothing was read from standard input",
+                hint='pipe the secret in: printf %s "$KNOX_SECRET" | knoxhook auth login '
+                "--client-id ID --client-secret-stdin",
+            )
         return secret
     if os.environ.get(SECRET_ENV):
         return os.environ[SECRET_ENV]

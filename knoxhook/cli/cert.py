@@ -20,12 +20,27 @@ cert_app = typer.Typer(
 )
 
 
-def _report(info: CertificateInfo, fmt: common.OutputFormat) -> None:
-    """Print the certificate, warn when it expires soon, exit 8 when it is not valid."""
+def _report(
+    info: CertificateInfo, fmt: common.OutputFormat, *, served_by: str | None = None
+) -> None:
+    """Print the certificate, warn when it expires soon, exit 8 when it is not valid.
+
+    ``served_by``: the base URL it was just downloaded from (then "run cert fetch" is no
+    advice: fetching again brings the same certificate).
+    """
     from knoxhook.certs import WARN_DAYS
+    from knoxhook.errors import CertificateError
 
     common.emit(info.to_json(), fmt=fmt)
-    info.check_valid()
+    try:
+        info.check_valid()
+    except CertificateError as exc:
+        if served_by is not None and info.expired:
+            exc.hint = (
+                f"{served_by} itself serves this expired certificate; the stored one (if "
+                "any) was kept. Ask Knox support, or check --base-url"
+            )
+        raise
     if info.days_left < WARN_DAYS:
         common.warn(f"the certificate expires in {info.days_left} days; run `knoxhook cert fetch`")
 
@@ -72,7 +87,7 @@ def fetch(
         )
     elif result.change is certs.Change.RENEWAL:
         common.info("renewed: a new certificate with the same public key")
-    _report(result.info, fmt)
+    _report(result.info, fmt, served_by=settings.base_url)
 
 
 def _write_out(path: Path, pem: bytes) -> None:

@@ -103,27 +103,43 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+PIPE_WIDTH = 200  # table width when stdout is not a terminal (and COLUMNS is unset)
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich console for stdout (data) or stderr (diagnostics)."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    colour = color_allowed() and stream.isatty()
+    tty = stream.isatty()
+    colour = color_allowed() and tty
     return Console(
         file=stream,
         no_color=not colour,
         color_system="auto" if colour else None,
         highlight=False,
-        soft_wrap=not stream.isatty(),
+        # ":CD:" in a fingerprint must not become an emoji
+        emoji=False,
+        soft_wrap=not tty,
+        # piped tables: wide enough that ids and URLs stay on one line for grep/cut
+        width=None if tty or os.environ.get("COLUMNS") else PIPE_WIDTH,
     )
 
 
-def info(message: str) -> None:
-    """A diagnostic line on stderr (shown in every format; never data)."""
+def info(message: str, *, markup: bool = False) -> None:
+    """A diagnostic line on stderr (shown in every format; never data).
+
+    ``message`` is plain text: URLs, paths and server messages in it are shown as they
+    are ("[/x]" in a URL once crashed a command after Knox had made the subscription).
+    Pass ``markup=True`` only for a literal rich-markup string with escaped values.
+    """
     if color_allowed() and sys.stderr.isatty():
-        console(stderr=True).print(message)
+        from rich.text import Text
+
+        text = Text.from_markup(message) if markup else Text(message)
+        console(stderr=True).print(text)
     else:
-        sys.stderr.write(_plain(message) + "\n")
+        sys.stderr.write((_plain(message) if markup else message) + "\n")
 
 
 def verbose(message: str) -> None:
@@ -132,7 +148,9 @@ def verbose(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    info(f"[yellow]warning:[/yellow] {message}")
+    from rich.markup import escape
+
+    info(f"[yellow]warning:[/yellow] {escape(message)}", markup=True)
 
 
 def _plain(message: str) -> str:
@@ -150,6 +168,14 @@ def report_error(code: str, message: str, hint: str | None) -> None:
     sys.stderr.write(f"Error: {message}\n")
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")
+
+
+def check_port(port: int, flag: str = "--port") -> None:
+    """A usage error unless ``port`` is 0..65535 (0 picks a free one)."""
+    if not 0 <= port <= 65535:
+        from knoxhook.errors import UsageError
+
+        raise UsageError(f"{flag} {port}: a port is 0..65535", hint="0 picks a free port")
 
 
 def confirm(question: str) -> bool:
@@ -204,6 +230,11 @@ def _cell(value: Any) -> str:
 
 def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: Any) -> Text:
+        # Text, not a str: a value is data, never rich markup ("[b]" in a URL stays "[b]")
+        return Text(_cell(value))
 
     out = console()
     if isinstance(data, Mapping):
@@ -211,7 +242,7 @@ def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> No
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():
-            table.add_row(key, _cell(value))
+            table.add_row(Text(str(key)), cell(value))
         out.print(table)
         return
     rows = list(data)
@@ -223,7 +254,7 @@ def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> No
     for _, heading in cols:
         table.add_column(heading, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key, _ in cols))
+        table.add_row(*(cell(row.get(key)) for key, _ in cols))
     out.print(table)
 
 
@@ -243,9 +274,7 @@ def http_trace() -> Callable[[str], None] | None:
 
 
 def _trace_line(line: str) -> None:
-    from rich.markup import escape
-
-    info(escape(line))
+    info(line)
 
 
 def knox_client(**overrides: str | None) -> KnoxClient:

@@ -143,6 +143,7 @@ def run(
     from knoxhook.emulator.config import EmulatorConfig
     from knoxhook.serving import serve_in_thread
 
+    common.check_port(port)
     clients = _clients(client)
     config_kw: dict[str, Any] = {}
     if clients is not None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from knoxhook.cli import common
-from knoxhook.cli.verify import CertOption
+from knoxhook.cli.verify import CertOption, open_nonce_db
 
 if TYPE_CHECKING:
     from knoxhook.receiver.app import Verdict
@@ -21,19 +21,27 @@ DEFAULT_NONCE_DB = "nonces.sqlite3"  # in the cache dir
 
 
 def _line(verdict: Verdict) -> str:
-    """One human line for a verdict (rich markup)."""
+    """One human line for a verdict (rich markup; every value from the wire escaped)."""
+    from rich.markup import escape
+
+    def e(value: object) -> str:
+        return escape(str(value))
+
     time = verdict.received_at[11:19]
     if verdict.accepted:
         text = (
-            f"{time} [green]accepted[/green] {verdict.event} subscription={verdict.subscription_id}"
-            f" nonce={verdict.nonce} form={verdict.form}"
+            f"{time} [green]accepted[/green] {e(verdict.event)} "
+            f"subscription={e(verdict.subscription_id)} nonce={e(verdict.nonce)} "
+            f"form={e(verdict.form)}"
         )
     else:
-        text = f"{time} [red]rejected {verdict.status}[/red] {verdict.reason}: {verdict.message}"
+        text = (
+            f"{time} [red]rejected {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
+        )
     if verdict.forward is not None:
         forward = verdict.forward
         status = forward["status"] if forward["status"] is not None else forward["error"]
-        text += f" -> app {status}"
+        text += f" -> app {e(status)}"
     return text
 
 
@@ -74,11 +82,24 @@ class Printer:
 
 def _nonce_store(path: Path | None, window: float) -> Any:
     from knoxhook.config import cache_dir
-    from knoxhook.receiver.nonces import MemoryNonceStore, SqliteNonceStore
+    from knoxhook.receiver.nonces import MemoryNonceStore
 
     if path is not None and str(path) == ":memory:":
         return MemoryNonceStore(window)
-    return SqliteNonceStore(path or cache_dir() / DEFAULT_NONCE_DB, window)
+    return open_nonce_db(path or cache_dir() / DEFAULT_NONCE_DB, window)
+
+
+def _recorder(path: Path) -> Any:
+    from knoxhook.errors import UsageError
+    from knoxhook.receiver.recorder import NdjsonRecorder
+
+    try:
+        return NdjsonRecorder(path)
+    except OSError as exc:
+        raise UsageError(
+            f"--record {path}: cannot append to it ({exc.strerror or exc})",
+            hint="give a writable file path (it is created 0600)",
+        ) from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -146,7 +167,6 @@ def register(app: typer.Typer) -> None:
         from knoxhook.errors import UsageError
         from knoxhook.receiver.app import StaticCertificates, create_receiver
         from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
-        from knoxhook.receiver.recorder import NdjsonRecorder
         from knoxhook.serving import serve_in_thread
 
         fmt = common.output_format(json_output, output)
@@ -156,13 +176,14 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
         if nonce_window <= 0:
             raise UsageError("--nonce-window must be positive")
+        common.check_port(port)
         provider: Any
         if cert:
             provider = StaticCertificates(load_certificate_files(cert))
         else:
             provider = StoredCertificates(common.settings())
         store = _nonce_store(nonce_db, nonce_window)
-        recorder = NdjsonRecorder(record) if record is not None else None
+        recorder = _recorder(record) if record is not None else None
         printer = Printer(fmt)
         app = create_receiver(
             provider,

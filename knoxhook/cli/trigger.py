@@ -66,7 +66,8 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
             str(text),
             status=404,
             knox_name=name,
-            hint="subscribe a callback URL to this event first (knoxhook subscriptions create)",
+            hint="subscribe a callback URL to it first: knoxhook subscribe --url URL "
+            f"--event {body.get('event', 'EVENT')}",
         )
     if text is None:
         raise UsageError(
@@ -150,7 +151,10 @@ def trigger(
         raise TransportError(
             f"the callback to {record.get('url')} failed after {record.get('attempts')} "
             f"attempt(s): {record.get('error')}",
-            hint="is the receiver running? (knoxhook listen)",
+            hint="is the receiver running? (knoxhook listen)"
+            if record.get("httpStatus") is None
+            else "the receiver answered but refused it: check the subscription's URL path "
+            "and the receiver's log",
         )
 
 

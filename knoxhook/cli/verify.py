@@ -68,6 +68,25 @@ def parse_headers(data: bytes, source: str) -> dict[str, str]:
     return headers
 
 
+def open_nonce_db(path: Path, window: float | None = None) -> Any:
+    """A ``SqliteNonceStore`` at ``path``; a usage error naming ``--nonce-db`` when the
+    file is not a SQLite database, is a directory, or cannot be created."""
+    import sqlite3
+
+    from knoxhook.receiver.nonces import SqliteNonceStore
+
+    try:
+        if window is None:
+            return SqliteNonceStore(path)
+        return SqliteNonceStore(path, window)
+    except (sqlite3.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"--nonce-db {path}: cannot use it as a nonce store ({reason})",
+            hint="give a new file path; knoxhook creates the SQLite store itself",
+        ) from exc
+
+
 def trusted_certificates(paths: list[Path] | None) -> list[x509.Certificate]:
     """The ``--cert`` files, or the stored certificate (downloaded when needed)."""
     from knoxhook.receiver.certificates import load_certificate_files
@@ -184,9 +203,7 @@ def register(app: typer.Typer) -> None:
         certificates = trusted_certificates(cert)
         store = None
         if nonce_db is not None:
-            from knoxhook.receiver.nonces import SqliteNonceStore
-
-            store = SqliteNonceStore(nonce_db)
+            store = open_nonce_db(nonce_db)
         attempts: list[Attempt] | None = [] if explain else None
         try:
             result = verify_callback(

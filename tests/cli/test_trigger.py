@@ -170,7 +170,7 @@ def test_no_subscription_holds_the_event_is_exit_6(
     )
     assert code == 6
     assert "no subscription holds event KC_DEVICE_STATUS_CHANGE" in err
-    assert "knoxhook subscriptions create" in err
+    assert "knoxhook subscribe --url URL --event KC_DEVICE_STATUS_CHANGE" in err
 
 
 def test_unreachable_emulator_is_exit_7(capsys: pytest.CaptureFixture[str]) -> None:

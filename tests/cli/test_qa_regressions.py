@@ -1,0 +1,273 @@
+"""Regressions found by driving the whole CLI as a user would (QA pass).
+
+Each test names the mistake a user made and asserts the exit code AND the message.
+Bugs that live outside ``knoxhook/cli`` are strict xfails here, so the fix flips them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from knoxhook.cli import common
+from tests.cli.conftest import Cli
+
+if TYPE_CHECKING:
+    from knoxhook.emulator.testing import EmulatorHandle
+
+PEM_2024 = (
+    Path(__file__).resolve().parents[3]
+    / "shared/fixtures/samsung/samsung-knox-validation-certificate-2024.pem"
+)
+
+
+@pytest.fixture(scope="module")
+def shared_knox() -> Iterator[EmulatorHandle]:
+    from knoxhook.emulator.testing import running_emulator
+
+    with running_emulator() as handle:
+        yield handle
+
+
+@pytest.fixture
+def knox(shared_knox: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
+    """The module's emulator, reset, with the demo client in the environment (as in CI)."""
+    shared_knox.reset()
+    shared_knox.set_certificate("valid")
+    monkeypatch.setenv("KNOXHOOK_BASE_URL", shared_knox.base_url)
+    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", shared_knox.client_id)
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", shared_knox.client_secret)
+    return shared_knox
+
+
+# --- values that look like rich markup are data ----------------------------------------
+
+
+def test_subscribe_to_a_url_with_brackets_succeeds_and_prints_it_verbatim(
+    knox: EmulatorHandle, cli: Cli
+) -> None:
+    # Was: exit 1 "MarkupError" AFTER Knox had made the subscription (a retry then
+    # failed with EVENT_ALREADY_SUBSCRIBED).
+    url = "https://hooks.example.com/knox/[/x]"
+    r = cli("subscribe", "--url", url, "--event", "KG_DEVICE_LOCKED")
+    assert r.code == 0, r.err
+    assert f"subscribed {url} to KG_DEVICE_LOCKED" in r.err
+    assert url in r.out
+    listed = cli("subscriptions", "list", "--json").json()
+    assert [s["url"] for s in listed] == [url]
+
+
+def test_tables_show_colon_words_and_brackets_as_typed(knox: EmulatorHandle, cli: Cli) -> None:
+    # Was: ":cd:" became an emoji and "[bold]" vanished (a fingerprint "...:CD:..." was
+    # shown with a CD emoji in `cert show`).
+    url = "https://hooks.example.com/a:cd:[bold]b"
+    made = cli("subscribe", "--url", url, "--event", "KG_DEVICE_LOCKED", "--json")
+    assert made.code == 0
+    assert f"subscribed {url} to KG_DEVICE_LOCKED" in made.err
+    r = cli("subscriptions", "get", made.json()["subscriptionId"])
+    assert r.code == 0
+    assert url in r.out
+
+
+def test_fingerprint_with_cd_pair_is_not_turned_into_an_emoji(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    common.emit({"sha256_fingerprint": "E4:2C:C2:CD:FA"}, fmt=common.OutputFormat.TABLE)
+    out = capsys.readouterr().out
+    assert "E4:2C:C2:CD:FA" in out
+    assert "\U0001f4bf" not in out
+
+
+def test_piped_list_keeps_each_id_and_url_on_one_line(knox: EmulatorHandle, cli: Cli) -> None:
+    # Was: at rich's default 80 columns a piped table folded ids ("ee22dd6c48e38" /
+    # "b3635212c62"), so `knoxhook subscriptions list | grep ID` found nothing.
+    url = "https://hooks.example.com/a/rather/long/path/for/the/knox/callbacks"
+    sids = [
+        cli("subscribe", "--url", url + str(i), "--event", event, "--json").json()["subscriptionId"]
+        for i, event in enumerate(("KG_DEVICE_LOCKED", "KDMS_DEVICE_UPLOAD"))
+    ]
+    r = cli("subscriptions", "list")
+    assert r.code == 0
+    for i, sid in enumerate(sids):
+        assert any(sid in line and url + str(i) in line for line in r.out.splitlines())
+
+
+def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from knoxhook.cli.listen import _line
+
+    verdict: Any = SimpleNamespace(
+        received_at="2026-11-29T01:02:03Z",
+        accepted=False,
+        status=400,
+        reason="malformed_signature",
+        message="header part '[/x]' is not base64url :cd:",
+        forward=None,
+    )
+    common.console().print(_line(verdict), markup=True, highlight=False)
+    out = capsys.readouterr().out
+    assert "rejected 400 malformed_signature: header part '[/x]' is not base64url :cd:" in out
+
+
+# --- files and ports that cannot be used: usage errors, not "unexpected error" -----------
+
+
+@pytest.mark.parametrize("kind", ["not-a-database", "directory"])
+def test_verify_with_an_unusable_nonce_db_exits_2_naming_it(
+    cli: Cli, tmp_path: Path, kind: str
+) -> None:
+    # Was: exit 1 "unexpected error: DatabaseError: file is not a database".
+    db = tmp_path / "nonces"
+    if kind == "directory":
+        db.mkdir()
+    else:
+        db.write_text("not sqlite at all, " * 100)
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    r = cli(
+        "verify", "--body", str(body), "--signature", "a.b.c",
+        "--cert", str(PEM_2024), "--nonce-db", str(db),
+    )  # fmt: skip
+    assert r.code == 2
+    assert f"Error: --nonce-db {db}: cannot use it as a nonce store" in r.err
+    assert "Hint: give a new file path" in r.err
+
+
+def test_listen_with_an_unusable_nonce_db_exits_2_as_json(cli: Cli, tmp_path: Path) -> None:
+    db = tmp_path / "nonces.sqlite3"
+    db.write_bytes(b"\x00garbage" * 512)
+    r = cli("listen", "--port", "0", "--cert", str(PEM_2024), "--nonce-db", str(db), "--json")
+    assert r.code == 2
+    assert r.out == ""
+    error = r.error()
+    assert error["code"] == "usage_error"
+    assert error["message"].startswith(f"--nonce-db {db}: cannot use it as a nonce store")
+    with pytest.raises(sqlite3.DatabaseError):  # and it was left as it was
+        sqlite3.connect(db).execute("select * from sqlite_master").fetchall()
+
+
+def test_listen_recording_into_a_directory_exits_2_naming_it(cli: Cli, tmp_path: Path) -> None:
+    # Was: exit 1 "unexpected error: IsADirectoryError".
+    r = cli(
+        "listen", "--port", "0", "--cert", str(PEM_2024),
+        "--nonce-db", ":memory:", "--record", str(tmp_path),
+    )  # fmt: skip
+    assert r.code == 2
+    assert f"Error: --record {tmp_path}: cannot append to it (Is a directory)" in r.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("listen", "--port", "70000", "--nonce-db", ":memory:", "--cert", str(PEM_2024)),
+        ("listen", "--port", "-1", "--nonce-db", ":memory:", "--cert", str(PEM_2024)),
+        ("emulator", "run", "--port", "70000"),
+    ],
+)
+def test_a_port_out_of_range_exits_2(cli: Cli, args: tuple[str, ...]) -> None:
+    # Was: exit 1 "unexpected error: OverflowError: bind(): port must be 0-65535."
+    r = cli(*args)
+    assert r.code == 2
+    port = args[args.index("--port") + 1]
+    assert f"Error: --port {port}: a port is 0..65535" in r.err
+
+
+# --- hints that send the user somewhere real --------------------------------------------
+
+
+def test_fetching_an_expired_certificate_does_not_advise_fetching_again(
+    knox: EmulatorHandle, cli: Cli
+) -> None:
+    knox.set_certificate("expire")
+    r = cli("cert", "fetch", "--json")
+    assert r.code == 8
+    assert r.json()["expired"] is True
+    error = r.error()
+    assert error["message"].startswith("certificate expired on")
+    assert "cert fetch" not in error["hint"]
+    assert f"{knox.base_url} itself serves this expired certificate" in error["hint"]
+
+
+def test_showing_an_expired_stored_certificate_still_advises_cert_fetch(cli: Cli) -> None:
+    expired = PEM_2024.parent / "samsung-knox-validation-certificate-2022.pem"
+    r = cli("cert", "show", "--file", str(expired))
+    assert r.code == 8
+    assert "Hint: run `knoxhook cert fetch` to download the current one" in r.err
+
+
+def test_login_with_empty_stdin_exits_2_and_shows_how_to_pipe(
+    knox: EmulatorHandle, cli: Cli
+) -> None:
+    r = cli("auth", "login", "--client-id", "x", "--client-secret-stdin", stdin=b"")
+    assert r.code == 2
+    assert "Error: --client-secret-stdin: nothing was read from standard input" in r.err
+    assert 'Hint: pipe the secret in: printf %s "$KNOX_SECRET" | knoxhook auth login' in r.err
+
+
+# --- found in modules this pass does not own (fix there; these flip to passing) ---------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="knoxhook/config.py read_config lets UnicodeDecodeError escape"
+)
+def test_a_config_toml_that_is_not_utf8_is_a_clear_usage_error(
+    cli: Cli, isolated_env: Path
+) -> None:
+    config = isolated_env / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b"\xff\xfe[profiles.default]\n")
+    r = cli("auth", "status")
+    assert r.code == 2
+    assert f"Error: cannot read {config}" in r.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="knoxhook/tokens.py: an unusable cache dir raises NotADirectoryError (exit 1)",
+)
+def test_a_cache_dir_that_is_a_file_is_a_clear_error(
+    knox: EmulatorHandle, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache-is-a-file"
+    cache.write_text("x")
+    monkeypatch.setenv("KNOXHOOK_CACHE_DIR", str(cache))
+    r = cli("subscriptions", "list")
+    assert r.code in (2, 3)
+    assert str(cache) in r.err
+    assert "unexpected error" not in r.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="typer turns KeyboardInterrupt into Exit(130) before main() sees it: "
+    "exit 130 but no 'interrupted' message (knoxhook/cli/main.py)",
+)
+def test_ctrl_c_during_a_command_says_interrupted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knoxhook import events
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(events, "by_service", interrupted)
+    r = cli("events", "--json")
+    assert r.code == 130
+    assert r.error()["code"] == "interrupted"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="knoxhook/cli/_fastparams.py: choice errors read like pydantic ('Value error, ...')",
+)
+def test_a_bad_choice_names_the_valid_values_plainly(cli: Cli) -> None:
+    r = cli("events", "--service", "XX")
+    assert r.code == 2
+    assert "Value error" not in r.err
+    assert "KDMS" in r.err
