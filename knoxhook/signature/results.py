@@ -1,0 +1,81 @@
+"""What a verification returns or records: the refusal reasons, the verified callback,
+the steps of ``--explain``, and the nonce store it checks against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Reason(StrEnum):
+    """Why a callback was refused (``CallbackVerificationError.reason``); stable strings."""
+
+    MISSING_SIGNATURE = "missing_signature"  # no X-WSM-SIGNATURE header
+    MALFORMED_SIGNATURE_HEADER = "malformed_signature_header"  # not header.payload.signature
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"  # JOSE header alg is not RS256
+    NO_CERTIFICATE = "no_certificate"  # no usable trusted certificate was given
+    BODY_TOO_LARGE = "body_too_large"  # more than max_body_bytes
+    PAYLOAD_MISMATCH = "payload_mismatch"  # part 1 present but it is not this body
+    BAD_SIGNATURE = "bad_signature"  # no form verifies with any trusted certificate
+    CERTIFICATE_EXPIRED = "certificate_expired"  # verifies only with an expired cert
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"  # ... only with a future cert
+    BODY_NOT_JSON = "body_not_json"  # signature holds, but the body is not JSON
+    BODY_NOT_OBJECT = "body_not_object"  # ... JSON but not an object
+    MISSING_FIELD = "missing_field"  # ... no string subscriptionId / event
+    MISSING_NONCE = "missing_nonce"  # no x-knox-nonce header (required since 25.04)
+    REPLAYED_NONCE = "replayed_nonce"  # the nonce was seen before
+
+
+class NonceStore(Protocol):
+    """Remembers nonces of verified callbacks (see ``knoxhook.receiver.nonces``)."""
+
+    def check_and_remember(self, nonce: str, now: float) -> bool:
+        """Remember ``nonce``; False when it was already seen (a replay)."""
+        ...
+
+
+@dataclass(slots=True)
+class VerifiedCallback:
+    """A callback whose signature, body and nonce checked out."""
+
+    event: str
+    subscription_id: str
+    payload: Any
+    nonce: str | None
+    trace_id: str | None
+    form: str  # e.g. "raw-body/padded/detached", "compact-json/unpadded/attached"
+    certificate_fingerprint: str  # SHA-256 of the certificate that verified it
+    body: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": True,
+            "event": self.event,
+            "subscriptionId": self.subscription_id,
+            "nonce": self.nonce,
+            "trace_id": self.trace_id,
+            "form": self.form,
+            "certificate_sha256": self.certificate_fingerprint,
+            "payload": self.payload,
+        }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One step of a verification, for ``verify --explain``."""
+
+    step: str  # "header", "signature", "body", "nonce"
+    outcome: str  # "ok" or why it failed
+    form: str | None = None
+    certificate: str | None = None  # SHA-256 fingerprint
+    signing_input: str | None = None  # abbreviated
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "step": self.step,
+            "form": self.form,
+            "certificate_sha256": self.certificate,
+            "signing_input": self.signing_input,
+            "outcome": self.outcome,
+        }
