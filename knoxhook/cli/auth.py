@@ -132,6 +132,13 @@ def login(
     from knoxhook.tokens import TokenManager
 
     fmt = common.output_format(json_flag, output)
+    common.require_text(
+        client_id=client_id,
+        scope=scope,
+        base_url=base_url,
+        token_url=token_url,
+        tenant_id=tenant_id,
+    )
     settings = common.settings(
         client_id=client_id,
         scope=scope,

@@ -56,6 +56,7 @@ class AppState:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    guessed: bool = False  # made by from_argv, before parsing
 
     @classmethod
     def from_argv(cls, args: Sequence[str]) -> AppState:
@@ -68,14 +69,21 @@ class AppState:
                 or (arg in ("--output", "-o") and i + 1 < len(args) and args[i + 1] == "json")
             ):
                 output = OutputFormat.JSON
-        return cls(output=output, debug="--debug" in args, no_color="--no-color" in args)
+        return cls(
+            output=output, debug="--debug" in args, no_color="--no-color" in args, guessed=True
+        )
 
 
 _state = AppState()
 
 
 def set_state(state: AppState) -> None:
+    """Install ``state``. The root callback's state, which sees only the options given
+    before the subcommand, keeps the argv guess of ``--json``: so ``subscriptions get
+    --json`` without its ID still reports the usage error as JSON."""
     global _state
+    if not state.guessed and state.output is None and _state.guessed:
+        state.output = _state.output
     _state = state
 
 
@@ -168,6 +176,28 @@ def report_error(code: str, message: str, hint: str | None) -> None:
     sys.stderr.write(f"Error: {message}\n")
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")
+
+
+def require_text(**values: str | Sequence[str] | None) -> None:
+    """A usage error when an argument is not valid text (a non-UTF-8 byte in argv).
+
+    Python keeps such bytes as lone surrogates, which fail much later, deep in the HTTP
+    layer, as an "unexpected error". Keyword names are the flags: ``trace_id`` is
+    ``--trace-id``; ``id``/``ids`` are the ID argument.
+    """
+    from knoxhook.errors import UsageError
+
+    for name, value in values.items():
+        items = [value] if isinstance(value, str) else list(value or ())
+        for item in items:
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                flag = "ID" if name in ("id", "ids") else "--" + name.replace("_", "-")
+                raise UsageError(
+                    f"{flag}: {item!r} is not valid UTF-8 text",
+                    hint="check the value's encoding (a byte from a Latin-1 file or terminal?)",
+                ) from None
 
 
 def check_port(port: int, flag: str = "--port") -> None:

@@ -170,6 +170,7 @@ def register(app: typer.Typer) -> None:
         from knoxhook.serving import serve_in_thread
 
         fmt = common.output_format(json_output, output)
+        common.require_text(path=path, forward_to=forward_to)
         if not path.startswith("/"):
             raise UsageError(f"--path must start with '/': {path!r}")
         if forward_to is not None and not forward_to.startswith(("http://", "https://")):

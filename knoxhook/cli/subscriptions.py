@@ -96,6 +96,7 @@ def subscribe(
     from knoxhook.subscriptions import validate_events, validate_url
 
     fmt = common.output_format(json_output, output)
+    common.require_text(url=url, event=event)
     if not url:
         raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
     url = validate_url(url, allow_http=allow_http)
@@ -138,6 +139,7 @@ def get(
       knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
     """
     fmt = common.output_format(json_output, output)
+    common.require_text(id=subscription_id)
     with _service() as service:
         sub = service.get(subscription_id)
     _show(sub, fmt)
@@ -191,6 +193,9 @@ def update(
     from knoxhook.subscriptions import validate_events, validate_url
 
     fmt = common.output_format(json_output, output)
+    common.require_text(
+        id=subscription_id, url=url, event=event, add_event=add_event, remove_event=remove_event
+    )
     if not (url or event or add_event or remove_event):
         raise UsageError(
             "nothing to update", hint="give --url, --event, --add-event or --remove-event"
@@ -239,6 +244,7 @@ def delete(
     from knoxhook.errors import NotFoundError, UsageError
 
     fmt = common.output_format(json_output, output)
+    common.require_text(ids=subscription_ids)
     ids = list(dict.fromkeys(i.strip() for i in subscription_ids or []))
     if all_ and ids:
         raise UsageError("give subscription ids or --all, not both")

@@ -139,6 +139,7 @@ def trigger(
             hint="`knoxhook events` lists them",
         )
     fmt = common.output_format(json_output, output)
+    common.require_text(trace_id=trace_id)
     body: dict[str, Any] = {"event": name}
     loaded = _payload(payload)
     if loaded is not None:

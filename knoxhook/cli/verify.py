@@ -189,6 +189,7 @@ def register(app: typer.Typer) -> None:
         from knoxhook.signature import verify_callback
 
         fmt = common.output_format(json_output, output)
+        common.require_text(signature=signature, nonce=nonce)
         if (signature is None) == (headers_file is None):
             raise UsageError("give exactly one of --signature or --headers", hint="see --help")
         if body == "-" and headers_file == "-":

@@ -271,3 +271,56 @@ def test_a_bad_choice_names_the_valid_values_plainly(cli: Cli) -> None:
     assert r.code == 2
     assert "Value error" not in r.err
     assert "KDMS" in r.err
+
+
+# --- scripts: --json after the subcommand, and arguments that are not text ---------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("subscriptions", "get", "--json"),
+        ("subscriptions", "get", "-o", "json"),
+        ("subscriptions", "update", "--output=json"),
+    ],
+)
+def test_a_usage_error_after_the_subcommand_is_json_when_asked(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
+    # Was: the root callback reset the format, so "Missing argument 'ID'." came as text.
+    r = cli(*args)
+    assert r.code == 2
+    assert r.error() == {
+        "code": "usage_error",
+        "message": "Missing argument 'ID'.",
+        "hint": "see --help",
+    }
+
+
+BAD = "\udcff"  # how Python hands over a non-UTF-8 byte of argv
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("subscriptions", "get", "a" + BAD), "ID"),
+        (("subscriptions", "delete", "a" + BAD, "--yes"), "ID"),
+        (("subscriptions", "update", "a" + BAD, "--url", "https://e.example/"), "ID"),
+        (("subscribe", "--url", "https://e.example/" + BAD, "-e", "KG_DEVICE_LOCKED"), "--url"),
+        (("trigger", "KG_DEVICE_LOCKED", "--trace-id", "t" + BAD), "--trace-id"),
+        (("auth", "login", "--client-id", "c" + BAD, "--client-secret-stdin"), "--client-id"),
+        (("verify", "--body", "-", "--signature", "a.b.c", "--nonce", "n" + BAD), "--nonce"),
+    ],
+)
+def test_a_non_utf8_argument_is_a_usage_error_naming_it(
+    knox: EmulatorHandle, cli: Cli, args: tuple[str, ...], flag: str
+) -> None:
+    # Was: exit 1 "unexpected error: UnicodeEncodeError ... surrogates not allowed"
+    # (auth login even said exit 4 "Knox refused the client credentials").
+    r = cli(*args, "--json", stdin=b"secret\n")
+    assert r.code == 2
+    error = r.error()
+    assert error["code"] == "usage_error"
+    assert error["message"].startswith(f"{flag}: ")
+    assert error["message"].endswith("is not valid UTF-8 text")
+    assert knox.stats()["token_requests"] == 0  # refused before any request
