@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx2
 
-from knoxhook import __version__, wire
+from knoxhook import wire
 from knoxhook.config import Settings
 from knoxhook.errors import (
     ApiError,
@@ -41,7 +41,6 @@ from knoxhook.tokens import TokenManager
 
 __all__ = ["BearerAuth", "KnoxClient", "RetryPolicy", "open_client"]
 
-USER_AGENT = f"knoxhook/{__version__}"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _MAYBE_SENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError)
@@ -81,34 +80,25 @@ class KnoxClient:
         timeout: float = 30.0,
     ) -> None:
         self.settings = settings
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
         # secret None: resolved (env > keyring > file) only if a token must be fetched.
         self.tokens = TokenManager(
             settings,
             secret=secret,
             transport=transport,
-            retry=self.retry,
+            retry=retry,
             sleep=sleep,
             trace=trace,
             timeout=timeout,
         )
+        self.http = self.tokens.http  # the same options for token and API requests
+        self.retry = self.http.retry
+        self._sleep = self.http.sleep
         self.auth = BearerAuth(self.tokens)
-        headers = {"User-Agent": USER_AGENT}
-        if settings.tenant_id:
-            headers[wire.TENANT_HEADER] = settings.tenant_id
-        event_hooks = None
-        if trace is not None:
-            from knoxhook.httptrace import HttpTracer
-
-            event_hooks = HttpTracer(trace, self.tokens.known_secrets).hooks()
+        tenant = {wire.TENANT_HEADER: settings.tenant_id} if settings.tenant_id else {}
         self._http = httpx2.Client(
             base_url=settings.base_url,
-            headers=headers,
             auth=self.auth,
-            transport=transport,
-            timeout=timeout,
-            event_hooks=event_hooks,
+            **self.http.client_kwargs(self.tokens.known_secrets, headers=tenant),
         )
 
     # --- requests -------------------------------------------------------------------------

@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from knoxhook import __version__
 from knoxhook.config import Settings, ensure_private_dir, write_private
 from knoxhook.errors import (
     AuthenticationError,
@@ -33,6 +32,8 @@ from knoxhook.errors import (
     NotConfiguredError,
     TransportError,
 )
+from knoxhook.httpoptions import HttpOptions
+from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from knoxhook.httptrace import Trace
 
 TOKENS_DIR = "tokens"
-USER_AGENT = f"knoxhook/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ def _write_cached(settings: Settings, token: Token) -> None:
 
 class TokenManager:
     """Tokens for one profile. ``secret`` is a string, or None to resolve it lazily
-    (``credentials.resolve_secret``) only when a token must be fetched."""
+    (``credentials.resolve_secret``) only when a token must be fetched. ``transport``,
+    ``retry``, ``sleep``, ``trace`` and ``timeout`` become ``self.http``, which
+    ``KnoxClient`` reuses for its own requests."""
 
     def __init__(
         self,
@@ -113,13 +115,9 @@ class TokenManager:
     ) -> None:
         self.settings = settings
         self._secret = secret
-        self._transport = transport
-        self._retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._trace = trace
+        self.http = HttpOptions(transport, retry or RetryPolicy(), sleep, trace, timeout)
         self._now = now
         self.margin = margin
-        self._timeout = timeout
         self._lock_timeout = lock_timeout
         self.fetches = 0  # network fetches made by this manager (tests, benchmarks)
 
@@ -192,19 +190,6 @@ class TokenManager:
             self._secret = resolve_secret(self.settings)
         return self._secret
 
-    def _http_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "timeout": self._timeout,
-            "headers": {"User-Agent": USER_AGENT},
-        }
-        if self._transport is not None:
-            options["transport"] = self._transport
-        if self._trace is not None:
-            from knoxhook.httptrace import HttpTracer
-
-            options["event_hooks"] = HttpTracer(self._trace, self.known_secrets).hooks()
-        return options
-
     def _fetch(self) -> Token:
         settings = self.settings
         if not settings.client_id:
@@ -213,22 +198,21 @@ class TokenManager:
                 hint="run `knoxhook auth login --client-id ID`, or set KNOXHOOK_CLIENT_ID",
             )
         secret = self._secret_value()
+        retry = self.http.retry
         attempt = 0
         while True:
             attempt += 1
             try:
                 token = self._fetch_once(settings.client_id, secret)
             except _Retryable as exc:
-                if attempt >= self._retry.attempts or (
-                    exc.retry_after is not None and exc.retry_after > self._retry.max_retry_after
-                ):
+                wait = exc.retry_after
+                if attempt >= retry.attempts or (wait is not None and wait > retry.max_retry_after):
                     raise TransportError(
                         f"could not get a token from {settings.token_url}: {exc.reason}",
                         status=exc.status,
                         hint="Knox or the network is having trouble; try again later",
                     ) from None
-                delay = exc.retry_after
-                self._sleep(self._retry.backoff(attempt) if delay is None else delay)
+                self.http.sleep(retry.backoff(attempt) if wait is None else wait)
                 continue
             self.fetches += 1
             return token
@@ -246,7 +230,7 @@ class TokenManager:
                 token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
                 scope=settings.scope,
                 token_endpoint=settings.token_url,
-                **self._http_options(),
+                **self.http.client_kwargs(self.known_secrets),
             ) as oauth:
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
@@ -263,7 +247,7 @@ class TokenManager:
         except Exception as exc:  # authlib's OAuthError or a malformed answer
             raise AuthenticationError(
                 f"Knox refused the client credentials of {client_id!r}: "
-                + _scrub(str(exc), secret),
+                + scrub(str(exc), [secret]),
                 hint="check the client id and secret (`knoxhook auth login`)",
             ) from None
         access = data.get("access_token") if isinstance(data, dict) else None
@@ -295,7 +279,7 @@ class TokenManager:
         detail = _error_detail(response)
         raise AuthenticationError(
             f"Knox refused the client credentials of {self.settings.client_id!r} "
-            f"(HTTP {status}{': ' + _scrub(detail, self._secret) if detail else ''})",
+            f"(HTTP {status}{': ' + scrub(detail, [self._secret]) if detail else ''})",
             hint="check the client id, secret and scope; run `knoxhook auth login` again",
         )
 
@@ -311,7 +295,7 @@ class TokenManager:
         if self.settings.client_id:
             form["client_id"] = self.settings.client_id
         try:
-            with httpx2.Client(**self._http_options()) as http:
+            with httpx2.Client(**self.http.client_kwargs(self.known_secrets)) as http:
                 response = http.post(self.settings.revoke_url, data=form)
         except httpx2.HTTPError as exc:
             raise TransportError(
@@ -344,7 +328,3 @@ def _error_detail(response: httpx2.Response) -> str:
     if not parts:  # the Knox error shape {"code", "message", "data"}
         parts = [str(body[k]) for k in ("code", "message", "data") if body.get(k)]
     return " ".join(parts)[:300]
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
