@@ -87,22 +87,22 @@ class HttpTracer:
     def _emit(self, line: str) -> None:
         self._trace(scrub(line, self._secrets()))
 
+    def _emit_message(self, mark: str, headers: httpx2.Headers, content: bytes) -> None:
+        """The headers and body of a request (``mark`` ">") or response ("<")."""
+        for name, value in headers.items():
+            self._emit(f"{mark} {name}: {redact_header(name, value)}")
+        body = redact_body(content, headers.get("content-type", ""))
+        if body:
+            self._emit(f"{mark} {body}")
+
     def on_request(self, request: httpx2.Request) -> None:
         self._emit(f"> {request.method} {request.url}")
-        for name, value in request.headers.items():
-            self._emit(f"> {name}: {redact_header(name, value)}")
-        body = redact_body(request.content, request.headers.get("content-type", ""))
-        if body:
-            self._emit(f"> {body}")
+        self._emit_message(">", request.headers, request.content)
 
     def on_response(self, response: httpx2.Response) -> None:
         response.read()
         self._emit(f"< {response.status_code} {response.reason_phrase}")
-        for name, value in response.headers.items():
-            self._emit(f"< {name}: {redact_header(name, value)}")
-        body = redact_body(response.content, response.headers.get("content-type", ""))
-        if body:
-            self._emit(f"< {body}")
+        self._emit_message("<", response.headers, response.content)
 
     def hooks(self) -> dict[str, list[Callable[..., Any]]]:
         return {"request": [self.on_request], "response": [self.on_response]}
