@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from urllib.parse import urlsplit
 
 from knoxhook import wire
 from knoxhook.errors import CertificateError
+from knoxhook.files import ensure_private_dir, write_private
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -209,18 +208,12 @@ def read_stored(settings: Settings) -> bytes | None:
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, 0600, its directory created 0700."""
+    """Write ``data`` to ``path`` atomically, 0600; a missing directory is created 0700.
+
+    For any path (``cert fetch --out``): an existing directory keeps its mode.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp creates it 0600
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, data)
     return path
 
 
@@ -228,9 +221,9 @@ def store(settings: Settings, pem: bytes) -> Path:
     """Keep ``pem`` as this base URL's certificate (atomic, 0600, dir 0700)."""
     load_certificates(pem)  # never store garbage
     path = stored_path(settings)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    return write_atomic(path, pem)
+    ensure_private_dir(path.parent)
+    write_private(path, pem)
+    return path
 
 
 # --- download and pinning ---------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from typing import Any, Final
 
 from knoxhook import wire
 from knoxhook.errors import UsageError
+from knoxhook.files import ensure_private_dir as ensure_private_dir  # re-exported
+from knoxhook.files import write_private as write_private  # re-exported
 
 APP_NAME: Final = "knoxhook"
 DEFAULT_PROFILE: Final = "default"
@@ -159,36 +160,6 @@ def check_profile_name(name: str) -> str:
             hint="use letters, digits, '-' and '_' only",
         )
     return name
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` as 0700, and any missing parent as 0700 too (``mkdir(parents=True)``
-    would give those the umask's mode); ``path`` itself is kept 0700."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    os.chmod(path, 0o700)
-    return path
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically; the file is 0600 from its first byte.
-
-    A temp file in the same directory is created with ``os.open(..., 0o600)``, synced,
-    then ``os.replace``-d over ``path``, so readers never see a half-written file.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _toml_string(value: str) -> str:

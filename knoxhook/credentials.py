@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from knoxhook.config import Settings, ensure_private_dir, write_private
+from knoxhook.config import Settings
 from knoxhook.errors import NotConfiguredError
+from knoxhook.files import ensure_private_dir, write_private
 
 ENV_SECRET: Final = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
 KEYRING_SERVICE: Final = "knoxhook"

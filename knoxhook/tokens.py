@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knoxhook.config import Settings, ensure_private_dir, write_private
+from knoxhook.config import Settings
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
     NotConfiguredError,
     TransportError,
 )
+from knoxhook.files import ensure_private_dir, write_private
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after

@@ -11,8 +11,6 @@ Samsung did in 2024) or with a new key.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,23 +22,12 @@ from cryptography.x509.oid import NameOID
 
 from knoxhook.emulator import CERT_ACTIONS
 from knoxhook.errors import UsageError
+from knoxhook.files import write_private
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "certificate.pem"
 _DAY = dt.timedelta(days=1)
 _LIFETIME = dt.timedelta(days=3 * 365)  # Samsung's certificates last three years
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` 0600 from the start, atomically (DESIGN.md house style)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -160,5 +147,5 @@ class CertificateStore:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            _write_private(self._dir / KEY_FILE, pem)
-        _write_private(self._dir / CERT_FILE, self._cert.public_bytes(serialization.Encoding.PEM))
+            write_private(self._dir / KEY_FILE, pem)
+        write_private(self._dir / CERT_FILE, self._cert.public_bytes(serialization.Encoding.PEM))
