@@ -1,8 +1,7 @@
 """KWN subscriptions: a thin, typed CRUD service over ``KnoxClient`` (knox-api.md §3).
 
-Inputs are checked before any request: event names against the catalogue
-(``validate_events``) and callback URLs (``validate_url``). No typer, no rich: the CLI
-and the TUI both use this.
+Inputs are checked before any request (``knoxhook.validation``: event names against
+the catalogue, callback URLs). No typer, no rich: the CLI and the TUI both use this.
 
 A create is never blindly repeated. When it fails in a way that may have reached the
 server (``TransportError(ambiguous=True)``), the service lists the subscriptions and
@@ -14,15 +13,16 @@ subscription, so a create with those events could not have succeeded anyway.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from knoxhook import events as catalogue
 from knoxhook import wire
 from knoxhook.errors import KnoxhookError, NotFoundError, TransportError, UsageError
+from knoxhook.validation import is_loopback as is_loopback  # re-exported
+from knoxhook.validation import validate_events as validate_events  # re-exported
+from knoxhook.validation import validate_url as validate_url  # re-exported
 
 if TYPE_CHECKING:
     import httpx2
@@ -105,74 +105,14 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-# --- validation (before any request) ----------------------------------------------------
-
-
-def validate_events(names: Iterable[str]) -> tuple[str, ...]:
-    """Catalogue names, upper-cased, de-duplicated in order; ``A,B`` is split.
-
-    UsageError naming the closest catalogue events when a name is unknown, or when
-    there is none at all.
-    """
-    result: list[str] = []
-    unknown: list[str] = []
-    for raw in names:
-        for part in raw.split(","):
-            name = part.strip().upper()
-            if not name:
-                continue
-            if catalogue.get(name) is None:
-                unknown.append(part.strip())
-            elif name not in result:
-                result.append(name)
-    if unknown:
-        parts = []
-        for name in unknown:
-            near = catalogue.closest(name)
-            parts.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else f"{name!r}")
-        noun = "event" if len(unknown) == 1 else "events"
-        raise UsageError(
-            f"unknown {noun}: {'; '.join(parts)}",
-            hint="run `knoxhook events` to list the event catalogue",
-        )
-    if not result:
-        raise UsageError("give at least one event (--event NAME)", hint="see `knoxhook events`")
-    return tuple(result)
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+def _json(response: httpx2.Response) -> Any:
+    """The JSON body of a 2xx answer; MalformedResponseError when it is not JSON."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return response.json()
     except ValueError:
-        return False
-
-
-def validate_url(url: str, *, allow_http: bool = False) -> str:
-    """An absolute https URL (or http to loopback, or any http with ``allow_http``)."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise UsageError(f"not a valid callback URL: {url!r} ({exc})") from exc
-    if parts.scheme not in ("http", "https") or not host:
-        raise UsageError(
-            f"the callback URL must be an absolute http(s) URL, got {url!r}",
-            hint="for example --url https://hooks.example.com/knox",
-        )
-    if any(c.isspace() for c in url):
-        raise UsageError(f"the callback URL contains whitespace: {url!r}")
-    if parts.scheme == "http" and not allow_http and not is_loopback(host):
-        raise UsageError(
-            f"refusing plain http:// to {host}: Knox would send device data unencrypted",
-            hint="use https://, or pass --allow-http if you really mean it",
-        )
-    return url
+        raise MalformedResponseError(
+            f"Knox answered {response.status_code} with a body that is not JSON"
+        ) from None
 
 
 def _id_path(subscription_id: str) -> str:
@@ -198,13 +138,14 @@ class SubscriptionService:
 
     def list(self) -> list[Subscription]:
         """Every subscription of the customer, in the server's order."""
-        data = self._client.request("GET", wire.subscriptions_path()).json()
+        data = _json(self._client.request("GET", wire.subscriptions_path()))
         if not isinstance(data, list):
             raise MalformedResponseError(f"expected a list of subscriptions, got {_kind(data)}")
         return [Subscription.from_wire(item) for item in data]
 
     def get(self, subscription_id: str) -> Subscription:
-        return Subscription.from_wire(self._client.request("GET", _id_path(subscription_id)).json())
+        response = self._client.request("GET", _id_path(subscription_id))
+        return Subscription.from_wire(_json(response))
 
     def find(self, url: str, events: Iterable[str]) -> Subscription | None:
         """The subscription with this URL and exactly these events, if any."""
@@ -231,7 +172,7 @@ class SubscriptionService:
                     raise
                 last = exc
                 continue
-            return Subscription.from_wire(response.json())
+            return Subscription.from_wire(_json(response))
         assert last is not None
         existing = self._look(url, names, last)
         if existing is not None:
@@ -292,7 +233,7 @@ class SubscriptionService:
             )
         body = {wire.F_URL: new_url, wire.F_EVENTS: names}
         response = self._client.request("PUT", path, json=body, idempotent=True)
-        return Subscription.from_wire(response.json())
+        return Subscription.from_wire(_json(response))
 
     def delete(self, subscription_id: str, *, missing_ok: bool = False) -> bool:
         """Delete one subscription; False if it was already gone and ``missing_ok``.

@@ -193,6 +193,30 @@ def test_malformed_subscription_is_reported(data: Any) -> None:
         Subscription.from_wire(data)
 
 
+class HtmlProxy:
+    """A client whose every answer is a 200 HTML page (a captive portal, a proxy)."""
+
+    def request(self, method: str, path: str, **_: Any) -> httpx2.Response:
+        return httpx2.Response(200, text="<html>login</html>")
+
+
+@pytest.mark.parametrize("call", ["list", "get", "create", "update"])
+def test_a_2xx_answer_that_is_not_json_is_a_malformed_response(call: str) -> None:
+    service = SubscriptionService(HtmlProxy())
+    actions = {
+        "list": lambda: service.list(),
+        "get": lambda: service.get("42"),
+        "create": lambda: service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"]),
+        "update": lambda: service.update(
+            "42", url="https://a.example/cb", events=["KG_DEVICE_LOCKED"]
+        ),
+    }
+    with pytest.raises(
+        MalformedResponseError, match="Knox answered 200 with a body that is not JSON"
+    ):
+        actions[call]()
+
+
 # --- CRUD --------------------------------------------------------------------------------
 
 

@@ -103,8 +103,8 @@ def catalogue_rows(held: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
 
 
 def check_url(url: str) -> str:
-    """The URL as the CLI checks it (``knoxhook.subscriptions.validate_url``), or UsageError."""
-    from knoxhook.subscriptions import validate_url
+    """The URL as the CLI checks it (``knoxhook.validation.validate_url``), or UsageError."""
+    from knoxhook.validation import validate_url
 
     return validate_url(url)
 
