@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 
 auth_app = typer.Typer(
     name="auth",
-    help="Log in to Knox (client credentials), inspect and print tokens, log out.",
+    help="Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
+    "Examples:\n\n\b\n"
+    '  printf %s "$KNOX_SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
+    "  knoxhook auth status --json\n"
+    '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
     no_args_is_help=True,
     rich_markup_mode=None,
 )

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 cert_app = typer.Typer(
     name="cert",
-    help="Download, store and inspect the Knox validation certificate that signs callbacks.",
+    help="Download, store and inspect the Knox validation certificate that signs callbacks."
+    "\n\nExamples:\n\n\b\n"
+    "  knoxhook cert fetch --out knox.pem\n"
+    "  knoxhook cert show --json",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

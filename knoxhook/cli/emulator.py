@@ -18,7 +18,10 @@ from knoxhook.emulator import CLIENTS_ENV, DEFAULT_HOST, DEFAULT_PORT, DEMO_CLIE
 
 emulator_app = typer.Typer(
     name="emulator",
-    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).",
+    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
+    "Examples:\n\n\b\n"
+    "  knoxhook emulator run --port 8765\n"
+    "  knoxhook emulator run --port 0 --cert-state expired",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

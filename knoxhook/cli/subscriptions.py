@@ -23,7 +23,11 @@ COLUMNS = [
 
 subs_app = typer.Typer(
     name="subscriptions",
-    help="List, show, update and delete KWN subscriptions (create one with `subscribe`).",
+    help="List, show, update and delete KWN subscriptions (create one with `subscribe`).\n\n"
+    "Examples:\n\n\b\n"
+    "  knoxhook subscriptions list --json\n"
+    "  knoxhook subscriptions update ID --add-event KG_DEVICE_LOCKED\n"
+    "  knoxhook subscriptions delete ID --yes",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -53,12 +57,26 @@ AllowHttpOption = Annotated[
 ]
 
 
+# What to do next, for the refusals people hit most (Knox's own message says what).
+_HINTS = {
+    "EVENT_ALREADY_SUBSCRIBED": "an event belongs to one subscription at a time: remove it "
+    "there first (knoxhook subscriptions update ID --remove-event EVENT), or update that one",
+    "SUBSCRIPTION_NOT_FOUND": "see the ids with `knoxhook subscriptions list`",
+}
+
+
 @contextmanager
 def _service() -> Iterator[SubscriptionService]:
+    from knoxhook.errors import ApiError
     from knoxhook.subscriptions import SubscriptionService
 
-    with common.knox_client() as client:
-        yield SubscriptionService(client)
+    try:
+        with common.knox_client() as client:
+            yield SubscriptionService(client)
+    except ApiError as exc:
+        if exc.hint is None and exc.knox_name in _HINTS:
+            exc.hint = _HINTS[exc.knox_name]
+        raise
 
 
 def _show(sub: Subscription, fmt: common.OutputFormat) -> None:
