@@ -125,7 +125,7 @@ def keyring_usable() -> bool:
         from keyring.backends import fail, null
 
         return not isinstance(backend, fail.Keyring | null.Keyring)
-    except Exception:
+    except Exception:  # keyring backends raise anything (dbus, import errors): none usable
         return False
 
 
@@ -169,7 +169,7 @@ def store_secret(settings: Settings, secret: str, *, insecure_file: bool) -> str
     try:
         kr.set_password(KEYRING_SERVICE, user, secret)
         stored = kr.get_password(KEYRING_SERVICE, user)
-    except Exception as exc:
+    except Exception as exc:  # any backend failure; only its type is shown (no secret)
         raise _no_keyring_error(f"the OS keyring refused it ({type(exc).__name__})") from exc
     if stored != secret:
         raise _no_keyring_error("the OS keyring did not keep it")

@@ -220,6 +220,7 @@ class TokenManager:
 
     def _fetch_once(self, client_id: str, secret: str) -> Token:
         import httpx2
+        from authlib.common.errors import AuthlibBaseError
         from authlib.integrations.httpx_client import OAuth2Client
 
         settings = self.settings
@@ -243,13 +244,17 @@ class TokenManager:
             raise TransportError(
                 f"could not get a token from {settings.token_url}: {type(exc).__name__}"
             ) from None
-        except (KnoxhookError, _Retryable):
-            raise
-        except Exception as exc:  # authlib's OAuthError or a malformed answer
+        except AuthlibBaseError as exc:  # OAuthError: an {"error": ...} answer, even a 200
             raise AuthenticationError(
                 f"Knox refused the client credentials of {client_id!r}: "
                 + scrub(str(exc), [secret]),
                 hint="check the client id and secret (`knoxhook auth login`)",
+            ) from None
+        except (ValueError, TypeError) as exc:  # authlib parsing what is not a token object
+            raise TransportError(
+                f"the token endpoint {settings.token_url} answered with something that is "
+                f"not an OAuth token ({type(exc).__name__})",
+                hint="check --token-url / KNOXHOOK_TOKEN_URL points at the Knox token endpoint",
             ) from None
         access = data.get("access_token") if isinstance(data, dict) else None
         if not access:

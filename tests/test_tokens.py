@@ -157,6 +157,25 @@ def test_oauth_error_with_200_status_is_authentication_error() -> None:
         manager(TokenServer(odd)).get()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx2.Response(200, text="<html>captive portal</html>"),
+        httpx2.Response(200, json=["not", "a", "token"]),
+        httpx2.Response(200, json=42),
+    ],
+)
+def test_a_2xx_answer_that_is_not_a_token_is_a_network_error_not_refused_credentials(
+    answer: httpx2.Response,
+) -> None:
+    with pytest.raises(TransportError) as info:
+        manager(TokenServer(answer)).get()
+    assert info.value.exit_code == ExitCode.NETWORK
+    assert "answered with something that is not an OAuth token" in info.value.message
+    assert "refused the client credentials" not in info.value.message
+    assert not tokens.cache_path(make_settings()).exists()
+
+
 def test_503_and_429_and_connect_errors_are_retried() -> None:
     slept: list[float] = []
     server = TokenServer(

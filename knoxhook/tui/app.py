@@ -51,7 +51,7 @@ async def _in_daemon_thread(call: Callable[[], T]) -> T:
     def target() -> None:
         try:
             result = call()
-        except BaseException as exc:
+        except BaseException as exc:  # every outcome goes to the awaiting worker, not lost
             error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
                 loop.call_soon_threadsafe(settle, lambda: future.set_exception(error))
