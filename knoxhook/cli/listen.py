@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from knoxhook.cli import common
-from knoxhook.cli.verify import CertOption, open_nonce_db
+from knoxhook.cli.verify import CertOption, cert_hint, open_nonce_db
 
 if TYPE_CHECKING:
     from knoxhook.receiver.app import Verdict
@@ -182,7 +182,8 @@ def register(app: typer.Typer) -> None:
         if cert:
             provider = StaticCertificates(load_certificate_files(cert))
         else:
-            provider = StoredCertificates(common.settings())
+            with cert_hint():
+                provider = StoredCertificates(common.settings())
         store = _nonce_store(nonce_db, nonce_window)
         recorder = _recorder(record) if record is not None else None
         printer = Printer(fmt)

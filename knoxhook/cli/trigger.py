@@ -36,7 +36,19 @@ def _payload(source: str | None) -> dict[str, Any] | None:
 
 def _emulator_url(flag: str | None) -> str:
     """--emulator, else KNOXHOOK_EMULATOR_URL, else the current profile's base URL."""
-    url = flag or os.environ.get(EMULATOR_URL_ENV) or common.settings().base_url
+    url = flag or os.environ.get(EMULATOR_URL_ENV)
+    if not url:
+        from urllib.parse import urlsplit
+
+        url = common.settings().base_url
+        host = (urlsplit(url).hostname or "").lower()
+        if host == "samsungknox.com" or host.endswith(".samsungknox.com"):
+            # never post emulator control requests to the real Knox cloud
+            raise UsageError(
+                f"no emulator to ask: the profile's base URL {url} is the real Knox cloud",
+                hint="pass --emulator URL (`knoxhook emulator run` prints it), or set "
+                f"{EMULATOR_URL_ENV}",
+            )
     return url.rstrip("/")
 
 

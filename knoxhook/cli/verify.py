@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -96,7 +98,21 @@ def trusted_certificates(paths: list[Path] | None) -> list[x509.Certificate]:
     from knoxhook import certs
 
     common.verbose("no --cert: using the stored Knox certificate")
-    return certs.load_certificates(certs.ensure_certificate(common.settings()))
+    with cert_hint():
+        return certs.load_certificates(certs.ensure_certificate(common.settings()))
+
+
+@contextmanager
+def cert_hint() -> Iterator[None]:
+    """Without credentials the stored certificate cannot be fetched: say --cert works too."""
+    from knoxhook.errors import NotConfiguredError
+
+    try:
+        yield
+    except NotConfiguredError as exc:
+        extra = "or pass the Knox certificate with --cert FILE"
+        exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
+        raise
 
 
 def _attempt_rows(attempts: list[Attempt]) -> list[dict[str, Any]]:

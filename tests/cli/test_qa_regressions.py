@@ -368,3 +368,44 @@ def test_a_bare_group_prints_its_help_not_an_error(cli: Cli) -> None:
     r = cli("auth")
     assert "Usage: knoxhook auth" in r.out + r.err
     assert "Error: Usage" not in r.err
+
+
+# --- a fresh machine: nothing configured ----------------------------------------------------
+
+
+def test_trigger_never_posts_to_the_real_knox_cloud(cli: Cli) -> None:
+    # Was: with no profile, trigger POSTed /_emulator/events to https://api.samsungknox.com.
+    r = cli("trigger", "KG_DEVICE_LOCKED", "--json")
+    assert r.code == 2
+    error = r.error()
+    assert error["message"] == (
+        "no emulator to ask: the profile's base URL https://api.samsungknox.com is the real "
+        "Knox cloud"
+    )
+    assert error["hint"].startswith("pass --emulator URL")
+
+
+def test_trigger_with_a_real_knox_host_in_the_environment_is_refused_too(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KNOXHOOK_BASE_URL", "https://eu-kcs-api.samsungknox.com")
+    r = cli("trigger", "KG_DEVICE_LOCKED")
+    assert r.code == 2
+    assert "Error: no emulator to ask: the profile's base URL https://eu-kcs-api" in r.err
+
+
+@pytest.mark.parametrize("command", ["verify", "listen"])
+def test_without_credentials_or_cert_the_hint_offers_cert(
+    cli: Cli, tmp_path: Path, command: str
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    args = (
+        ("verify", "--body", str(body), "--signature", "a.b.c")
+        if command == "verify"
+        else ("listen", "--port", "0", "--nonce-db", ":memory:")
+    )
+    r = cli(*args)
+    assert r.code == 3
+    assert "Error: no client id for profile 'default'" in r.err
+    assert "or pass the Knox certificate with --cert FILE" in r.err
