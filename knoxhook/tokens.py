@@ -1,6 +1,6 @@
 """OAuth 2.0 client-credentials tokens: fetch, on-disk cache, renewal, revocation.
 
-Cache: one token per (profile, token URL, client id, scope) in
+Cache (``knoxhook.tokencache``): one token per (profile, token URL, client id, scope) in
 ``<cache dir>/tokens/<sha256>.json`` (file 0600, dir 0700), written atomically. Reading a
 valid cached token takes no lock and imports neither authlib nor keyring, so a command
 with a cached token starts fast. A fetch happens under a file lock: lock, re-read the
@@ -16,13 +16,9 @@ form field ``token``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knoxhook.config import Settings
@@ -32,66 +28,20 @@ from knoxhook.errors import (
     NotConfiguredError,
     TransportError,
 )
-from knoxhook.files import ensure_private_dir, write_private
+from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
+from knoxhook.tokencache import Token as Token  # re-exported
+from knoxhook.tokencache import cache_path as cache_path  # re-exported
+from knoxhook.tokencache import read_cached as read_cached  # re-exported
+from knoxhook.tokencache import write_cached
 
 if TYPE_CHECKING:
     import httpx2
 
     from knoxhook.httptrace import Trace
-
-TOKENS_DIR = "tokens"
-
-
-@dataclass(frozen=True)
-class Token:
-    access_token: str
-    expires_at: float  # epoch seconds
-    obtained_at: float
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type
-    scope: str | None = None
-
-    def expires_in(self, now: float) -> float:
-        return self.expires_at - now
-
-    def is_fresh(self, now: float, margin: float) -> bool:
-        """Still usable for a while: ``margin`` (at most half its lifetime) before expiry."""
-        lifetime = max(self.expires_at - self.obtained_at, 0.0)
-        return self.expires_at - min(margin, lifetime / 2) > now
-
-
-def cache_path(settings: Settings) -> Path:
-    key = json.dumps([settings.profile, settings.token_url, settings.client_id, settings.scope])
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return settings.cache_dir / TOKENS_DIR / f"{digest}.json"
-
-
-def read_cached(settings: Settings) -> Token | None:
-    """The cached token (fresh or not); None when missing or unreadable."""
-    try:
-        data = json.loads(cache_path(settings).read_text(encoding="utf-8"))
-        return Token(
-            access_token=str(data["access_token"]),
-            expires_at=float(data["expires_at"]),
-            obtained_at=float(data["obtained_at"]),
-            token_type=str(data.get("token_type") or "Bearer"),
-            scope=data.get("scope"),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_cached(settings: Settings, token: Token) -> None:
-    path = cache_path(settings)
-    ensure_private_dir(path.parent)
-    record = asdict(token) | {
-        "profile": settings.profile,
-        "token_url": settings.token_url,
-        "client_id": settings.client_id,
-    }
-    write_private(path, json.dumps(record, indent=1).encode("utf-8"))
 
 
 class TokenManager:
@@ -152,7 +102,7 @@ class TokenManager:
             with self._lock():
                 return self.refresh(locked=True)
         token = self._fetch()
-        _write_cached(self.settings, token)
+        write_cached(self.settings, token)
         return token
 
     def known_secrets(self) -> list[str | None]:
