@@ -19,6 +19,8 @@ EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
 def _payload(source: str | None) -> dict[str, Any] | None:
     if source is None:
         return None
+    if source == "-" and sys.stdin.isatty():  # else it looks like a hang
+        common.info("reading the payload from the terminal; end it with Ctrl-D")
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:

@@ -34,6 +34,8 @@ CertOption = Annotated[
 def read_input(name: str, what: str) -> bytes:
     """The bytes of file ``name`` (``-`` is stdin); a usage error when unreadable."""
     if name == "-":
+        if sys.stdin.isatty():  # else it looks like a hang
+            common.info(f"reading the {what} from the terminal; end it with Ctrl-D")
         return sys.stdin.buffer.read()
     try:
         return Path(name).read_bytes()
