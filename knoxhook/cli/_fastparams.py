@@ -53,14 +53,14 @@ class _LazyRuntimeParam:
         if not (param.multiple or param.nargs == -1):
             if value is None:
                 return None  # as RuntimeParam.coerce
-            fast = self._fast(value, ctx)
+            fast = self._fast(value, param, ctx)
             if fast is not _MISS:
                 return fast
         if self._real is None:
             self._real = self._build(self._descriptor)
         return self._real.coerce(value, param=param, ctx=ctx)
 
-    def _fast(self, value: Any, ctx: Any) -> Any:
+    def _fast(self, value: Any, param: Any, ctx: Any) -> Any:
         descriptor = self._descriptor
         info = descriptor.parameter_info
         if info.parser is not None or descriptor.file_annotation is not None:
@@ -74,7 +74,14 @@ class _LazyRuntimeParam:
                     value, choices=list(annotation), case_sensitive=info.case_sensitive, ctx=ctx
                 )
             except ValueError:
-                return _MISS  # typer's path reports the error in its own words
+                # typer's own path would say "Value error, 'x' is not one of 'kg', ..."
+                # (pydantic's words, lower-cased choices): name the choices as documented.
+                from typer._click.exceptions import BadParameter
+
+                choices = ", ".join(str(getattr(c, "value", c)) for c in annotation)
+                raise BadParameter(
+                    f"{value!r} is not one of: {choices}.", ctx=ctx, param=param
+                ) from None
         return _MISS
 
     def __getattr__(self, name: str) -> Any:  # anything else typer may ask for

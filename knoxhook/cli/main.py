@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from knoxhook import __version__
 from knoxhook.cli import _fastparams, common
@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KnoxhookError as exc:
         common.report_error(exc.code, exc.message, exc.hint)
         sys.exit(int(exc.exit_code))
+    except NoArgsIsHelpError as exc:  # a bare `knoxhook` or `knoxhook auth`: its help
+        sys.stderr.write(exc.format_message() + "\n")
+        sys.exit(int(ExitCode.USAGE))
     except ClickException as exc:
         common.report_error("usage_error", exc.format_message(), "see --help")
         sys.exit(int(ExitCode.USAGE))
@@ -133,4 +136,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             "run again with --debug and report it",
         )
         sys.exit(int(ExitCode.UNEXPECTED))
+    if rv == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130) before we see it
+        common.report_error("interrupted", "interrupted", None)
     sys.exit(rv if isinstance(rv, int) else 0)
