@@ -7,9 +7,6 @@ every error it raises is shown inline (status line + notification), never a cras
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
@@ -24,6 +21,7 @@ from knoxhook.errors import KnoxhookError
 from knoxhook.tui.model import CallbackSource, Record, SubscriptionBackend, SubscriptionLike
 from knoxhook.tui.screens import ConfirmScreen, FormResult, SubscriptionForm
 from knoxhook.tui.status import Status
+from knoxhook.tui.threads import in_daemon_thread
 from knoxhook.tui.views import CallbacksView, EventsView, SubscriptionsView
 
 T = TypeVar("T")
@@ -37,30 +35,6 @@ class CallbackArrived(Message):
     def __init__(self, record: Record) -> None:
         super().__init__()
         self.record = record
-
-
-async def _in_daemon_thread(call: Callable[[], T]) -> T:
-    """``await`` the result of a blocking ``call`` run in a daemon thread."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # cancelled when the app quit meanwhile
-            outcome()
-
-    def target() -> None:
-        try:
-            result = call()
-        except BaseException as exc:  # every outcome goes to the awaiting worker, not lost
-            error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
-                loop.call_soon_threadsafe(settle, lambda: future.set_exception(error))
-        else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, lambda: future.set_result(result))
-
-    threading.Thread(target=target, name="knoxhook-ui-call", daemon=True).start()
-    return await future
 
 
 def _describe(exc: Exception) -> str:
@@ -192,16 +166,15 @@ class KnoxhookApp(App[None]):
     ) -> None:
         """Run ``call`` in a thread; ``done(result)`` or an inline error back on the UI.
 
-        The thread is a daemon of our own, awaited by a Textual (async) worker: Textual's
-        thread workers use the event loop's executor, which is joined at exit, so a
-        request hanging on a dead network would keep ``q`` from quitting until it times
-        out. ``reload_on_error``: after a refused change, list again (quietly), since a
+        The thread is a daemon of our own, awaited by a Textual (async) worker, so ``q``
+        quits at once even while a request hangs (``knoxhook.tui.threads``).
+        ``reload_on_error``: after a refused change, list again (quietly), since a
         refusal often means our view was stale (another client took the event).
         """
 
         async def job() -> None:
             try:
-                result = await _in_daemon_thread(call)
+                result = await in_daemon_thread(call)
             except Exception as exc:  # a bug in a lower layer must not kill the UI either
                 self.show_error(f"{what} failed: {_describe(exc)}")
                 if reload_on_error:
