@@ -35,6 +35,7 @@ from knoxhook.errors import (
     NotFoundError,
     TransportError,
 )
+from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, SAFE_RETRY_STATUSES, RetryPolicy, parse_retry_after
 from knoxhook.tokens import TokenManager
@@ -42,8 +43,6 @@ from knoxhook.tokens import TokenManager
 __all__ = ["BearerAuth", "KnoxClient", "RetryPolicy", "open_client"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-_MAYBE_SENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError)
 
 
 class BearerAuth(httpx2.Auth):
@@ -122,7 +121,7 @@ class KnoxClient:
             last = attempt >= self.retry.attempts
             try:
                 response = self._http.request(method, path, json=json, headers={"Accept": accept})
-            except _NOT_SENT as exc:
+            except NOT_SENT as exc:
                 if not last:
                     self._sleep(self.retry.backoff(attempt))
                     continue
@@ -131,7 +130,7 @@ class KnoxClient:
                     f"after {attempt} attempt(s)",
                     hint="check the base URL (--base-url / KNOXHOOK_BASE_URL) and the network",
                 ) from None
-            except _MAYBE_SENT as exc:
+            except MAYBE_SENT as exc:
                 if idempotent and not last:
                     self._sleep(self.retry.backoff(attempt))
                     continue

@@ -173,6 +173,8 @@ class TokenManager:
         from authlib.common.errors import AuthlibBaseError
         from authlib.integrations.httpx_client import OAuth2Client
 
+        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+
         settings = self.settings
         started = self._now()
         try:
@@ -186,9 +188,9 @@ class TokenManager:
             ) as oauth:
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
-        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+        except NOT_SENT as exc:
             raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None
-        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError) as exc:
+        except MAYBE_SENT as exc:
             raise _Retryable(f"no answer ({type(exc).__name__})", None, None) from None
         except httpx2.HTTPError as exc:
             raise TransportError(
