@@ -161,6 +161,7 @@ def login(
     )
     if derived_token_url:
         settings = dataclasses.replace(settings, token_url=settings.base_url + wire.TOKEN_PATH)
+    common.check_urls(settings)
     if not settings.client_id:
         if not common.is_interactive():
             raise UsageError(
@@ -239,7 +240,8 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
     from knoxhook.tokens import TokenManager
 
     fmt = common.output_format(json_flag, output)
-    current = TokenManager(common.settings(), trace=common.http_trace()).get()
+    resolved = common.check_urls(common.settings())
+    current = TokenManager(resolved, trace=common.http_trace()).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()

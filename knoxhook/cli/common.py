@@ -307,6 +307,39 @@ def _trace_line(line: str) -> None:
     info(line)
 
 
+_URL_SOURCES = {
+    "base_url": ("--base-url", "KNOXHOOK_BASE_URL"),
+    "token_url": ("--token-url", "KNOXHOOK_TOKEN_URL"),
+}
+
+
+def check_urls(resolved: Settings) -> Settings:
+    """A usage error, naming where the value came from, unless the base and token URLs
+    are absolute http(s) URLs (else httpx2 fails later with "UnsupportedProtocol",
+    reported as a network error)."""
+    from urllib.parse import urlsplit
+
+    from knoxhook.errors import UsageError
+
+    sources = resolved.sources or {}
+    for key, (flag, env) in _URL_SOURCES.items():
+        value = str(getattr(resolved, key))
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            continue
+        where = {
+            "flag": flag,
+            "env": env,
+            "profile": f"{key} in profile {resolved.profile!r} (config.toml)",
+        }.get(sources.get(key, ""), key)
+        raise UsageError(
+            f"{where}: {value!r} is not an http(s) URL",
+            hint="for example https://api.samsungknox.com, or the URL `knoxhook emulator "
+            "run` printed",
+        )
+    return resolved
+
+
 def knox_client(**overrides: str | None) -> KnoxClient:
     """An authenticated ``KnoxClient`` for this invocation (``--debug`` traces to stderr).
 
@@ -314,4 +347,4 @@ def knox_client(**overrides: str | None) -> KnoxClient:
     """
     from knoxhook.client import open_client
 
-    return open_client(settings(**overrides), trace=http_trace())
+    return open_client(check_urls(settings(**overrides)), trace=http_trace())
