@@ -213,6 +213,20 @@ def ensure_certificate(
             if not (info.expired or info.not_yet_valid):
                 return stored
             log.info("stored certificate expired on %s; downloading", rfc3339(info.not_after))
+    return download_valid(settings, now=now, client_factory=client_factory)
+
+
+def download_valid(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    client_factory: ClientFactory | None = None,
+) -> bytes:
+    """Download the validation certificate now (e.g. after a rotation) and store it.
+
+    CertificateError when the downloaded one is expired or not yet valid (the stored one
+    is then kept); the client's errors otherwise.
+    """
     client = (client_factory or _default_factory)(settings)
     try:
         result = fetch_and_store(settings, client, now=now)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def load_certificate_files(paths: list[Path]) -> list[x509.Certificate]:
     """Every certificate in the PEM (or DER) files ``paths``; a clear error otherwise."""
-    from cryptography import x509
+    from knoxhook.certinfo import load_certificates
 
     certs: list[x509.Certificate] = []
     for path in paths:
@@ -29,11 +29,8 @@ def load_certificate_files(paths: list[Path]) -> list[x509.Certificate]:
         except OSError as exc:
             raise UsageError(f"cannot read certificate {path}: {exc.strerror or exc}") from exc
         try:
-            if b"-----BEGIN" in data:
-                certs.extend(x509.load_pem_x509_certificates(data))
-            else:
-                certs.append(x509.load_der_x509_certificate(data))
-        except ValueError as exc:
+            certs.extend(load_certificates(data))
+        except CertificateError as exc:
             raise CertificateError(
                 f"{path} is not an X.509 certificate (PEM or DER)",
                 hint="pass the Knox validation certificate, e.g. from `knoxhook cert fetch`",
@@ -58,13 +55,6 @@ class StoredCertificates:
     def refresh(self) -> list[x509.Certificate]:
         """Download the certificate again (Knox may have rotated it) and use it."""
         from knoxhook import certs
-        from knoxhook.client import open_client
 
-        client = open_client(self._settings)
-        try:
-            result = certs.fetch_and_store(self._settings, client)
-        finally:
-            client.close()
-        result.info.check_valid()
-        self._certs = certs.load_certificates(result.pem)
+        self._certs = certs.load_certificates(certs.download_valid(self._settings))
         return self._certs
