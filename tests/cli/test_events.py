@@ -10,21 +10,13 @@ import pytest
 import yaml
 
 from knoxhook import events as catalogue
-from knoxhook.cli.main import main
+from tests.cli.conftest import Cli
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
-def test_events_json_is_the_whole_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "events", "--json")
-    assert (code, err) == (0, "")
-    data = json.loads(out)
+def test_events_json_is_the_whole_catalogue(cli: Cli) -> None:
+    r = cli("events", "--json")
+    assert (r.code, r.err) == (0, "")
+    data = r.json()
     assert len(data) == len(catalogue.CATALOGUE) == 25
     assert data[0] == {
         "name": "KG_DEVICE_ENROLLED",
@@ -39,32 +31,30 @@ def test_events_json_is_the_whole_catalogue(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("service", "count"), [("KG", 4), ("KE", 6), ("kai", 12), ("KDMS", 2), ("KC", 1)]
 )
-def test_events_filtered_by_service(
-    capsys: pytest.CaptureFixture[str], service: str, count: int
-) -> None:
-    code, out, _ = run(capsys, "events", "--service", service, "-o", "ndjson")
-    assert code == 0
-    rows = [json.loads(line) for line in out.splitlines()]
+def test_events_filtered_by_service(cli: Cli, service: str, count: int) -> None:
+    r = cli("events", "--service", service, "-o", "ndjson")
+    assert r.code == 0
+    rows = [json.loads(line) for line in r.out.splitlines()]
     assert len(rows) == count
     assert {r["service"] for r in rows} == {service.upper()}
 
 
-def test_events_table_and_yaml(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "events", "-s", "KDMS")
-    assert code == 0
-    assert "KDMS_DEVICE_UPLOAD" in out
-    assert "Event" in out
-    assert "KG_DEVICE_LOCKED" not in out
-    code, out, _ = run(capsys, "--output", "yaml", "events", "-s", "KC")
-    assert code == 0
-    assert yaml.safe_load(out)[0]["name"] == "KC_DEVICE_STATUS_CHANGE"
+def test_events_table_and_yaml(cli: Cli) -> None:
+    r = cli("events", "-s", "KDMS")
+    assert r.code == 0
+    assert "KDMS_DEVICE_UPLOAD" in r.out
+    assert "Event" in r.out
+    assert "KG_DEVICE_LOCKED" not in r.out
+    r = cli("--output", "yaml", "events", "-s", "KC")
+    assert r.code == 0
+    assert yaml.safe_load(r.out)[0]["name"] == "KC_DEVICE_STATUS_CHANGE"
 
 
-def test_unknown_service_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "events", "--service", "KX")
-    assert code == 2
-    assert out == ""
-    assert "Invalid value for '--service'" in err
+def test_unknown_service_exits_2(cli: Cli) -> None:
+    r = cli("events", "--service", "KX")
+    assert r.code == 2
+    assert r.out == ""
+    assert "Invalid value for '--service'" in r.err
 
 
 def test_events_needs_no_configuration_as_a_process() -> None:
