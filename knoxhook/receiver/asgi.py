@@ -26,10 +26,9 @@ in ``request.state.knox_callback``::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from cryptography import x509
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,14 +36,12 @@ from knoxhook.errors import CallbackVerificationError
 from knoxhook.receiver.app import status_for
 from knoxhook.signature import (
     MAX_BODY_BYTES,
+    Certificates,
     NonceStore,
     Reason,
-    TrustedKey,
     VerifiedCallback,
     verify_callback,
 )
-
-Certificates = Sequence[x509.Certificate | bytes | TrustedKey]
 
 
 async def verify_request(
