@@ -286,7 +286,8 @@ def delete(
             )
         if not ids:
             common.info("no subscriptions to delete")
-            common.emit([], columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
+            if fmt is not common.OutputFormat.TABLE:  # a table would add "(none)"
+                common.emit([], fmt=fmt)
             return
         if not yes and not common.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
             common.info("cancelled: nothing deleted")

@@ -508,3 +508,9 @@ def test_a_global_option_after_the_command_says_where_it_goes(cli: Cli) -> None:
     r = cli("auth", "login", "--profile", "staging")
     assert r.code == 2
     assert "knoxhook --profile" in r.err
+
+
+def test_delete_all_with_nothing_to_delete_says_it_once(knox: EmulatorHandle, cli: Cli) -> None:
+    # Was: "no subscriptions to delete" and then "(none)" from the empty table.
+    r = cli("subscriptions", "delete", "--all", "--yes")
+    assert (r.code, r.out, r.err) == (0, "", "no subscriptions to delete\n")
