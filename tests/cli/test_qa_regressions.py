@@ -514,3 +514,29 @@ def test_delete_all_with_nothing_to_delete_says_it_once(knox: EmulatorHandle, cl
     # Was: "no subscriptions to delete" and then "(none)" from the empty table.
     r = cli("subscriptions", "delete", "--all", "--yes")
     assert (r.code, r.out, r.err) == (0, "", "no subscriptions to delete\n")
+
+
+def test_as_a_process_non_utf8_bytes_and_markup_in_arguments_are_handled(
+    knox: EmulatorHandle,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONUTF8": "1"}
+
+    def run(*args: str | bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "knoxhook", *args],
+            capture_output=True, timeout=60, check=False, env=env,
+        )  # fmt: skip
+
+    bad = run("subscriptions", "get", b"id-\xff")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(b"Error: ID: 'id-\\udcff' is not valid UTF-8 text\nHint: ")
+    url = "https://hooks.example.com/[/x]:cd:"
+    made = run("subscribe", "--url", url, "--event", "KC_DEVICE_STATUS_CHANGE")
+    assert made.returncode == 0, made.stderr
+    assert b"Traceback" not in made.stderr
+    assert url.encode() in made.stdout
+    assert f"subscribed {url} to KC_DEVICE_STATUS_CHANGE".encode() in made.stderr
