@@ -72,6 +72,16 @@ def ui(
         raise UsageError("give --listen or --follow, not both")
     if listen is not None and not 0 <= listen <= 65535:
         raise UsageError(f"--listen {listen}: a port is 0..65535")
+    # checked here, before the screen opens, so a typo is one line in the shell
+    if not path.startswith("/"):
+        raise UsageError(f"--path must start with '/': {path!r}")
+    if follow is not None and not follow.parent.is_dir():
+        raise UsageError(
+            f"--follow {follow}: the directory {follow.parent} does not exist",
+            hint="give the file `knoxhook listen --record FILE` writes (it may not exist yet)",
+        )
+    if cert is not None and not cert.is_file():
+        raise UsageError(f"--cert {cert}: no such file")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
             "knoxhook ui needs an interactive terminal",

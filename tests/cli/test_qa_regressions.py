@@ -540,3 +540,22 @@ def test_as_a_process_non_utf8_bytes_and_markup_in_arguments_are_handled(
     assert b"Traceback" not in made.stderr
     assert url.encode() in made.stdout
     assert f"subscribed {url} to KC_DEVICE_STATUS_CHANGE".encode() in made.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--path", "knox"), "Error: --path must start with '/': 'knox'"),
+        (("--follow", "{gone}/rec.ndjson"),
+         "Error: --follow {gone}/rec.ndjson: the directory {gone} does not exist"),
+        (("--cert", "{gone}/k.pem"), "Error: --cert {gone}/k.pem: no such file"),
+    ],
+)  # fmt: skip
+def test_ui_checks_its_options_before_opening_the_screen(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    # Was: the screen opened (on a TTY) following a file that could never appear.
+    gone = str(tmp_path / "gone")
+    r = cli("ui", *(a.format(gone=gone) for a in args))
+    assert r.code == 2
+    assert r.err.startswith(message.format(gone=gone))
