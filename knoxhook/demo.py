@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import queue
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knoxhook import wire
 from knoxhook.config import Settings
 from knoxhook.errors import KnoxhookError, VerificationError
+
+if TYPE_CHECKING:  # imported at run time inside _run: `knoxhook --help` stays fast
+    from knoxhook.emulator.testing import EmulatorHandle
+    from knoxhook.receiver.app import Verdict
+    from knoxhook.subscriptions import SubscriptionService
 
 DEMO_EVENT = "KDMS_DEVICE_UPLOAD"
 CALLBACK_PATH = "/knox/callbacks"
@@ -62,12 +68,10 @@ def run_demo(*, signing: str = "padded", callback_timeout: float = 10.0) -> Iter
 
 
 def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]:
-    import httpx2
-
     from knoxhook import certs, tokens
     from knoxhook.client import KnoxClient
     from knoxhook.emulator.testing import running_emulator
-    from knoxhook.receiver.app import StaticCertificates, Verdict, create_receiver
+    from knoxhook.receiver.app import StaticCertificates, create_receiver
     from knoxhook.receiver.nonces import SqliteNonceStore
     from knoxhook.receiver.recorder import NdjsonRecorder
     from knoxhook.serving import serve_in_thread
@@ -102,7 +106,7 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                 {
                     "token_url": settings.token_url,
                     "scope": settings.scope,
-                    "expires_in": round(token.expires_in(_now())),
+                    "expires_in": round(token.expires_in(time.time())),
                     "cache_mode": _mode(tokens.cache_path(settings)),
                 },
             )
@@ -128,7 +132,6 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                         callback_url,
                         verdicts,
                         callback_timeout,
-                        httpx2,
                     )
             finally:
                 recorder.close()
@@ -136,13 +139,14 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
 
 
 def _subscription_steps(
-    service: Any,
-    knox: Any,
+    service: SubscriptionService,
+    knox: EmulatorHandle,
     callback_url: str,
-    verdicts: queue.Queue[Any],
+    verdicts: queue.Queue[Verdict],
     callback_timeout: float,
-    httpx2: Any,
 ) -> Iterator[Step]:
+    import httpx2
+
     subscription = service.create(callback_url, [DEMO_EVENT])
     yield Step("subscribe", f"Subscribed {callback_url} to {DEMO_EVENT}", subscription.to_json())
 
@@ -202,17 +206,11 @@ def _subscription_steps(
     )
 
 
-def _next_verdict(verdicts: queue.Queue[Any], timeout: float) -> Any:
+def _next_verdict(verdicts: queue.Queue[Verdict], timeout: float) -> Verdict:
     try:
         return verdicts.get(timeout=timeout)
     except queue.Empty:
         raise KnoxhookError(f"no callback reached the receiver within {timeout:g} s") from None
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def _mode(path: Path) -> str:
