@@ -39,7 +39,14 @@ from starlette.routing import Route
 from knoxhook import wire
 from knoxhook.errors import CallbackVerificationError, KnoxhookError
 from knoxhook.receiver.recorder import NdjsonRecorder
-from knoxhook.signature import MAX_BODY_BYTES, NonceStore, Reason, trusted_keys, verify_callback
+from knoxhook.signature import (
+    MAX_BODY_BYTES,
+    NonceStore,
+    Reason,
+    VerifiedCallback,
+    trusted_keys,
+    verify_callback,
+)
 
 REDACTED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 STATUS_FOR: dict[str, int] = {
@@ -161,7 +168,7 @@ def create_receiver(
     last_refresh = [float("-inf")]
     forwarder: list[Any] = []  # one httpx2.AsyncClient, made on first use
 
-    def check(body: bytes, request: Request) -> Any:
+    def check(body: bytes, request: Request) -> VerifiedCallback:
         return verify_callback(
             body,
             request.headers,
@@ -171,7 +178,7 @@ def create_receiver(
             max_body_bytes=max_body_bytes,
         )
 
-    async def rotate(verdict: Verdict, body: bytes, request: Request) -> Any:
+    async def rotate(verdict: Verdict, body: bytes, request: Request) -> VerifiedCallback | None:
         """Refresh the certificates once and verify again; None if still refused."""
         if time.monotonic() - last_refresh[0] < refresh_interval:
             return None
