@@ -100,6 +100,17 @@ def read_config(directory: Path) -> dict[str, Any]:
         ) from exc
 
 
+def _profiles(document: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The ``[profiles]`` table of a parsed config (a usage error when it is something else)."""
+    profiles = document.setdefault("profiles", {})
+    if not isinstance(profiles, dict):
+        raise UsageError(
+            f"'profiles' in {directory / CONFIG_FILE} is not a table",
+            hint="fix or remove the file, then run again",
+        )
+    return profiles
+
+
 def load_settings(
     profile: str | None = None,
     overrides: Mapping[str, str | None] | None = None,
@@ -112,7 +123,7 @@ def load_settings(
     document = read_config(cdir)
     name = profile or env.get("KNOXHOOK_PROFILE") or document.get("default_profile")
     name = str(name or DEFAULT_PROFILE)
-    table = document.get("profiles", {}).get(name, {})
+    table = _profiles(document, cdir).get(name, {})
     if not isinstance(table, dict):
         raise UsageError(f"profile {name!r} in {cdir / CONFIG_FILE} is not a table")
 
@@ -226,8 +237,11 @@ def save_profile(
     if unknown:
         raise UsageError(f"not a profile setting: {', '.join(sorted(unknown))}")
     document = read_config(directory)
-    profiles = document.setdefault("profiles", {})
-    table = dict(profiles.get(name) or {})
+    profiles = _profiles(document, directory)
+    table = profiles.get(name) or {}
+    if not isinstance(table, dict):
+        raise UsageError(f"profile {name!r} in {directory / CONFIG_FILE} is not a table")
+    table = dict(table)
     for key, value in values.items():
         if value is None:
             table.pop(key, None)

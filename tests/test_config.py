@@ -121,6 +121,19 @@ def test_a_broken_config_file_is_a_usage_error_naming_it() -> None:
     assert info.value.exit_code == ExitCode.USAGE
 
 
+@pytest.mark.parametrize("text", ["profiles = 3", 'profiles = "work"', "profiles = [1]"])
+def test_a_profiles_key_that_is_not_a_table_is_a_usage_error_on_read_and_write(text: str) -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    cdir.mkdir(parents=True)
+    (cdir / "config.toml").write_text(text)
+    with pytest.raises(UsageError, match=r"'profiles' in .*config\.toml is not a table") as info:
+        config.load_settings()
+    assert info.value.exit_code == ExitCode.USAGE
+    with pytest.raises(UsageError, match="is not a table"):
+        config.save_profile(cdir, "work", {"client_id": "abc"})
+    assert (cdir / "config.toml").read_text() == text  # left as it was
+
+
 def test_write_private_replaces_atomically_and_keeps_0600(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("old")
