@@ -281,8 +281,9 @@ def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> No
         return
     cols = columns or [(k, k) for k in rows[0]]
     table = Table(title=title)
-    for _, heading in cols:
-        table.add_column(heading, overflow="fold")
+    for number, (_, heading) in enumerate(cols):
+        # the first column is the key people copy (an id, an event name): never folded
+        table.add_column(heading, overflow="fold", no_wrap=number == 0)
     for row in rows:
         table.add_row(*(cell(row.get(key)) for key, _ in cols))
     out.print(table)

@@ -559,3 +559,19 @@ def test_ui_checks_its_options_before_opening_the_screen(
     r = cli("ui", *(a.format(gone=gone) for a in args))
     assert r.code == 2
     assert r.err.startswith(message.format(gone=gone))
+
+
+def test_an_80_column_table_folds_the_url_but_never_the_id(
+    knox: EmulatorHandle, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: "8963a671c8ee5" / "b493a29e24d" on two lines: the id could not be copied.
+    url = "https://hooks.example.com/" + "long/" * 12
+    sid = cli("subscribe", "--url", url, "-e", "KG_DEVICE_RELOCK_TIMESTAMP_APPLIED", "--json")
+    monkeypatch.setenv("COLUMNS", "80")
+    r = cli("subscriptions", "list")
+    assert r.code == 0
+    assert max(len(line) for line in r.out.splitlines()) <= 80
+    assert any(sid.json()["subscriptionId"] in line for line in r.out.splitlines())
+    assert url not in r.out  # folded to fit
+    events = cli("events", "-s", "KG")
+    assert "KG_DEVICE_RELOCK_TIMESTAMP_APPLIED" in events.out
