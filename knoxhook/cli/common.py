@@ -60,15 +60,22 @@ class AppState:
 
     @classmethod
     def from_argv(cls, args: Sequence[str]) -> AppState:
-        """A best guess before parsing, so a usage error is reported as JSON when asked."""
+        """A best guess before parsing, so a usage error is reported as JSON when asked
+        (``--json``, ``--output json|ndjson`` in any spelling, anywhere in argv)."""
         output: OutputFormat | None = None
+        machine = {"json": OutputFormat.JSON, "ndjson": OutputFormat.NDJSON}
         for i, arg in enumerate(args):
-            if (
-                arg == "--json"
-                or arg in ("--output=json", "-ojson")
-                or (arg in ("--output", "-o") and i + 1 < len(args) and args[i + 1] == "json")
-            ):
+            value = None
+            if arg in ("--output", "-o") and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith("--output="):
+                value = arg[len("--output=") :]
+            elif arg.startswith("-o") and not arg.startswith("--"):
+                value = arg[2:]
+            if arg == "--json":
                 output = OutputFormat.JSON
+            elif value is not None and value.lower() in machine:
+                output = machine[value.lower()]
         return cls(
             output=output, debug="--debug" in args, no_color="--no-color" in args, guessed=True
         )

@@ -277,6 +277,9 @@ def test_a_bad_choice_names_the_valid_values_plainly(cli: Cli) -> None:
         ("subscriptions", "get", "--json"),
         ("subscriptions", "get", "-o", "json"),
         ("subscriptions", "update", "--output=json"),
+        ("subscriptions", "get", "-ojson"),
+        ("subscriptions", "get", "-o", "ndjson"),
+        ("subscriptions", "get", "--output=NDJSON"),
     ],
 )
 def test_a_usage_error_after_the_subcommand_is_json_when_asked(
