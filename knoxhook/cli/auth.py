@@ -241,7 +241,8 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
 
     fmt = common.output_format(json_flag, output)
     resolved = common.check_urls(common.settings())
-    current = TokenManager(resolved, trace=common.http_trace()).get()
+    with common.secret_env_hint():
+        current = TokenManager(resolved, trace=common.http_trace()).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()

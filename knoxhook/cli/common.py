@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
     from knoxhook.client import KnoxClient
     from knoxhook.config import Settings
+
+
+SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
 
 
 class OutputFormat(StrEnum):
@@ -348,11 +352,26 @@ def check_urls(resolved: Settings) -> Settings:
     return resolved
 
 
-def knox_client(**overrides: str | None) -> KnoxClient:
-    """An authenticated ``KnoxClient`` for this invocation (``--debug`` traces to stderr).
+@contextmanager
+def secret_env_hint() -> Iterator[None]:
+    """Refused credentials while ``KNOXHOOK_CLIENT_SECRET`` is set: say that the variable
+    wins over the stored secret (a stale CI variable, not a new login, is the fix)."""
+    from knoxhook.errors import AuthenticationError
 
-    ``overrides`` as for ``settings()``. Use it as a context manager.
-    """
+    try:
+        yield
+    except AuthenticationError as exc:
+        if os.environ.get(SECRET_ENV):
+            exc.hint = f"{SECRET_ENV} is set and wins over the stored secret: check or unset it"
+        raise
+
+
+@contextmanager
+def knox_client(**overrides: str | None) -> Iterator[KnoxClient]:
+    """An authenticated ``KnoxClient`` for this invocation (``--debug`` traces to stderr),
+    as a context manager. ``overrides`` as for ``settings()``."""
     from knoxhook.client import open_client
 
-    return open_client(check_urls(settings(**overrides)), trace=http_trace())
+    resolved = check_urls(settings(**overrides))
+    with secret_env_hint(), open_client(resolved, trace=http_trace()) as client:
+        yield client

@@ -578,3 +578,18 @@ def test_an_80_column_table_folds_the_url_but_never_the_id(
     assert url not in r.out  # folded to fit
     events = cli("events", "-s", "KG")
     assert "KG_DEVICE_RELOCK_TIMESTAMP_APPLIED" in events.out
+
+
+@pytest.mark.parametrize(
+    "args", [("subscriptions", "list"), ("auth", "token"), ("cert", "fetch", "--json")]
+)
+def test_a_stale_secret_in_the_environment_is_named_in_the_hint(
+    knox: EmulatorHandle, cli: Cli, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    # Was: "run `knoxhook auth login` again", which cannot help while the variable wins.
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", "stale-ci-value")
+    r = cli(*args)
+    assert r.code == 4
+    assert "refused the client credentials of 'knoxhook-demo'" in r.err
+    assert "KNOXHOOK_CLIENT_SECRET is set and wins over the stored secret" in r.err
+    assert "stale-ci-value" not in r.err + r.out
