@@ -114,7 +114,7 @@ def verify_callback(
     if keyset.valid and explain is None:  # hot path: the first form inline, others if not
         data = jose.prefix + b64url_padded(body)
         for key in keyset.valid:
-            try:  # verifies(), inlined: a call costs ~2% of the whole verification
+            try:  # verifies(), inlined: saves a call (~0.1 us, 0.3%) per callback
                 key.public_key.verify(signature, data, PKCS1, SHA256)  # type: ignore[union-attr]
             except (InvalidSignature, ValueError):
                 continue
