@@ -406,3 +406,15 @@ def test_openssl_certificate_after_its_expiry_is_certificate_expired(openssl_pki
     )
     assert err.reason == Reason.CERTIFICATE_EXPIRED
     assert "expired on" in err.message
+
+
+def test_the_public_names_import_from_knoxhook_signature() -> None:
+    # The package split (results, keys, forms, verify) must not move the public API.
+    from knoxhook import signature
+
+    names = ["verify_callback", "Reason", "VerifiedCallback", "NonceStore", "trusted_keys"]
+    names += ["MAX_BODY_BYTES", "Attempt", "TrustedKey", "Certificates", "header_value"]
+    assert all(hasattr(signature, name) for name in names)
+    assert set(names) <= set(signature.__all__)
+    assert signature.MAX_BODY_BYTES == 1024 * 1024
+    assert signature.Reason.BAD_SIGNATURE == "bad_signature"
