@@ -40,10 +40,12 @@ class Knox:
         self.answers = list(answers)
         self.api: list[httpx2.Request] = []
         self.bearer: list[str | None] = []  # the Authorization header as each was sent
+        self.token_requests: list[httpx2.Request] = []
         self.tokens = 0
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == wire.TOKEN_PATH:
+            self.token_requests.append(request)
             self.tokens += 1
             return httpx2.Response(
                 200, json={"access_token": f"tok-{self.tokens}", "expires_in": 599}
@@ -82,6 +84,17 @@ def test_sends_user_agent_bearer_and_tenant_header() -> None:
     assert request.headers["authorization"] == "Bearer tok-1"
     assert request.headers["x-wsm-managed-tenantid"] == "tenant-9"
     assert request.headers["accept"] == "application/json"
+
+
+def test_token_and_api_requests_share_user_agent_timeout_and_transport() -> None:
+    knox = Knox()
+    with knox.client(timeout=2.5) as client:
+        client.get_json(SUBS)
+    (token_request,) = knox.token_requests  # through the same injected transport
+    (api_request,) = knox.api
+    for request in (token_request, api_request):
+        assert request.headers["user-agent"] == "knoxhook/0.1.0"
+        assert request.extensions["timeout"]["read"] == 2.5
 
 
 def test_401_renews_the_token_once_and_resends() -> None:
