@@ -144,9 +144,16 @@ def run(
     """
     from knoxhook.emulator.app import create_app
     from knoxhook.emulator.config import EmulatorConfig
+    from knoxhook.errors import UsageError
     from knoxhook.serving import serve_in_thread
 
     common.check_port(port)
+    for flag, seconds in (
+        ("--delivery-timeout", delivery_timeout),
+        ("--delivery-backoff", delivery_backoff),
+    ):
+        if seconds != seconds:  # NaN passes every `<= 0` check
+            raise UsageError(f"{flag} must be a number of seconds, not {seconds}")
     clients = _clients(client)
     config_kw: dict[str, Any] = {}
     if clients is not None:

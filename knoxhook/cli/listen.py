@@ -175,8 +175,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--path must start with '/': {path!r}")
         if forward_to is not None and not forward_to.startswith(("http://", "https://")):
             raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
-        if nonce_window <= 0:
-            raise UsageError("--nonce-window must be positive")
+        if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
+            raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
         common.check_port(port)
         provider: Any
         if cert:

@@ -593,3 +593,21 @@ def test_a_stale_secret_in_the_environment_is_named_in_the_hint(
     assert "refused the client credentials of 'knoxhook-demo'" in r.err
     assert "KNOXHOOK_CLIENT_SECRET is set and wins over the stored secret" in r.err
     assert "stale-ci-value" not in r.err + r.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("listen", "--port", "0", "--nonce-db", ":memory:", "--cert", str(PEM_2024),
+          "--nonce-window", "nan"), "Error: --nonce-window must be a positive number of seconds"),
+        (("emulator", "run", "--port", "0", "--delivery-backoff", "nan"),
+         "Error: --delivery-backoff must be a number of seconds, not nan"),
+        (("emulator", "run", "--port", "0", "--delivery-timeout", "nan"),
+         "Error: --delivery-timeout must be a number of seconds, not nan"),
+    ],
+)  # fmt: skip
+def test_nan_seconds_are_refused(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    # Was: accepted; a NaN nonce window cannot expire or compare, a NaN backoff never waits.
+    r = cli(*args)
+    assert r.code == 2
+    assert r.err.startswith(message)
