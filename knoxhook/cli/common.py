@@ -184,9 +184,23 @@ def report_error(code: str, message: str, hint: str | None) -> None:
         body = {"error": {"code": code, "message": message, "hint": hint}}
         sys.stderr.write(json.dumps(body) + "\n")
         return
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(f"Error: {one_line(message)}\n")
     if hint:
-        sys.stderr.write(f"Hint: {hint}\n")
+        sys.stderr.write(f"Hint: {one_line(hint)}\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of inert characters: line breaks become spaces, and other
+    control characters (an escape sequence in a server's error message) are escaped."""
+    out = []
+    for char in text:
+        if char in "\r\n\t":
+            out.append(" ")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return "".join(out)
 
 
 def require_text(**values: str | Sequence[str] | None) -> None:

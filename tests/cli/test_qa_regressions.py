@@ -611,3 +611,13 @@ def test_nan_seconds_are_refused(cli: Cli, args: tuple[str, ...], message: str) 
     r = cli(*args)
     assert r.code == 2
     assert r.err.startswith(message)
+
+
+def test_an_error_message_from_a_server_is_one_inert_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A Knox (or impostor) error text is printed: no terminal escape may reach the screen.
+    common.set_state(common.AppState())
+    common.report_error("api_refused", "refused:\nline two \x1b[2J\x07", "retry\r\nlater")
+    err = capsys.readouterr().err
+    assert err == "Error: refused: line two \\x1b[2J\\x07\nHint: retry  later\n"
