@@ -94,7 +94,7 @@ def read_config(directory: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8
         raise UsageError(
             f"cannot read {path}: {exc}", hint="fix or remove the file, then run again"
         ) from exc

@@ -11,15 +11,27 @@ import os
 import secrets
 from pathlib import Path
 
+from knoxhook.errors import UsageError
+
 
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` as 0700, and any missing parent as 0700 too (``mkdir(parents=True)``
-    would give those the umask's mode); ``path`` itself is kept 0700."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    os.chmod(path, 0o700)
+    would give those the umask's mode); ``path`` itself is kept 0700.
+
+    UsageError naming ``path`` when it cannot be had (a parent is a file, no permission):
+    these directories come from the environment (``KNOXHOOK_CONFIG_DIR``/``_CACHE_DIR``).
+    """
+    try:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        os.chmod(path, 0o700)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use the directory {path}: {exc.strerror or exc}",
+            hint="check it, or point KNOXHOOK_CONFIG_DIR / KNOXHOOK_CACHE_DIR elsewhere",
+        ) from exc
     return path
 
 

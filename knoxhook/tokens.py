@@ -27,6 +27,7 @@ from knoxhook.errors import (
     KnoxhookError,
     NotConfiguredError,
     TransportError,
+    UsageError,
 )
 from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
@@ -124,10 +125,15 @@ class TokenManager:
         lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
         try:
             lock.acquire()
-        except Timeout as exc:
+        except Timeout as exc:  # first: filelock's Timeout is an OSError too
             raise KnoxhookError(
                 f"timed out waiting for the token lock {lock.lock_file}",
                 hint="another knoxhook process is fetching a token; try again",
+            ) from exc
+        except OSError as exc:  # e.g. a cache directory we may not write to
+            raise UsageError(
+                f"cannot lock the token cache {lock.lock_file}: {exc.strerror or exc}",
+                hint="check it, or point KNOXHOOK_CACHE_DIR elsewhere",
             ) from exc
         try:
             yield
@@ -233,6 +239,11 @@ class TokenManager:
             raise TransportError(
                 f"the token endpoint {self.settings.token_url} failed (HTTP {status})",
                 status=status,
+            )
+        if status in (404, 405):  # nothing there takes a token request: a wrong URL
+            raise UsageError(
+                f"the token URL {self.settings.token_url} is not a token endpoint (HTTP {status})",
+                hint="check --token-url / KNOXHOOK_TOKEN_URL and --base-url / KNOXHOOK_BASE_URL",
             )
         detail = _error_detail(response)
         raise AuthenticationError(

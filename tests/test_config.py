@@ -134,6 +134,24 @@ def test_a_profiles_key_that_is_not_a_table_is_a_usage_error_on_read_and_write(t
     assert (cdir / "config.toml").read_text() == text  # left as it was
 
 
+def test_a_config_file_that_is_not_utf8_is_a_usage_error_naming_it() -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    cdir.mkdir(parents=True)
+    (cdir / "config.toml").write_bytes(b"\xff\xfe[profiles.default]\n")
+    with pytest.raises(UsageError, match=r"cannot read .*config\.toml") as info:
+        config.load_settings()
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_a_private_dir_under_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match=r"cannot use the directory .*a-file/tokens") as info:
+        config.ensure_private_dir(blocker / "tokens")
+    assert info.value.exit_code == ExitCode.USAGE
+    assert "KNOXHOOK_CACHE_DIR" in (info.value.hint or "")
+
+
 def test_write_private_replaces_atomically_and_keeps_0600(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("old")

@@ -19,7 +19,13 @@ import pytest
 from knoxhook import config, tokens
 from knoxhook.config import Settings
 from knoxhook.emulator.testing import EmulatorHandle
-from knoxhook.errors import AuthenticationError, ExitCode, NotConfiguredError, TransportError
+from knoxhook.errors import (
+    AuthenticationError,
+    ExitCode,
+    NotConfiguredError,
+    TransportError,
+    UsageError,
+)
 from knoxhook.retry import RetryPolicy
 from knoxhook.tokens import TokenManager
 
@@ -174,6 +180,27 @@ def test_a_2xx_answer_that_is_not_a_token_is_a_network_error_not_refused_credent
     assert "answered with something that is not an OAuth token" in info.value.message
     assert "refused the client credentials" not in info.value.message
     assert not tokens.cache_path(make_settings()).exists()
+
+
+def test_a_token_url_answering_404_is_a_usage_error_not_refused_credentials() -> None:
+    missing = httpx2.Response(404, json={"code": 404002, "message": "NOT_FOUND"})
+    with pytest.raises(UsageError) as info:
+        manager(TokenServer(missing)).get()
+    assert info.value.exit_code == ExitCode.USAGE
+    assert "http://knox.test/ams/v1/oauth2/token is not a token endpoint (HTTP 404)" in str(
+        info.value.message
+    )
+    assert "--token-url" in (info.value.hint or "")
+
+
+def test_a_cache_dir_that_is_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    cache = tmp_path / "cache-is-a-file"
+    cache.write_text("x")
+    server = TokenServer()
+    with pytest.raises(UsageError, match="cannot use the directory") as info:
+        manager(server, settings=make_settings(cache_dir=cache)).get()
+    assert str(cache) in info.value.message
+    assert server.requests == []  # refused before any network
 
 
 def test_503_and_429_and_connect_errors_are_retried() -> None:
