@@ -75,6 +75,10 @@ def fetch(
     from knoxhook import certs
 
     fmt = common.output_format(json_output, output)
+    if out is not None and (out.is_dir() or not out.name):  # before downloading anything
+        from knoxhook.errors import UsageError
+
+        raise UsageError(f"--out {out} is a directory", hint="give a file name, e.g. knox.pem")
     settings = common.settings()
     with common.knox_client() as client:
         result = certs.fetch_and_store(settings, client)

@@ -621,3 +621,15 @@ def test_an_error_message_from_a_server_is_one_inert_line(
     common.report_error("api_refused", "refused:\nline two \x1b[2J\x07", "retry\r\nlater")
     err = capsys.readouterr().err
     assert err == "Error: refused: line two \\x1b[2J\\x07\nHint: retry  later\n"
+
+
+@pytest.mark.parametrize("out", ["/", "{tmp}"])
+def test_cert_fetch_out_a_directory_is_refused_before_downloading(
+    knox: EmulatorHandle, cli: Cli, tmp_path: Path, out: str
+) -> None:
+    # Was: exit 1 "ValueError: PosixPath('/') has an empty name" (found by an argv fuzz).
+    out = out.format(tmp=tmp_path)
+    r = cli("cert", "fetch", "--out", out)
+    assert r.code == 2
+    assert r.err.startswith(f"Error: --out {out} is a directory\nHint: give a file name")
+    assert knox.stats()["token_requests"] == 0
