@@ -152,6 +152,8 @@ def info(message: str, *, markup: bool = False) -> None:
     are ("[/x]" in a URL once crashed a command after Knox had made the subscription).
     Pass ``markup=True`` only for a literal rich-markup string with escaped values.
     """
+    # a path from argv may hold a non-UTF-8 byte (a lone surrogate): show it escaped
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     if color_allowed() and sys.stderr.isatty():
         from rich.text import Text
 

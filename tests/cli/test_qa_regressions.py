@@ -16,14 +16,12 @@ import pytest
 
 from knoxhook.cli import common
 from tests.cli.conftest import Cli
+from tests.conftest import SAMSUNG_FIXTURES
 
 if TYPE_CHECKING:
     from knoxhook.emulator.testing import EmulatorHandle
 
-PEM_2024 = (
-    Path(__file__).resolve().parents[3]
-    / "shared/fixtures/samsung/samsung-knox-validation-certificate-2024.pem"
-)
+PEM_2024 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem"
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +211,6 @@ def test_login_with_empty_stdin_exits_2_and_shows_how_to_pipe(
 # --- found in modules this pass does not own (fix there; these flip to passing) ---------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="knoxhook/config.py read_config lets UnicodeDecodeError escape"
-)
 def test_a_config_toml_that_is_not_utf8_is_a_clear_usage_error(
     cli: Cli, isolated_env: Path
 ) -> None:
@@ -227,10 +222,6 @@ def test_a_config_toml_that_is_not_utf8_is_a_clear_usage_error(
     assert f"Error: cannot read {config}" in r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="knoxhook/tokens.py: an unusable cache dir raises NotADirectoryError (exit 1)",
-)
 def test_a_cache_dir_that_is_a_file_is_a_clear_error(
     knox: EmulatorHandle, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -488,11 +479,6 @@ def test_logout_still_cleans_up_when_the_base_url_is_broken(
     assert r.json()["secret_deleted"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="knoxhook/tokens.py: a 404 from the token URL is reported as refused credentials "
-    "(exit 4); it is a wrong --token-url/--base-url",
-)
 def test_a_token_url_that_answers_404_is_not_called_refused_credentials(
     cli: Cli, knox: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
