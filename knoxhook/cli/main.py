@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption
 
 from knoxhook import __version__
 from knoxhook.cli import _fastparams, common
@@ -34,7 +34,14 @@ app = typer.Typer(
         "Manage Samsung Knox Webhook Notification (KWN) subscriptions and verify their "
         "signed callbacks.\n\n"
         "Try it without a Knox account: `knoxhook demo` runs the whole workflow on the "
-        "embedded Knox emulator.\n\n" + EXIT_CODES_HELP
+        "embedded Knox emulator.\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  knoxhook demo\n"
+        '  printf %s "$SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
+        "  knoxhook subscribe --url https://hooks.example.com/knox --event KDMS_DEVICE_UPLOAD\n"
+        "  knoxhook --profile prod subscriptions list --json\n"
+        "  knoxhook listen --port 8000 --record callbacks.ndjson\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -119,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except NoArgsIsHelpError as exc:  # a bare `knoxhook` or `knoxhook auth`: its help
         sys.stderr.write(exc.format_message() + "\n")
         sys.exit(int(ExitCode.USAGE))
+    except NoSuchOption as exc:
+        common.report_error("usage_error", exc.format_message(), _misplaced_hint(exc, args))
+        sys.exit(int(ExitCode.USAGE))
     except ClickException as exc:
         common.report_error("usage_error", exc.format_message(), "see --help")
         sys.exit(int(ExitCode.USAGE))
@@ -139,3 +149,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if rv == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130) before we see it
         common.report_error("interrupted", "interrupted", None)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+# Options of the root callback only (--json/--output exist on every data command too).
+GLOBAL_ONLY_OPTIONS = frozenset({"--profile", "-p", "--verbose", "-v", "--debug", "--no-color"})
+
+
+def _misplaced_hint(exc: NoSuchOption, args: Sequence[str]) -> str:
+    """A global option given after the command: say where it goes."""
+    if exc.option_name not in GLOBAL_ONLY_OPTIONS:
+        return "see --help"
+    before = args[: args.index(exc.option_name)] if exc.option_name in args else []
+    command = " ".join(a for a in before if not a.startswith("-"))[:60]
+    return f"global options go before the command: knoxhook {exc.option_name} ... {command}"

@@ -488,11 +488,6 @@ def test_a_token_url_that_answers_404_is_not_called_refused_credentials(
     assert "refused the client credentials" not in r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="knoxhook/cli/main.py: a global option after the command gets 'No such option: "
-    "--profile' and the hint 'see --help', not where to put it",
-)
 def test_a_global_option_after_the_command_says_where_it_goes(cli: Cli) -> None:
     r = cli("auth", "login", "--profile", "staging")
     assert r.code == 2
