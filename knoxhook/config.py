@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +89,18 @@ def read_config(directory: Path) -> dict[str, Any]:
     """The parsed ``config.toml`` (empty when missing); a broken file is a usage error."""
     path = directory / CONFIG_FILE
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        fh = path.open("rb")
     except FileNotFoundError:
-        return {}
+        return {}  # the usual case in CI (env vars only): no TOML parser to import
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc}", hint="fix or remove the file, then run again"
+        ) from exc
+    import tomllib  # ~2 ms, paid only when there is a file to parse
+
+    try:
+        with fh:
+            return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8
         raise UsageError(
             f"cannot read {path}: {exc}", hint="fix or remove the file, then run again"

@@ -7,7 +7,6 @@ status change [assume]. Pure data: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +99,8 @@ def by_service(service: str | None = None) -> list[Event]:
 
 def closest(name: str, n: int = 3) -> list[str]:
     """Up to ``n`` catalogue names closest to ``name``, for "did you mean" messages."""
+    import difflib  # only for "did you mean" messages
+
     return difflib.get_close_matches(name.upper(), sorted(EVENT_NAMES), n=n, cutoff=0.5)
 
 
