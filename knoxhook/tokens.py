@@ -151,7 +151,7 @@ class TokenManager:
         settings = self.settings
         if not settings.client_id:
             raise NotConfiguredError(
-                f"no client id for profile {settings.profile!r}",
+                f"no client id for profile {settings.profile!r}" + _unknown_profile(settings),
                 hint="run `knoxhook auth login --client-id ID`, or set KNOXHOOK_CLIENT_ID",
             )
         secret = self._secret_value()
@@ -297,3 +297,15 @@ def _error_detail(response: httpx2.Response) -> str:
     if not parts:  # the Knox error shape {"code", "message", "data"}
         parts = [str(body[k]) for k in ("code", "message", "data") if body.get(k)]
     return " ".join(parts)[:300]
+
+
+def _unknown_profile(settings: Settings) -> str:
+    """``" (no such profile in ...; known: a, b)"`` when the profile is not in config.toml:
+    the likely cause is a typo in ``--profile`` / ``KNOXHOOK_PROFILE``."""
+    from knoxhook.config import CONFIG_FILE, list_profiles
+
+    known = list_profiles(settings.config_dir)
+    if settings.profile in known:
+        return ""
+    where = settings.config_dir / CONFIG_FILE
+    return f" (no such profile in {where}; known: {', '.join(known) or 'none'})"

@@ -614,3 +614,18 @@ def test_cert_fetch_out_a_directory_is_refused_before_downloading(
     assert r.code == 2
     assert r.err.startswith(f"Error: --out {out} is a directory\nHint: give a file name")
     assert knox.stats()["token_requests"] == 0
+
+
+def test_a_mistyped_profile_is_named_with_the_known_ones(cli: Cli, isolated_env: Path) -> None:
+    # Was: "no client id for profile 'nope'" and nothing about the typo.
+    from knoxhook.config import save_profile
+
+    config = save_profile(
+        isolated_env / "config", "prod", {"client_id": "c1", "base_url": "http://127.0.0.1:9"}
+    )
+    r = cli("--profile", "nope", "subscriptions", "list")
+    assert r.code == 3
+    assert (
+        f"Error: no client id for profile 'nope' (no such profile in {config}; known: prod)"
+        in r.err
+    )
