@@ -42,6 +42,8 @@ def _line(verdict: Verdict) -> str:
         forward = verdict.forward
         status = forward["status"] if forward["status"] is not None else forward["error"]
         text += f" -> app {e(status)}"
+        if verdict.status >= 500:
+            text += f" [red](answered {verdict.status}: a resend will be accepted)[/red]"
     return text
 
 

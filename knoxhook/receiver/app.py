@@ -151,6 +151,13 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _handed_on(forward: dict[str, Any]) -> bool:
+    """Did the app take the callback? A connection error or a 5xx means no; a 4xx is the
+    app's own refusal of a genuine callback, which a resend would not change."""
+    status = forward.get("status")
+    return status is not None and status < 500
+
+
 def create_receiver(
     certificates_provider: CertificatesProvider,
     *,
@@ -248,13 +255,19 @@ def create_receiver(
             verdict.certificate = result.certificate_fingerprint
             if forward_to:
                 verdict.forward = await forward(body or b"", request, result.form)
+                if not _handed_on(verdict.forward):
+                    # Your app did not get it: answer 502 so a sender that retries does,
+                    # and release the nonce so that retry is not refused as a replay.
+                    verdict.status = 502
+                    if verdict.nonce and hasattr(nonce_store, "forget"):
+                        nonce_store.forget(verdict.nonce)
         if recorder is not None:
             recorder.record(verdict.to_json())
         if on_callback is not None:
             on_callback(verdict)
         if verdict.accepted:
             answer = {
-                "status": "accepted",
+                "status": "accepted" if verdict.status < 300 else "forward_failed",
                 "event": verdict.event,
                 "subscriptionId": verdict.subscription_id,
                 "nonce": verdict.nonce,

@@ -47,6 +47,11 @@ class MemoryNonceStore:
                 self._seen = {n: e for n, e in self._seen.items() if e > now}
             return True
 
+    def forget(self, nonce: str) -> None:
+        """Release ``nonce`` (its callback was not handed on), so a resend is accepted."""
+        with self._lock:
+            self._seen.pop(nonce, None)
+
     def __len__(self) -> int:
         return len(self._seen)
 
@@ -90,6 +95,11 @@ class SqliteNonceStore:
             if self._inserts % _PRUNE_EVERY == 0:
                 self._db.execute("DELETE FROM nonces WHERE expires <= ?", (now,))
             return True
+
+    def forget(self, nonce: str) -> None:
+        """Release ``nonce`` (its callback was not handed on), so a resend is accepted."""
+        with self._lock:
+            self._db.execute("DELETE FROM nonces WHERE nonce = ?", (nonce,))
 
     def __len__(self) -> int:
         with self._lock:

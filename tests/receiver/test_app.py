@@ -123,18 +123,44 @@ def test_accepted_callbacks_are_forwarded_byte_for_byte_and_status_reported(
     assert read_records(rx.record)[0]["forward"]["status"] == 202
 
 
-def test_forwarding_to_a_dead_app_is_reported_and_knox_still_gets_200(
+def test_forwarding_to_a_dead_app_answers_502_and_the_resend_is_accepted_not_a_replay(
     start_receiver: Start, knox: Signer
 ) -> None:
     body, headers = knox.callback()
+    seen: list[dict[str, Any]] = []
     with serve_in_thread(_capture_app([], 200)) as dead:
         url = dead.base_url + "/hook"
     with start_receiver(forward_to=url) as rx:
-        assert httpx2.post(rx.url, content=body, headers=headers, timeout=10).status_code == 200
-    forward = rx.verdicts[0].forward
-    assert forward is not None
-    assert forward["status"] is None
-    assert "Connect" in forward["error"]
+        first = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+        assert first.status_code == 502
+        assert first.json()["status"] == "forward_failed"
+        forward = rx.verdicts[0].forward
+        assert forward is not None
+        assert forward["status"] is None
+        assert "Connect" in forward["error"]
+        # the app is back on the same port: Knox's resend is verified and handed on
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        with serve_in_thread(_capture_app(seen, 200), host, int(port)):
+            again = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+        assert again.status_code == 200
+        # once handed on, the nonce is spent: a third copy is a replay
+        third = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+        assert third.status_code == 409
+    assert len(seen) == 1
+    assert seen[0]["body"] == body
+    assert [v.status for v in rx.verdicts] == [502, 200, 409]
+
+
+def test_an_app_refusing_with_4xx_is_reported_and_knox_gets_200(
+    start_receiver: Start, knox: Signer
+) -> None:
+    body, headers = knox.callback()
+    with serve_in_thread(_capture_app([], 422)) as app_server:
+        url = app_server.base_url + "/hook"
+        with start_receiver(forward_to=url) as rx:
+            answer = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+    assert answer.status_code == 200
+    assert rx.verdicts[0].forward == {"url": url, "status": 422, "error": None}
 
 
 class RotatingProvider:
