@@ -6,6 +6,7 @@ waits (bounded) until uvicorn is serving and stops it cleanly on exit.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -39,9 +40,12 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        in_use = exc.errno in (errno.EADDRINUSE, errno.EACCES)
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port (0 picks a free one)",
+            hint="pick another --port (0 picks a free one)"
+            if in_use
+            else "check --host: an address of this machine, such as 127.0.0.1",
         ) from exc
     sock.listen(2048)
     return sock
