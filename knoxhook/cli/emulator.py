@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import sys
@@ -42,15 +41,6 @@ class CertState(StrEnum):
 
 
 _CERT_ACTION = {CertState.EXPIRED: "expire"}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _clients(specs: list[str] | None) -> dict[str, str] | None:
@@ -167,7 +157,9 @@ def run(
         delivery_backoff=delivery_backoff,
         **config_kw,
     )
-    if not _is_loopback(host):
+    from knoxhook.validation import is_loopback
+
+    if not is_loopback(host):
         common.warn(
             f"listening on {host}: the emulator has no real security and its control "
             "endpoints need no authentication; anyone who can reach it can use it"
