@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from knoxhook.cli.emulator import _is_loopback
+from knoxhook.validation import is_loopback
 from knoxhook.cli.main import main
 from knoxhook.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
@@ -223,7 +223,7 @@ def test_help_documents_the_demo_client_and_an_example(capsys: pytest.CaptureFix
     ],
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
-    assert _is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 @pytest.mark.parametrize("kind", ["file", "corrupt-db", "corrupt-key"])
