@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from knoxhook.validation import is_loopback
 from knoxhook.cli.main import main
 from knoxhook.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from knoxhook.validation import is_loopback
 
 
 class Emulator:
