@@ -6,7 +6,6 @@ import json
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,31 +25,6 @@ PEM_2022 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2022.pem"
 PEM_2024 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem"
 KEYS = ["subject", "issuer", "not_before", "not_after", "sha256_fingerprint", "spki_sha256",
         "expired", "days_left"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def shared_emulator() -> Iterator[EmulatorHandle]:
-    """One emulator for this module (starting one per test costs ~0.5 s); reset per test."""
-    from knoxhook.emulator.testing import running_emulator
-
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture
-def emulator(shared_emulator: EmulatorHandle) -> EmulatorHandle:
-    """The shared emulator, reset, serving a valid certificate."""
-    shared_emulator.reset()
-    shared_emulator.set_certificate("valid")
-    return shared_emulator
-
-
-@pytest.fixture
-def knox(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("KNOXHOOK_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", emulator.client_id)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", emulator.client_secret)
-    return emulator
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

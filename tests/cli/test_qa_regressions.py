@@ -7,7 +7,6 @@ Bugs that live outside ``knoxhook/cli`` are strict xfails here, so the fix flips
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -22,25 +21,6 @@ if TYPE_CHECKING:
     from knoxhook.emulator.testing import EmulatorHandle
 
 PEM_2024 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem"
-
-
-@pytest.fixture(scope="module")
-def shared_knox() -> Iterator[EmulatorHandle]:
-    from knoxhook.emulator.testing import running_emulator
-
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture
-def knox(shared_knox: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    """The module's emulator, reset, with the demo client in the environment (as in CI)."""
-    shared_knox.reset()
-    shared_knox.set_certificate("valid")
-    monkeypatch.setenv("KNOXHOOK_BASE_URL", shared_knox.base_url)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", shared_knox.client_id)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", shared_knox.client_secret)
-    return shared_knox
 
 
 # --- values that look like rich markup are data ----------------------------------------

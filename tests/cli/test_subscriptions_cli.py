@@ -8,7 +8,6 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,32 +20,6 @@ if TYPE_CHECKING:
 
 SUBS = "/kwn/v1/subscriptions"
 CB = "https://hooks.example.com/knox"
-
-
-@pytest.fixture(scope="module")
-def shared_emulator() -> Iterator[EmulatorHandle]:
-    """One emulator for this module (starting one per test costs ~0.5 s); reset per test."""
-    from knoxhook.emulator.testing import running_emulator
-
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture
-def emulator(shared_emulator: EmulatorHandle) -> EmulatorHandle:
-    """The shared emulator with no subscriptions, tokens, faults or counters."""
-    shared_emulator.reset()
-    return shared_emulator
-
-
-@pytest.fixture
-def knox(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    """The emulator, with the CLI configured for it through the environment."""
-    monkeypatch.setenv("KNOXHOOK_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", emulator.client_id)
-    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", emulator.client_secret)
-    monkeypatch.delenv("CI", raising=False)
-    return emulator
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
