@@ -48,6 +48,16 @@ class Cli(Protocol):
     def __call__(self, *args: str, stdin: bytes | None = None) -> Result: ...
 
 
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``knoxhook ARGS`` in-process: (exit code, stdout, stderr); never a traceback."""
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run the CLI in-process like a script would (no TTY); see the module docstring."""

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from knoxhook import certs
-from knoxhook.cli.main import main
 from knoxhook.config import load_settings
+from tests.cli.conftest import run
 from tests.conftest import SAMSUNG_FIXTURES
 from tests.test_certs import SAMSUNG_PIN, make_cert, valid_cert
 
@@ -25,15 +25,6 @@ PEM_2022 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2022.pem"
 PEM_2024 = SAMSUNG_FIXTURES / "samsung-knox-validation-certificate-2024.pem"
 KEYS = ["subject", "issuer", "not_before", "not_after", "sha256_fingerprint", "spki_sha256",
         "expired", "days_left"]  # fmt: skip
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 # --- show --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from knoxhook.cli.main import main
+from tests.cli.conftest import run
 from tests.fakes import MemoryKeyring
 
 STEPS = [
@@ -27,11 +27,9 @@ STEPS = [
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
-    with pytest.raises(SystemExit) as exc:
-        main(["demo", "--json", *args])
-    captured = capsys.readouterr()
-    assert exc.value.code == 0, captured.err
-    result: dict[str, object] = json.loads(captured.out)
+    code, out, err = run(capsys, "demo", "--json", *args)
+    assert code == 0, err
+    result: dict[str, object] = json.loads(out)
     return result
 
 
@@ -71,10 +69,9 @@ def test_demo_leaves_nothing_in_the_users_config_cache_or_keyring(
 
 
 def test_demo_ndjson_prints_one_line_per_step(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["demo", "--output", "ndjson"])
-    assert exc.value.code == 0
-    lines = capsys.readouterr().out.splitlines()
+    code, out, _ = run(capsys, "demo", "--output", "ndjson")
+    assert code == 0
+    lines = out.splitlines()
     assert [json.loads(line)["step"] for line in lines] == STEPS
 
 

@@ -13,22 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from knoxhook.cli.main import main
+from tests.cli.conftest import run
 
 if TYPE_CHECKING:
     from knoxhook.emulator.testing import EmulatorHandle
 
 SUBS = "/kwn/v1/subscriptions"
 CB = "https://hooks.example.com/knox"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def requests(knox: EmulatorHandle, key: str) -> int:

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from knoxhook.cli.main import main
 from knoxhook.emulator.testing import EmulatorHandle
 from knoxhook.serving import serve_in_thread
+from tests.cli.conftest import run
 
 
 @pytest.fixture
@@ -42,14 +42,6 @@ def _subscribe(emu: EmulatorHandle, url: str, events: list[str]) -> str:
     assert response.status_code == 201
     sub_id: str = response.json()["subscriptionId"]
     return sub_id
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def test_trigger_delivers_and_prints_the_record_as_json(

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knoxhook.cli.main import main
 from knoxhook.cli.verify import parse_headers
 from knoxhook.emulator.signer import sign
 from knoxhook.emulator.testing import EmulatorHandle
 from knoxhook.errors import UsageError
+from tests.cli.conftest import run
 from tests.receiver.signing import JOSE_RS256, Signer, b64url
 
 
@@ -35,13 +35,6 @@ def files(tmp_path: Path, knox: Signer) -> Path:
     (tmp_path / "headers.json").write_text(json.dumps(headers))
     (tmp_path / "sig.txt").write_text(headers["X-WSM-SIGNATURE"])
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def test_valid_callback_with_raw_headers_file_exits_0_and_shows_it(
