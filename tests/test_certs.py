@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import stat
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from knoxhook import certs, wire
 from knoxhook.config import load_settings
 from knoxhook.errors import CertificateError, TransportError
+from tests.external import require_program
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 # computed independently: openssl x509 -pubkey | openssl pkey -pubin -outform der
@@ -124,8 +124,8 @@ def test_2022_certificate_is_expired_and_has_the_same_key_pin(
         old.check_valid()
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 def test_pin_matches_openssl(samsung_cert_2024: bytes, tmp_path: Path) -> None:
+    require_program("openssl", install="apt-get install openssl")
     pem = tmp_path / "c.pem"
     pem.write_bytes(samsung_cert_2024)
     pub = subprocess.run(

@@ -25,6 +25,10 @@ class Reason(StrEnum):
     MISSING_FIELD = "missing_field"  # ... no string subscriptionId / event
     MISSING_NONCE = "missing_nonce"  # no x-knox-nonce header (required since 25.04)
     REPLAYED_NONCE = "replayed_nonce"  # the nonce was seen before
+    REPLAYED_SIGNATURE = "replayed_signature"  # same signature seen before, fresh nonce
+    DUPLICATE_KEY = "duplicate_key"  # the body repeats an object name (any depth)
+    DUPLICATE_HEADER = "duplicate_header"  # two X-WSM-SIGNATURE or two x-knox-nonce
+    MALFORMED_NONCE = "malformed_nonce"  # x-knox-nonce too long or not printable ASCII
 
 
 class NonceStore(Protocol):
@@ -47,6 +51,12 @@ class VerifiedCallback:
     form: str  # e.g. "raw-body/padded/detached", "compact-json/unpadded/attached"
     certificate_fingerprint: str  # SHA-256 of the certificate that verified it
     body: dict[str, Any] = field(repr=False, default_factory=dict)
+    # The exact bytes the signature covers (the received body for the raw-body forms,
+    # Samsung's re-serialization or the compact re-encoding otherwise). Record and forward
+    # these, not the received bytes, unless ``body_is_signed``.
+    signed_bytes: bytes = field(repr=False, default=b"")
+    body_is_signed: bool = True  # the received bytes ARE the signed bytes
+    signature_sha256: str = ""  # hex SHA-256 of the decoded signature (replay store key)
 
     def to_json(self) -> dict[str, Any]:
         return {
