@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
@@ -24,15 +24,13 @@ from knoxhook.errors import (
 if TYPE_CHECKING:
     from knoxhook.config import Settings
 
-auth_app = typer.Typer(
-    name="auth",
-    help="Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
+auth_app = registry.group(
+    "auth",
+    "Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
     "Examples:\n\n\b\n"
     '  printf %s "$KNOX_SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
     "  knoxhook auth status --json\n"
     '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -91,6 +89,7 @@ def _status(settings: Settings) -> dict[str, Any]:
     }
 
 
+@auth_app.command("login")
 def login(
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="OAuth client id (env KNOXHOOK_CLIENT_ID).")
@@ -206,6 +205,7 @@ def login(
     common.emit(status, fmt=fmt)
 
 
+@auth_app.command("status")
 def status(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Show the profile, URLs, where the secret lives and the cached token's expiry.
 
@@ -228,6 +228,7 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
         )
 
 
+@auth_app.command("token")
 def token(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Print a valid access token (the cached one, or a new one) for use with curl.
 
@@ -257,6 +258,7 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
     )
 
 
+@auth_app.command("logout")
 def logout(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Revoke the cached token at Knox, delete it, and delete the stored secret.
 
@@ -297,12 +299,3 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
         },
         fmt=fmt,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``auth`` group to the root app."""
-    auth_app.command("login")(login)
-    auth_app.command("status")(status)
-    auth_app.command("token")(token)
-    auth_app.command("logout")(logout)
-    app.add_typer(auth_app)

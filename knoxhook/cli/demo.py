@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 
 
 class Signing(StrEnum):
@@ -17,6 +17,10 @@ class Signing(StrEnum):
     DETACHED = "detached"
 
 
+demo_app = registry.command()
+
+
+@demo_app.command("demo")
 def demo(
     signing: Annotated[
         Signing,
@@ -104,7 +108,3 @@ def _show(number: int, title: str, detail: dict[str, Any]) -> None:
 
 def _utf8() -> bool:
     return (getattr(sys.stdout, "encoding", "") or "").lower().startswith("utf")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

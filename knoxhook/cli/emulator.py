@@ -12,17 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.emulator import CLIENTS_ENV, DEFAULT_HOST, DEFAULT_PORT, DEMO_CLIENT_ID
 
-emulator_app = typer.Typer(
-    name="emulator",
-    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
+emulator_app = registry.group(
+    "emulator",
+    "Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook emulator run --port 8765\n"
     "  knoxhook emulator run --port 0 --cert-state expired",
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 
@@ -183,8 +181,3 @@ def run(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         app.emulator.store.close()
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.add_typer(emulator_app)

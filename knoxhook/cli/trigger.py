@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.errors import ApiError, NotFoundError, TransportError, UsageError
 
 EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
@@ -93,6 +93,10 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     raise ApiError(f"the emulator refused: {text}", status=response.status_code, knox_name=name)
 
 
+trigger_app = registry.command()
+
+
+@trigger_app.command("trigger")
 def trigger(
     event: Annotated[
         str,
@@ -171,8 +175,3 @@ def trigger(
             else "the receiver answered but refused it: check the subscription's URL path "
             "and the receiver's log",
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("trigger")(trigger)
