@@ -132,7 +132,6 @@ def login(
     import dataclasses
 
     from knoxhook import config, credentials, wire
-    from knoxhook.tokens import TokenManager
 
     fmt = common.output_format(json_flag, output)
     common.require_text(
@@ -173,7 +172,7 @@ def login(
     secret = _read_secret(client_secret_stdin)
     credentials.check_storage(insecure_file=insecure_storage)  # fail before the network
 
-    manager = TokenManager(settings, secret=secret, trace=common.http_trace())
+    manager = common.token_manager(settings, secret=secret)
     try:
         token = manager.refresh()
     except (AuthenticationError, TransportError) as exc:
@@ -238,12 +237,10 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
 
       curl -H "Authorization: Bearer $(knoxhook auth token)" https://api.samsungknox.com/kwn/v1/subscriptions
     """
-    from knoxhook.tokens import TokenManager
-
     fmt = common.output_format(json_flag, output)
     resolved = common.check_urls(common.settings())
     with common.secret_env_hint():
-        current = TokenManager(resolved, trace=common.http_trace()).get()
+        current = common.token_manager(resolved).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()
@@ -273,7 +270,7 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
-    manager = tokens.TokenManager(settings, trace=common.http_trace())
+    manager = common.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:

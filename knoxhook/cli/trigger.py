@@ -61,7 +61,8 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
     target = url + CONTROL_PREFIX + "/events"
     try:
-        response = httpx2.post(target, json=body, timeout=120.0)
+        with common.http_options(timeout=120.0).client() as http:
+            response = http.post(target, json=body)
     except httpx2.HTTPError as exc:
         raise TransportError(
             f"cannot reach the emulator at {url}: {type(exc).__name__}: {exc}",
