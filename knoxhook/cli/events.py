@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import context, display, registry
 
 
 class Service(StrEnum):
@@ -42,8 +42,8 @@ def events(
             show_default=False,
         ),
     ] = None,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """List the events you can subscribe to, with their service and description.
 
@@ -59,6 +59,6 @@ def events(
     """
     from knoxhook import events as catalogue
 
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     rows = [e.to_json() for e in catalogue.by_service(service.value if service else None)]
-    common.emit(rows, columns=COLUMNS, fmt=fmt)
+    display.emit(rows, columns=COLUMNS, fmt=fmt)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import checks, clients, context, display, registry
 
 if TYPE_CHECKING:
     from knoxhook.subscriptions import Subscription, SubscriptionService
@@ -70,7 +70,7 @@ def _service() -> Iterator[SubscriptionService]:
     from knoxhook.subscriptions import SubscriptionService
 
     try:
-        with common.knox_client() as client:
+        with clients.knox_client() as client:
             yield SubscriptionService(client)
     except ApiError as exc:
         if exc.hint is None and exc.knox_name in _HINTS:
@@ -78,11 +78,11 @@ def _service() -> Iterator[SubscriptionService]:
         raise
 
 
-def _show(sub: Subscription, fmt: common.OutputFormat) -> None:
+def _show(sub: Subscription, fmt: context.OutputFormat) -> None:
     data = sub.to_json()
-    if fmt is common.OutputFormat.TABLE:
+    if fmt is context.OutputFormat.TABLE:
         data["events"] = ", ".join(sub.events)
-    common.emit(data, fmt=fmt)
+    display.emit(data, fmt=fmt)
 
 
 @subscribe_app.command("subscribe")
@@ -90,8 +90,8 @@ def subscribe(
     url: UrlOption = None,
     event: EventsOption = None,
     allow_http: AllowHttpOption = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Subscribe a callback URL to one or more events, and print the subscription.
 
@@ -113,20 +113,20 @@ def subscribe(
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(url=url, event=event)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(url=url, event=event)
     if not url:
         raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
     url = validate_url(url, allow_http=allow_http)
     names = validate_events(event or [])  # before any request, and before needing credentials
     with _service() as service:
         sub = service.create(url, names, allow_http=allow_http)
-    common.info(f"subscribed {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
+    display.info(f"subscribed {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
     _show(sub, fmt)
 
 
 @subs_app.command("list")
-def list_(json_output: common.JsonOption = False, output: common.OutputOption = None) -> None:
+def list_(json_output: context.JsonOption = False, output: context.OutputOption = None) -> None:
     """List your subscriptions.
 
     Examples:
@@ -137,17 +137,17 @@ def list_(json_output: common.JsonOption = False, output: common.OutputOption = 
 
     JSON: a list of {subscriptionId, url, events, createdAt, updatedAt}.
     """
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     with _service() as service:
         subs = service.list()
-    common.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
+    display.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
 
 
 @subs_app.command("get")
 def get(
     subscription_id: Annotated[str, typer.Argument(metavar="ID", help="Subscription id.")],
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Show one subscription (exit 6 when the id is unknown).
 
@@ -156,8 +156,8 @@ def get(
     \b
       knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
     """
-    fmt = common.output_format(json_output, output)
-    common.require_text(id=subscription_id)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(id=subscription_id)
     with _service() as service:
         sub = service.get(subscription_id)
     _show(sub, fmt)
@@ -193,8 +193,8 @@ def update(
         ),
     ] = None,
     allow_http: AllowHttpOption = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Change a subscription's callback URL and/or its events, and print it.
 
@@ -210,8 +210,8 @@ def update(
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(
+    fmt = context.output_format(json_output, output)
+    checks.require_text(
         id=subscription_id, url=url, event=event, add_event=add_event, remove_event=remove_event
     )
     if not (url or event or add_event or remove_event):
@@ -232,7 +232,7 @@ def update(
             remove_events=remove_event or (),
             allow_http=allow_http,
         )
-    common.info(f"updated subscription {sub.subscription_id}")
+    display.info(f"updated subscription {sub.subscription_id}")
     _show(sub, fmt)
 
 
@@ -243,8 +243,8 @@ def delete(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete every subscription.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Delete subscriptions by id, or all of them with --all.
 
@@ -261,14 +261,14 @@ def delete(
     """
     from knoxhook.errors import NotFoundError, UsageError
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(ids=subscription_ids)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(ids=subscription_ids)
     ids = list(dict.fromkeys(i.strip() for i in subscription_ids or []))
     if all_ and ids:
         raise UsageError("give subscription ids or --all, not both")
     if not all_ and not ids:
         raise UsageError("give the subscription ids to delete, or --all", hint="see --help")
-    if not yes and not common.is_interactive():
+    if not yes and not context.current().may_prompt:
         raise UsageError(
             "refusing to delete without confirmation: not a terminal",
             hint="pass --yes to delete without asking",
@@ -285,20 +285,20 @@ def delete(
                 hint="see `knoxhook subscriptions list`",
             )
         if not ids:
-            common.info("no subscriptions to delete")
-            if fmt is not common.OutputFormat.TABLE:  # a table would add "(none)"
-                common.emit([], fmt=fmt)
+            display.info("no subscriptions to delete")
+            if fmt is not context.OutputFormat.TABLE:  # a table would add "(none)"
+                display.emit([], fmt=fmt)
             return
-        if not yes and not common.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
-            common.info("cancelled: nothing deleted")
+        if not yes and not display.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
+            display.info("cancelled: nothing deleted")
             return
         done = []
         for sid in ids:
             # missing_ok: it was listed a moment ago, so a 404 now means it is gone
             # already (a retried DELETE whose first answer was lost, or a concurrent one).
             if not service.delete(sid, missing_ok=True):
-                common.verbose(f"{sid} was already gone")
+                display.verbose(f"{sid} was already gone")
             done.append({"subscriptionId": sid, "deleted": True})
-            common.verbose(f"deleted {sid}")
-    common.info(f"deleted {len(done)} subscription(s)")
-    common.emit(done, columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
+            display.verbose(f"deleted {sid}")
+    display.info(f"deleted {len(done)} subscription(s)")
+    display.emit(done, columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, context, registry
 from knoxhook.errors import ApiError, NotFoundError, TransportError, UsageError
 
 EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
@@ -19,7 +19,7 @@ EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
 def _payload(source: str | None) -> dict[str, Any] | None:
     if source is None:
         return None
-    if source == "-" and sys.stdin.isatty():  # else it looks like a hang
+    if source == "-" and context.current().stdin_is_terminal:  # else it looks like a hang
         common.info("reading the payload from the terminal; end it with Ctrl-D")
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
