@@ -20,6 +20,7 @@ from knoxhook.errors import (
     TransportError,
     UsageError,
 )
+from knoxhook.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from knoxhook.config import Settings
@@ -36,12 +37,6 @@ auth_app = registry.group(
 _SAVED_KEYS = ("base_url", "token_url", "client_id", "scope", "tenant_id")
 
 
-def _rfc3339(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def _read_secret(from_stdin: bool) -> str:
     """--client-secret-stdin, else the env var, else a hidden prompt on a TTY."""
     if from_stdin:
@@ -53,15 +48,17 @@ def _read_secret(from_stdin: bool) -> str:
                 "--client-id ID --client-secret-stdin",
             )
         return secret
-    if os.environ.get(clients.SECRET_ENV):
-        return os.environ[clients.SECRET_ENV]
+    from knoxhook.credentials import ENV_SECRET
+
+    if os.environ.get(ENV_SECRET):
+        return os.environ[ENV_SECRET]
     if context.current().may_prompt:
         secret = str(typer.prompt("Client secret", hide_input=True, err=True)).strip()
         if secret:
             return secret
     raise UsageError(
         "no client secret given",
-        hint=f"pipe it to --client-secret-stdin, set {clients.SECRET_ENV}, or run on a terminal "
+        hint=f"pipe it to --client-secret-stdin, set {ENV_SECRET}, or run on a terminal "
         "to be prompted (the secret is never accepted as a plain argument)",
     )
 
@@ -83,7 +80,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         "secret_source": location.kind,
         "secret_location": location.detail,
         "token_cached": valid,
-        "token_expires_at": _rfc3339(token.expires_at) if token and valid else None,
+        "token_expires_at": rfc3339(token.expires_at) if token and valid else None,
         "token_expires_in": int(token.expires_in(now)) if token and valid else None,
     }
 
@@ -198,7 +195,7 @@ def login(
         display.warn(f"the client secret is stored unencrypted in {status['secret_location']}")
     display.info(
         f"Logged in to {saved.base_url} as {saved.client_id} (profile {saved.profile}); "
-        f"token valid until {_rfc3339(token.expires_at)}."
+        f"token valid until {rfc3339(token.expires_at)}."
     )
     display.emit(status, fmt=fmt)
 
@@ -248,7 +245,7 @@ def token(json_flag: context.JsonOption = False, output: context.OutputOption = 
         {
             "access_token": current.access_token,
             "token_type": current.token_type,
-            "expires_at": _rfc3339(current.expires_at),
+            "expires_at": rfc3339(current.expires_at),
         },
         fmt=fmt,
     )
@@ -284,8 +281,8 @@ def logout(json_flag: context.JsonOption = False, output: context.OutputOption =
         display.info(f"Nothing to do: profile {settings.profile} holds no token and no secret.")
     else:
         display.info(f"Logged out of profile {settings.profile}.")
-    if os.environ.get(clients.SECRET_ENV):
-        display.warn(f"{clients.SECRET_ENV} is still set in the environment")
+    if os.environ.get(credentials.ENV_SECRET):
+        display.warn(f"{credentials.ENV_SECRET} is still set in the environment")
     display.emit(
         {
             "profile": settings.profile,

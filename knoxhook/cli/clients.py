@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from knoxhook.httpoptions import HttpOptions
     from knoxhook.tokens import TokenManager
 
-SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
-
 
 def settings(**overrides: str | None) -> Settings:
     """The resolved settings for this invocation (flag > env > profile > default).
@@ -72,13 +70,14 @@ def token_manager(resolved: Settings, *, secret: str | None = None) -> TokenMana
 def secret_env_hint() -> Iterator[None]:
     """Refused credentials while ``KNOXHOOK_CLIENT_SECRET`` is set: say that the variable
     wins over the stored secret (a stale CI variable, not a new login, is the fix)."""
+    from knoxhook.credentials import ENV_SECRET
     from knoxhook.errors import AuthenticationError
 
     try:
         yield
     except AuthenticationError as exc:
-        if os.environ.get(SECRET_ENV):
-            exc.hint = f"{SECRET_ENV} is set and wins over the stored secret: check or unset it"
+        if os.environ.get(ENV_SECRET):
+            exc.hint = f"{ENV_SECRET} is set and wins over the stored secret: check or unset it"
         raise
 
 

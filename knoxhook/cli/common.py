@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from knoxhook.cli.checks import check_port, check_urls, require_text
 from knoxhook.cli.clients import (
-    SECRET_ENV,
     http_options,
     http_trace,
     knox_client,
@@ -47,7 +46,6 @@ from knoxhook.cli.display import (
 
 __all__ = [
     "PIPE_WIDTH",
-    "SECRET_ENV",
     "Column",
     "JsonOption",
     "OutputFormat",

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from knoxhook.cli import context, display, registry
-
-
-class Service(StrEnum):
-    KG = "KG"
-    KE = "KE"
-    KAI = "KAI"
-    KDMS = "KDMS"
-    KC = "KC"
-
+from knoxhook.events import Service
 
 COLUMNS = [
     ("name", "Event"),
@@ -36,8 +27,9 @@ def events(
         typer.Option(
             "--service",
             "-s",
-            help="Only this service's events: KG (Knox Guard), KE (E-FOTA), "
-            "KAI (Asset Intelligence), KDMS (Device Management Service), KC (Knox Configure).",
+            help="Only this service's events: "
+            + ", ".join(f"{s.value} ({s.label})" for s in Service)
+            + ".",
             case_sensitive=False,
             show_default=False,
         ),
