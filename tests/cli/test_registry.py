@@ -157,3 +157,28 @@ def test_the_lazy_root_behaves_exactly_like_the_eager_one(
             return outcome(lambda **kw: which(**kw, obj=invocation))
 
     assert in_a_run(app) == in_a_run(_eager_app())
+
+
+def test_a_subcommand_builds_only_itself_and_its_group_help_builds_them_all(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer.main
+
+    from knoxhook.cli.main import main
+
+    built: list[str] = []
+    real = typer.main.get_command_from_info
+
+    def counting(info: Any, **kw: Any) -> Any:
+        built.append(info.name)
+        return real(info, **kw)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", counting)
+    with pytest.raises(SystemExit):
+        main(["subscriptions", "get", "--help"])
+    assert built == ["get"]  # not list, update, delete (~15 ms of `subscriptions list`)
+    built.clear()
+    with pytest.raises(SystemExit):
+        main(["subscriptions", "--help"])
+    assert built == ["list", "get", "update", "delete"]
+    assert "delete  Delete subscriptions by id" in capsys.readouterr().out
