@@ -104,6 +104,11 @@ COMMANDS: Final[dict[str, Entry]] = {
         "ui_app",
         "Open the terminal UI: subscriptions, the event catalogue, and live callbacks.",
     ),
+    "api": Entry(
+        "knoxhook.cli.api",
+        "api_app",
+        "Send an authenticated request to any Knox API path, and print the response body.",
+    ),
     # groups
     "auth": Entry(
         "knoxhook.cli.auth",
