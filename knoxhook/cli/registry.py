@@ -109,6 +109,11 @@ COMMANDS: Final[dict[str, Entry]] = {
         "api_app",
         "Send an authenticated request to any Knox API path, and print the response body.",
     ),
+    "doctor": Entry(
+        "knoxhook.cli.doctor",
+        "doctor_app",
+        "Check the setup end to end, one line per check, each failure with its fix.",
+    ),
     # groups
     "auth": Entry(
         "knoxhook.cli.auth",
