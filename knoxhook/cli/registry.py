@@ -114,6 +114,11 @@ COMMANDS: Final[dict[str, Entry]] = {
         "doctor_app",
         "Check the setup end to end, one line per check, each failure with its fix.",
     ),
+    "completion": Entry(
+        "knoxhook.cli.completion",
+        "completion_app",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
     # groups
     "auth": Entry(
         "knoxhook.cli.auth",
