@@ -35,6 +35,7 @@ class EmulatorConfig:
     delivery_retries: int = 2
     delivery_backoff: float = 0.2
     max_body_bytes: int = 1_000_000
+    legacy_clients: Mapping[str, str] | None = None  # identifier -> base64 SPKI; None: demo
 
     def __post_init__(self) -> None:
         if self.signing not in SIGNING_MODES:

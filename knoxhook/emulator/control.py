@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from knoxhook import events
-from knoxhook.emulator import CERT_ACTIONS
+from knoxhook.emulator import CERT_ACTIONS, legacy
 from knoxhook.emulator.faults import parse_fault
 from knoxhook.emulator.httputil import BadRequest, knox_error, read_json
 
@@ -115,6 +115,7 @@ async def reset(request: Request) -> Response:
     emulator.log.clear()
     emulator.faults.clear()
     emulator.stats.reset()
+    legacy.authority_of(request.app).reset()
     return Response(status_code=204)
 
 
