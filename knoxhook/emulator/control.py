@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from knoxhook import events
-from knoxhook.emulator import CERT_ACTIONS, SIGNING_MODES, CertAction
+from knoxhook.emulator import CERT_ACTIONS, SIGNING_MODES, CertAction, legacy
 from knoxhook.emulator.faults import parse_fault
 from knoxhook.emulator.httputil import BadRequest, knox_error, read_json
 
@@ -122,6 +122,7 @@ async def reset(request: Request) -> Response:
     emulator.log.clear()
     emulator.faults.clear()
     emulator.stats.reset()
+    legacy.authority_of(request.app).reset()
     return Response(status_code=204)
 
 
