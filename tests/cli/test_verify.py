@@ -148,6 +148,8 @@ def test_explain_shows_each_signing_input(files: Path, capsys: pytest.CaptureFix
     assert forms == [
         "raw-body/padded",
         "raw-body/unpadded",
+        "samsung-reserialized/padded",
+        "samsung-reserialized/unpadded",
         "compact-json/padded",
         "compact-json/unpadded",
     ]
