@@ -188,8 +188,11 @@ def fetch_and_store(
 
 def _default_factory(settings: Settings) -> CertClient:
     from knoxhook.client import open_client
+    from knoxhook.validation import validate_knox_urls
 
-    client: CertClient = open_client(settings)
+    # the certificate is the root of trust of every callback: never over plain http to a
+    # remote host unless allowed (``verify``/``listen`` download it without a client)
+    client: CertClient = open_client(validate_knox_urls(settings))
     return client
 
 
