@@ -32,6 +32,7 @@ from typing import Any, Final
 from knoxhook import wire
 from knoxhook.errors import UsageError
 from knoxhook.files import ensure_private_dir as ensure_private_dir  # re-exported
+from knoxhook.files import store_private
 from knoxhook.files import write_private as write_private  # re-exported
 
 APP_NAME: Final = "knoxhook"
@@ -277,7 +278,7 @@ def write_config(directory: Path, document: Mapping[str, Any]) -> Path:
     if not directory.is_dir():
         ensure_private_dir(directory)
     path = directory / CONFIG_FILE
-    write_private(path, dump_toml(document).encode("utf-8"))
+    store_private(path, dump_toml(document).encode("utf-8"))
     return path
 
 
