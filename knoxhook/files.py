@@ -15,7 +15,7 @@ to its target).
 - Whole files: ``write_private`` (temp file ``O_EXCL|O_NOFOLLOW`` 0600, fsync,
   ``os.replace``, fsync of the directory); ``store_private`` for knoxhook's own files
   turns its failures into a usage error naming the path.
-- Appended files (records, logs): ``open_append``.
+- Appended files (records, logs): ``open_append``; reading a key: ``read_private``.
 - SQLite databases: ``prepare_sqlite`` before ``sqlite3.connect``.
 
 Each refuses a path whose final component is a symbolic link (``UnsafePathError``, an
@@ -219,6 +219,15 @@ def open_append(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def read_private(path: Path) -> bytes:
+    """The bytes of a private file of knoxhook's (a signing key), made 0600 when an older
+    knoxhook left it readable by others. ``UnsafePathError`` for a symbolic link."""
+    fd = _open_nofollow(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        _tighten(fh.fileno())
+        return fh.read()
 
 
 def prepare_sqlite(path: Path) -> Path:
