@@ -274,6 +274,8 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:
+        if had_token:
+            common.check_urls(settings)  # the revoke sends the token: not over plain http
         revoked = manager.revoke()
     except KnoxhookError as exc:
         common.warn(f"could not revoke the token at Knox: {exc.message}")

@@ -62,6 +62,7 @@ class AppState:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
     guessed: bool = False  # made by from_argv, before parsing
 
     @classmethod
@@ -325,7 +326,7 @@ def settings(**overrides: str | None) -> Settings:
     """
     from knoxhook.config import load_settings
 
-    return load_settings(profile=_state.profile, overrides=overrides)
+    return load_settings(profile=_state.profile, overrides=overrides, allow_http=_state.allow_http)
 
 
 def http_trace() -> Callable[[str], None] | None:
@@ -359,37 +360,13 @@ def _trace_line(line: str) -> None:
     info(line)
 
 
-_URL_SOURCES = {
-    "base_url": ("--base-url", "KNOXHOOK_BASE_URL"),
-    "token_url": ("--token-url", "KNOXHOOK_TOKEN_URL"),
-}
-
-
 def check_urls(resolved: Settings) -> Settings:
-    """A usage error, naming where the value came from, unless the base and token URLs
-    are absolute http(s) URLs (else httpx2 fails later with "UnsupportedProtocol",
-    reported as a network error)."""
-    from urllib.parse import urlsplit
+    """``validation.validate_knox_urls``: a usage error naming where a base or token URL
+    came from when it is not http(s), or plain http to a remote host without
+    --allow-http; the warning that it was allowed goes to stderr."""
+    from knoxhook.validation import validate_knox_urls
 
-    from knoxhook.errors import UsageError
-
-    sources = resolved.sources or {}
-    for key, (flag, env) in _URL_SOURCES.items():
-        value = str(getattr(resolved, key))
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            continue
-        where = {
-            "flag": flag,
-            "env": env,
-            "profile": f"{key} in profile {resolved.profile!r} (config.toml)",
-        }.get(sources.get(key, ""), key)
-        raise UsageError(
-            f"{where}: {value!r} is not an http(s) URL",
-            hint="for example https://api.samsungknox.com, or the URL `knoxhook emulator "
-            "run` printed",
-        )
-    return resolved
+    return validate_knox_urls(resolved, warn=warn)
 
 
 @contextmanager

@@ -100,4 +100,4 @@ def ui(
         cert=cert,
         no_color=common.get_state().no_color,
     )
-    run_ui(common.settings(), options)
+    run_ui(common.check_urls(common.settings()), options)
