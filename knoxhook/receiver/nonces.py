@@ -331,7 +331,8 @@ class SqliteNonceStore:
         """Give freed pages back: shrink the file, then the WAL (outside a transaction)."""
         with self._lock:
             try:
-                self._db.execute("PRAGMA incremental_vacuum").fetchall()
+                # executescript steps the pragma to the end; execute() frees one page
+                self._db.executescript("PRAGMA incremental_vacuum;")
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             except sqlite3.Error as exc:
                 raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
