@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from knoxhook.errors import KnoxhookError
+from knoxhook.files import prepare_sqlite
 from knoxhook.signature.results import NonceStore
 
 DEFAULT_WINDOW: Final = 7 * 24 * 3600.0  # one week
@@ -194,9 +195,7 @@ _SCHEMA: Final = (
 
 def _create_private(path: Path) -> None:
     """Create the store file 0600 (and its directory 0700) before SQLite opens it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    prepare_sqlite(path)  # 0600 (and so its -wal/-shm), O_NOFOLLOW, parents 0700
 
 
 class SqliteNonceStore:

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from knoxhook.files import open_append
+
 MAX_BYTES: Final = 256 * 1024 * 1024
 KEEP: Final = 5
 REFUSALS_PER_SECOND: Final = 10.0
@@ -35,7 +37,7 @@ _SOURCES: Final = 10_000  # rate-limit buckets kept; the oldest are dropped past
 
 def _open_append(path: Path) -> int:
     """The one place the record file is opened: append-only, 0600 from creation."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return open_append(path)  # 0600, O_NOFOLLOW, missing parents 0700
 
 
 class NdjsonRecorder:
@@ -53,7 +55,6 @@ class NdjsonRecorder:
         self.max_bytes = max_bytes
         self.keep = keep
         self.rate = refusals_per_second
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._fd: int | None = _open_append(self.path)
         info = os.fstat(self._fd)
