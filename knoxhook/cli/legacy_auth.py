@@ -121,7 +121,7 @@ def login(
         settings,
         credentials=creds,
         validity=validity or wire.LEGACY_VALIDITY_DEFAULT,
-        trace=common.http_trace(),
+        http=common.http_options(settings),
     )
     try:
         token = manager.refresh()
@@ -171,7 +171,7 @@ def token(settings: Settings, fmt: common.OutputFormat) -> None:
     from knoxhook import wire
     from knoxhook.legacy.source import LegacyTokenManager
 
-    current = LegacyTokenManager(settings, trace=common.http_trace()).get()
+    current = LegacyTokenManager(settings, http=common.http_options(settings)).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()
@@ -193,7 +193,7 @@ def logout(settings: Settings, fmt: common.OutputFormat) -> None:
     from knoxhook.legacy import store
     from knoxhook.legacy.source import LegacyTokenManager
 
-    had_token = LegacyTokenManager(settings).revoke()
+    had_token = LegacyTokenManager(settings, http=common.http_options(settings)).revoke()
     removed = store.delete(settings)
     if settings.secret_store and settings.profile in config.list_profiles(settings.config_dir):
         config.save_profile(settings.config_dir, settings.profile, {"secret_store": None})

@@ -17,6 +17,7 @@ from knoxhook import wire
 from knoxhook.config import load_settings
 from knoxhook.emulator import legacy
 from knoxhook.errors import AuthenticationError, TransportError, UsageError
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.legacy.auth import ApiTokenAuth
 from knoxhook.legacy.cache import cache_path, read_cached
 from knoxhook.legacy.source import LegacyTokenManager
@@ -138,7 +139,7 @@ def test_a_host_without_the_endpoint_is_a_usage_error(credentials: LegacyCredent
 
     settings = load_settings(overrides={"base_url": "http://127.0.0.1:9"})
     manager = LegacyTokenManager(
-        settings, credentials=credentials, transport=httpx2.MockTransport(answer)
+        settings, credentials=credentials, http=HttpOptions(transport=httpx2.MockTransport(answer))
     )
     with pytest.raises(
         UsageError, match=r"is not a Knox Cloud Authentication endpoint \(HTTP 404\)"
@@ -150,12 +151,14 @@ def test_busy_then_ok_is_retried_and_an_unreachable_host_is_a_network_error(
     legacy_emulator: EmulatorHandle, credentials: LegacyCredentials
 ) -> None:
     legacy_emulator.fault(path=wire.LEGACY_ACCESS_TOKEN_PATH, status=503, count=1)
-    manager = _manager(legacy_emulator, credentials, sleep=lambda _: None)
+    manager = _manager(legacy_emulator, credentials, http=HttpOptions(sleep=lambda _: None))
     assert manager.get().access_token
     assert manager.fetches == 1
     settings = load_settings(overrides={"base_url": "http://127.0.0.1:9"})
     down = LegacyTokenManager(
-        settings, credentials=credentials, retry=RetryPolicy(attempts=2), sleep=lambda _: None
+        settings,
+        credentials=credentials,
+        http=HttpOptions(retry=RetryPolicy(attempts=2), sleep=lambda _: None),
     )
     with pytest.raises(TransportError, match="could not get a legacy access token"):
         down.get()
@@ -186,12 +189,9 @@ def test_a_debug_trace_never_shows_the_identifier_the_jwts_or_the_tokens(
     legacy_emulator: EmulatorHandle, credentials: LegacyCredentials
 ) -> None:
     lines: list[str] = []
-    manager = _manager(legacy_emulator, credentials, trace=lines.append)
-    with httpx2.Client(
-        base_url=legacy_emulator.base_url,
-        auth=ApiTokenAuth(manager),
-        **manager.http.client_kwargs(manager.known_secrets),
-    ) as http:
+    options = HttpOptions(base_url=legacy_emulator.base_url, trace=lines.append)
+    manager = _manager(legacy_emulator, credentials, http=options)
+    with options.client(secrets=manager.known_secrets, auth=ApiTokenAuth(manager)) as http:
         http.get(LIST)
     trace = "\n".join(lines)
     assert "POST" in trace
