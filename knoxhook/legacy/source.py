@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any
 from knoxhook import wire
 from knoxhook.config import Settings
 from knoxhook.errors import AuthenticationError, KnoxhookError, TransportError, UsageError
-from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.legacy.cache import cache_path, read_cached, write_cached
 from knoxhook.retry import RETRY_STATUSES, parse_retry_after
-from knoxhook.tokencache import Token
+from knoxhook.tokencache import Token, prepare_dir
 
 if TYPE_CHECKING:
     import httpx2
@@ -134,7 +133,7 @@ class LegacyTokenManager:
         from filelock import FileLock, Timeout
 
         path = cache_path(self.settings)
-        ensure_private_dir(path.parent)
+        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
         lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
         try:
             lock.acquire()

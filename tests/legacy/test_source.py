@@ -65,7 +65,8 @@ def test_the_cache_is_0600_and_holds_neither_keys_nor_identifier(
     assert credentials.keys.public_key_b64 not in text  # neither key is in there
     assert "PRIVATE" not in text
     assert set(json.loads(text)) == {
-        "access_token", "expires_at", "obtained_at", "token_type", "scope", "profile", "host",
+        "access_token", "expires_at", "obtained_at", "token_type", "scope", "profile",
+        "token_url", "client_id",
     }  # fmt: skip
 
 
@@ -199,3 +200,25 @@ def test_a_debug_trace_never_shows_the_identifier_the_jwts_or_the_tokens(
     for secret in [IDENTIFIER, *manager.known_secrets()]:
         assert secret is not None
         assert secret not in trace
+
+
+def test_a_planted_legacy_token_file_is_never_trusted(
+    legacy_emulator: EmulatorHandle, credentials: LegacyCredentials, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    manager = _manager(legacy_emulator, credentials)
+    path = cache_path(manager.settings)
+    path.parent.mkdir(parents=True, mode=0o700)
+    target = tmp_path / "theirs.json"
+    now = time.time()
+    target.write_text(
+        json.dumps({"access_token": "planted", "expires_at": now + 900, "obtained_at": now})
+    )
+    os.symlink(target, path)
+    assert read_cached(manager.settings) is None
+    token = manager.get()
+    assert token.access_token != "planted"
+    assert not path.is_symlink()
+    assert json.loads(target.read_text())["access_token"] == "planted"  # left untouched
