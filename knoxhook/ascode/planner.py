@@ -23,6 +23,9 @@
      callbacks it never asked for;
    - *create*: the new subscriptions, whose events are all free by then.
 
+   A change of URL alone is an ``update`` step in the shrink pass; a URL that changes
+   with the events changes in that subscription's last step.
+
    The order is simulated on the refreshed state as it is built, so every step is
    checked against exactly the holdings Knox will have when it runs.
 
@@ -232,8 +235,8 @@ def _schedule(plan: Plan) -> None:
             plan.unchanged.append(d.name)
             continue
         keep = (have & final) or (have - all_targets)
-        if keep == final:
-            update(d, sid, d.url, final, "shrink", "")
+        if keep == final:  # its last step: fewer events, or only a new URL
+            update(d, sid, d.url, final, "shrink" if have != final else "update", "")
         elif keep and keep != have:
             update(d, sid, url, keep, "shrink", "release events before others take them")
             pending.append((d, sid))
