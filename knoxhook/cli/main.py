@@ -63,6 +63,7 @@ COMMAND_MODULES = (
     "emulator",
     "demo",
     "ui",
+    "plan",
 )
 
 

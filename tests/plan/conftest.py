@@ -55,3 +55,20 @@ def write_file(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+# --- through the real CLI (tests/cli/conftest.py's helper) -------------------------------
+from tests.cli.conftest import cli as cli  # noqa: E402  (the fixture, re-exported)
+
+
+@pytest.fixture
+def knox(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> EmulatorHandle:
+    """The reset emulator, the CLI configured for it through the environment (as a CI
+    job is), and the test's directory as the working directory (./knoxhook.yaml)."""
+    monkeypatch.setenv("KNOXHOOK_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("KNOXHOOK_CLIENT_ID", emulator.client_id)
+    monkeypatch.setenv("KNOXHOOK_CLIENT_SECRET", emulator.client_secret)
+    monkeypatch.chdir(tmp_path)
+    return emulator

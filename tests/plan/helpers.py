@@ -41,8 +41,9 @@ def recorded(path: Path) -> dict[str, Any]:
 
 
 def writes(emu: EmulatorHandle) -> dict[str, int]:
-    """The emulator's count of requests that are not GETs."""
-    return {k: v for k, v in emu.stats()["requests"].items() if not k.startswith("GET ")}
+    """The emulator's count of Subscription API requests that are not GETs."""
+    requests = emu.stats()["requests"].items()
+    return {k: v for k, v in requests if "/kwn/" in k and not k.startswith("GET ")}
 
 
 def yaml_for(entries: dict[str, tuple[str, list[str]]]) -> str:
