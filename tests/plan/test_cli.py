@@ -7,6 +7,8 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from knoxhook.emulator.testing import EmulatorHandle
 from tests.cli.conftest import Cli
 from tests.plan.helpers import ids, live, writes, yaml_for
@@ -235,3 +237,67 @@ def test_generate_writes_a_file_that_plans_to_no_changes(cli: Cli, knox: Emulato
     r = cli("plan", "--generate", "-f", "gen.yaml")
     assert r.code == 2
     assert r.err.startswith("Error: gen.yaml exists already")
+
+
+def test_apply_on_a_terminal_shows_the_plan_and_asks(
+    cli: Cli, knox: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knoxhook.cli import common
+
+    monkeypatch.setattr(common, "is_interactive", lambda: True)
+    write(FIRST)
+    r = cli("apply", stdin=b"n\n")
+    assert r.code == 0
+    assert "  + 1. create a  [create]" in r.out
+    assert "Apply these 2 step(s)? [y/N]" in r.err
+    assert r.err.endswith("cancelled: nothing changed\n")
+    assert writes(knox) == {}
+    r = cli("apply", stdin=b"y\n")
+    assert r.code == 0
+    assert set(live(knox)) == {A, B}
+
+
+def test_plan_is_coloured_on_a_terminal_only(knox: EmulatorHandle, tmp_path: Path) -> None:
+    """The real program on a pseudo-terminal (stdout), the CLI configured by env."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    write(FIRST)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
+    env["TERM"] = "xterm-256color"
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "knoxhook", "plan"],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp_path,
+        )
+        os.close(secondary)
+        chunks = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # bounded: the program may hang
+            ready, _, _ = select.select([primary], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the program closed its end
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        os.close(primary)
+        if proc.stderr:
+            proc.stderr.close()
+    out = b"".join(chunks).decode()
+    assert "\x1b[32m" in out  # green: a create
+    assert "create a" in out
