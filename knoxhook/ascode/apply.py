@@ -106,9 +106,8 @@ def adopt(plan: Plan, state: State) -> None:
             if old is not None and old != name:
                 state.records.pop(old)
             state.record(name, sub.subscription_id, sub.url, sub.events)
-    wanted = plan.desired.by_name()
     for name in [*plan.forgotten, *(d.name for d in plan.drift if d.live is None)]:
-        if name not in plan.matched and (name in wanted or name in plan.forgotten):
+        if name not in plan.matched:  # its subscription is gone (a create may follow)
             state.forget(name)
 
 

@@ -100,8 +100,8 @@ def apply(
             "refusing to apply without confirmation: not a terminal",
             hint="pass --yes to apply without asking",
         )
-    recorded = statefile.load(where)
-    with service_for(wanted) as service:
+    with statefile.locked(where), service_for(wanted) as service:
+        recorded = statefile.load(where)
         made = make_plan(wanted, service.list(), recorded, prune=prune)
         if doc is not None:
             try:
@@ -172,17 +172,18 @@ def import_(
             hint="letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     where = state_path(file, state)
-    recorded = statefile.load(where)
-    other = recorded.name_of(subscription_id.strip())
-    if other is not None and other != name:
-        raise UsageError(f"{subscription_id} is already recorded as {other!r} in {where}")
     wanted = desired.load(file) if file.exists() else desired.DesiredState(file, ())
-    with service_for(wanted) as service:
-        sub = service.get(subscription_id)
-    rec = recorded.records.get(name)
-    if rec is not None and rec.subscription_id != sub.subscription_id:
-        common.warn(f"{name!r} recorded {rec.subscription_id} before; now {sub.subscription_id}")
-    recorded.record(name, sub.subscription_id, sub.url, sub.events)
+    with statefile.locked(where):
+        recorded = statefile.load(where)
+        other = recorded.name_of(subscription_id.strip())
+        if other is not None and other != name:
+            raise UsageError(f"{subscription_id} is already recorded as {other!r} in {where}")
+        with service_for(wanted) as service:
+            sub = service.get(subscription_id)
+        rec = recorded.records.get(name)
+        if rec is not None and rec.subscription_id != sub.subscription_id:
+            common.warn(f"{name!r} was {rec.subscription_id}; now {sub.subscription_id}")
+        recorded.record(name, sub.subscription_id, sub.url, sub.events)
     common.info(f"imported {sub.subscription_id} as {name!r} into {where}")
     if name not in wanted.by_name():
         common.warn(f"{name!r} is not in {file} yet: add it, or apply --prune will delete it")
