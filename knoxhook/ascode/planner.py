@@ -274,7 +274,7 @@ def _schedule(plan: Plan) -> None:
             url, have = held.current[sid]
             plan.steps.append(
                 Step("delete", "replace", d.name, sid, url, tuple(sorted(have)), url,
-                     tuple(sorted(have)), f"replace: events swap with {others}, none free")
+                     tuple(sorted(have)), f"events swap with {others}, none free")
             )  # fmt: skip
             held.release(sid)
             pending.remove((d, sid))
@@ -283,7 +283,7 @@ def _schedule(plan: Plan) -> None:
     # create: the replaced ones first, to keep the time their events are unheld short
     for d in [*replaced, *creates]:
         assert not held.blockers(None, frozenset(d.events)), "event held elsewhere"
-        why = "replace: re-created with its new events" if d in replaced else ""
+        why = "re-created with its new events" if d in replaced else ""
         plan.steps.append(
             Step("create", "create", d.name, None, d.url, tuple(sorted(d.events)),
                  reason=why, allow_http=d.allow_http)

@@ -54,7 +54,7 @@ def apply(
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
-    """Make the live subscriptions match FILE (or a saved PLAN.json), step by step.
+    """Make the live subscriptions match FILE or a saved PLAN.json, step by step.
 
     Plans again first. With PLAN.json it refuses (exit 2) when the live subscriptions
     changed since that plan was made, unless --force (then it applies what a plan made
@@ -148,7 +148,7 @@ def import_(
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
-    """Adopt an existing subscription as FILE's entry NAME (recorded in the state file).
+    """Adopt a live subscription as FILE's entry NAME, in the state file.
 
     After this, plan and apply treat it as NAME's, and --prune may delete it once NAME
     leaves FILE. Exit 6 when the id is unknown.

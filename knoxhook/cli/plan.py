@@ -94,7 +94,7 @@ def plan(
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
-    """Show what `knoxhook apply` would change so the live subscriptions match FILE.
+    """Show the changes that would make Knox match FILE, without making them.
 
     Reads the live subscriptions, matches them to FILE's entries (by the id in the state
     file, else by URL) and lists the steps in the order apply runs them: shrink,
