@@ -32,7 +32,7 @@ def apply(
     saved: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[PLAN.json]", help="A plan saved by `plan --out`.", show_default=False
+            metavar="PLAN.json", help="A plan saved by `plan --out`.", show_default=False
         ),
     ] = None,
     file: Annotated[
