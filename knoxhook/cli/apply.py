@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.cli.plan import DEFAULT_FILE, FileOption, PruneOption, StateOption, service_for
 
 if TYPE_CHECKING:
     from knoxhook.ascode.apply import StepResult
+
+apply_app = registry.command()
+import_app = registry.command()
 
 RESULT_COLUMNS = [
     ("step", "#"),
@@ -28,6 +31,7 @@ RESULT_COLUMNS = [
 ]
 
 
+@apply_app.command("apply")
 def apply(
     saved: Annotated[
         Path | None,
@@ -140,6 +144,7 @@ def _emit(results: list[StepResult], fmt: common.OutputFormat) -> None:
     common.emit(rows, columns=RESULT_COLUMNS, fmt=fmt)
 
 
+@import_app.command("import")
 def import_(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The entry's name in FILE.")],
     subscription_id: Annotated[str, typer.Argument(metavar="ID", help="The subscription id.")],

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -62,12 +62,16 @@ def service_for(wanted: DesiredState) -> Iterator[SubscriptionService]:
         yield SubscriptionService(client)
 
 
+plan_app = registry.command()
+
+
 def state_path(file: Path, state: Path | None) -> Path:
     from knoxhook.ascode.state import path_for
 
     return state if state is not None else path_for(file)
 
 
+@plan_app.command("plan")
 def plan(
     file: FileOption = Path(DEFAULT_FILE),
     state: StateOption = None,
@@ -224,12 +228,3 @@ def render(made: Plan, file: str) -> None:
         ))  # fmt: skip
     else:
         out.print(Text(f"No changes: the live subscriptions match {file}."))
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``plan``, ``apply`` and ``import`` to the root app."""
-    from knoxhook.cli import apply
-
-    app.command("plan")(plan)
-    app.command("apply")(apply.apply)
-    app.command("import")(apply.import_)

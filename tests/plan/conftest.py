@@ -11,6 +11,7 @@ import pytest
 from knoxhook.client import KnoxClient
 from knoxhook.config import load_settings
 from knoxhook.emulator.testing import EmulatorHandle, running_emulator
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.retry import RetryPolicy
 from knoxhook.subscriptions import SubscriptionService
 
@@ -30,11 +31,8 @@ def emulator(module_emulator: EmulatorHandle) -> EmulatorHandle:
 
 def make_service(emu: EmulatorHandle) -> tuple[KnoxClient, SubscriptionService]:
     settings = load_settings(overrides={"base_url": emu.base_url, "client_id": emu.client_id})
-    client = KnoxClient(
-        settings,
-        secret=emu.client_secret,
-        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, jitter=False),
-    )
+    retry = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, jitter=False)
+    client = KnoxClient(settings, secret=emu.client_secret, http=HttpOptions(retry=retry))
     return client, SubscriptionService(client)
 
 
