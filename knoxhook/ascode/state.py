@@ -18,7 +18,9 @@ understands. ``locked`` keeps two applies from writing one state file at once.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from knoxhook.errors import KnoxhookError, UsageError
-from knoxhook.files import write_private
+from knoxhook.files import make_private_dirs, write_private
 
 VERSION = 1
 
@@ -94,6 +96,15 @@ def locked(path: Path, timeout: float = 10.0) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside the state file: one apply (or import) at a time."""
     from filelock import FileLock, Timeout
 
+    try:  # filelock keeps retrying a lock file it may not create: say why at once
+        make_private_dirs(path.parent)
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the state file {path}: {exc.strerror or exc}",
+            hint="check the directory, or give another place with --state",
+        ) from None
     lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=timeout, mode=0o600)
     try:
         lock.acquire()

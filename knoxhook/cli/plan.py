@@ -123,6 +123,7 @@ def plan(
     from knoxhook.ascode import desired, document
     from knoxhook.ascode import state as statefile
     from knoxhook.ascode.planner import make_plan
+    from knoxhook.errors import UsageError
 
     fmt = common.output_format(json_output, output)
     common.require_text(file=str(file), state=str(state or ""), out=str(out or ""))
@@ -131,6 +132,8 @@ def plan(
 
         generate_file(file, state_path(file, state), fmt)
         return
+    if out is not None and (out.name in ("", ".", "..") or out.is_dir()):
+        raise UsageError(f"--out {out}: a directory; give a file name such as plan.json")
     wanted = desired.load(file)  # before any request
     where = state_path(file, state)
     recorded = statefile.load(where)
@@ -155,8 +158,9 @@ def save_plan(out: Path, doc: dict[str, Any]) -> None:
 
     try:  # 0600: the URLs may carry a token (${ENV}-expanded)
         write_private(out, (json.dumps(doc, indent=2) + "\n").encode())
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot write it: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"--out {out}: cannot write it: {why}") from None
     common.info(f"saved the plan to {out}: apply it with `knoxhook apply {out}`")
 
 

@@ -301,3 +301,26 @@ def test_plan_is_coloured_on_a_terminal_only(knox: EmulatorHandle, tmp_path: Pat
     out = b"".join(chunks).decode()
     assert "\x1b[32m" in out  # green: a create
     assert "create a" in out
+
+
+def test_mistakes_with_paths_are_usage_errors_before_any_request(
+    cli: Cli, knox: EmulatorHandle
+) -> None:
+    write(FIRST)
+    Path("a-file").write_text("")
+    r = cli("plan", "--out", ".")
+    assert (r.code, r.err) == (
+        2, "Error: --out .: a directory; give a file name such as plan.json\n"
+    )  # fmt: skip
+    r = cli("apply", "knoxhook.yaml", "--yes")
+    assert r.code == 2
+    assert r.err.startswith("Error: knoxhook.yaml is not a knoxhook plan: ")
+    assert r.err.endswith(
+        "Hint: PLAN.json is what `plan --out` saved; give a desired-state file with -f FILE\n"
+    )
+    r = cli("apply", "--yes", "--state", "a-file/knoxhook.state.json")
+    assert r.code == 2
+    assert r.err.startswith("Error: cannot write the state file a-file/knoxhook.state.json: ")
+    r = cli("apply", "plan.json", "-f", "knoxhook.yaml")
+    assert (r.code, r.err) == (2, "Error: give FILE (-f) or PLAN.json, not both\n")
+    assert knox.stats()["requests_total"] == 0
