@@ -287,3 +287,26 @@ def test_a_dropped_create_whose_look_fails_too_converges_on_the_next_apply(
     assert steps(results) == [("create", "create", "b")]
     assert live(emulator) == {A: {LOCKED}, B: {UPLOAD}}
     assert recorded(path) == {"a": ids(emulator)[A], "b": ids(emulator)[B]}
+
+
+def test_an_interrupt_between_steps_leaves_a_state_the_next_plan_finishes(
+    emulator: EmulatorHandle, service: SubscriptionService, write_file: Write
+) -> None:
+    path = write_file(yaml_for({"a": (A, [LOCKED, UNLOCKED]), "b": (B, [UPLOAD])}))
+    apply_file(path, service)
+    path.write_text(
+        yaml_for({"a": (A, [LOCKED]), "b": (B, [UPLOAD, UNLOCKED]), "c": (C, [DELETE])})
+    )
+
+    def ctrl_c(result: object) -> None:
+        raise KeyboardInterrupt
+
+    plan = plan_file(path, service)
+    with pytest.raises(KeyboardInterrupt):
+        apply(plan, service, state.load(state.path_for(path)), on_step=ctrl_c)
+    assert json.loads(state.path_for(path).read_text())["subscriptions"]["a"]["events"] == [LOCKED]
+    again = plan_file(path, service)
+    assert again.drift == []  # what knoxhook did is not mistaken for a change outside it
+    assert steps(again) == [("update", "grow", "b"), ("create", "create", "c")]
+    apply(again, service, state.load(state.path_for(path)))
+    assert live(emulator) == {A: {LOCKED}, B: {UPLOAD, UNLOCKED}, C: {DELETE}}
