@@ -94,7 +94,12 @@ def apply(
         doc = document.load_saved(saved)
         wanted = document.desired_from(doc, saved)
         where = state if state is not None else Path(str(doc.get("state")))
-        prune = bool(doc.get("prune")) or prune
+        if prune:
+            raise UsageError(
+                "--prune goes with `plan --out`: a saved plan says whether it prunes",
+                hint=f"knoxhook plan --prune --out {saved}",
+            )
+        prune = bool(doc.get("prune"))
     else:
         file = file or Path(DEFAULT_FILE)
         wanted = desired.load(file)

@@ -321,6 +321,10 @@ def test_mistakes_with_paths_are_usage_errors_before_any_request(
     r = cli("apply", "--yes", "--state", "a-file/knoxhook.state.json")
     assert r.code == 2
     assert r.err.startswith("Error: cannot write the state file a-file/knoxhook.state.json: ")
+    assert knox.stats()["requests_total"] == 0
+    cli("plan", "--out", "plan.json")
+    r = cli("apply", "plan.json", "--prune", "--yes")
+    assert r.code == 2
+    assert r.err.startswith("Error: --prune goes with `plan --out`: a saved plan says whether")
     r = cli("apply", "plan.json", "-f", "knoxhook.yaml")
     assert (r.code, r.err) == (2, "Error: give FILE (-f) or PLAN.json, not both\n")
-    assert knox.stats()["requests_total"] == 0
