@@ -1,8 +1,8 @@
 """Plan: what to do so that the live subscriptions become the desired ones.
 
 1. **Match** each desired entry to a live subscription: by the id recorded in the state
-   file, else by URL (trailing slash ignored; among several, the one sharing most
-   events). A recorded id that is no longer live is drift ("deleted outside knoxhook").
+   file, else by URL (trailing slash ignored; the pairs sharing most events first). A
+   recorded id that is no longer live is drift ("deleted outside knoxhook").
 2. **Diff** each pair: events added or removed, URL changed. Unmatched entries are
    created. Live subscriptions recorded in the state but gone from the file are deleted
    with ``prune`` only; others are never touched (they are "unmanaged").
@@ -138,21 +138,22 @@ def _match(plan: Plan, state: State) -> None:
             taken.add(sub.subscription_id)
             if _norm(sub.url) != _norm(rec.url) or set(sub.events) != set(rec.events):
                 plan.drift.append(Drift(d.name, sub.subscription_id, rec, sub))
-    for d in plan.desired.subscriptions:
-        if d.name in plan.matched:
-            continue
+    unmatched = [d for d in plan.desired.subscriptions if d.name not in plan.matched]
+    for d in unmatched:
         rec = state.records.get(d.name)
         if rec is not None:
             plan.drift.append(Drift(d.name, rec.subscription_id, rec, None))
-        candidates = [
-            s
-            for s in plan.refresh
-            if s.subscription_id not in taken and _norm(s.url) == _norm(d.url)
-        ]
-        if candidates:  # the most events in common; the server's order breaks ties
-            best = max(candidates, key=lambda s: len(set(s.events) & set(d.events)))
-            plan.matched[d.name] = (best, "url")
-            taken.add(best.subscription_id)
+    # by URL: the pairs sharing most events first; file order, then the server's, break ties
+    pairs = [
+        (-len(set(s.events) & set(d.events)), i, j, d, s)
+        for i, d in enumerate(unmatched)
+        for j, s in enumerate(plan.refresh)
+        if s.subscription_id not in taken and _norm(s.url) == _norm(d.url)
+    ]
+    for *_, d, s in sorted(pairs, key=lambda p: p[:3]):
+        if d.name not in plan.matched and s.subscription_id not in taken:
+            plan.matched[d.name] = (s, "url")
+            taken.add(s.subscription_id)
     for name, rec in state.records.items():
         if rec.subscription_id not in live_by_id:
             if name not in wanted:

@@ -90,3 +90,13 @@ def test_a_cycle_breaks_at_the_one_with_a_free_event_even_if_it_comes_later() ->
         ("b", "update", (ENROLLED, LOCKED)),
     ]
     assert plan.steps[0].reason == "step aside: events swap with a"
+
+
+def test_two_entries_with_one_url_each_get_the_live_one_sharing_their_events() -> None:
+    live = [sub("1", A, UNLOCKED), sub("2", A, LOCKED)]
+    plan = make_plan(want(("x", A, (LOCKED,)), ("y", A, (UNLOCKED,))), live, state())
+    assert {n: s.subscription_id for n, (s, _) in plan.matched.items()} == {"x": "2", "y": "1"}
+    assert plan.steps == []
+    one = make_plan(want(("x", A, (ENROLLED,)), ("y", A, (UNLOCKED,))), live[:1], state())
+    assert {n: s.subscription_id for n, (s, _) in one.matched.items()} == {"y": "1"}
+    assert [(s.action, s.name) for s in one.steps] == [("create", "x")]
