@@ -70,7 +70,7 @@ class JoseHeader:
     key, so a header claiming ``none`` or ``HS256`` cannot choose a weaker check.
     """
 
-    alg: str | None
+    alg: str
     prefix: bytes  # part0 + b".", the start of every signing input
 
 
@@ -87,10 +87,10 @@ def jose_header(part0: str) -> JoseHeader:
         decoded = json.loads(b64url_decode(part0))
     except (ValueError, RecursionError) as exc:
         raise ValueError("the JOSE header (part 0) is not base64url-encoded JSON") from exc
-    if not isinstance(decoded, dict):
-        raise ValueError("the JOSE header (part 0) is not a JSON object")
-    alg = decoded.get("alg")
-    header = JoseHeader(alg if isinstance(alg, str) else None, part0.encode("ascii") + b".")
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("alg"), str):
+        # RFC 7515 4.1.1: "alg" MUST be present; its value is only reported (see JoseHeader)
+        raise ValueError('the JOSE header (part 0) is not a JSON object with "alg"')
+    header = JoseHeader(decoded["alg"], part0.encode("ascii") + b".")
     if len(_headers) < _HEADERS_MAX:  # bounded: part 0 comes from the network
         _headers[part0] = header
     return header

@@ -232,14 +232,12 @@ def verify_callback(
     )
 
 
-def _explain_header(alg: str | None, explain: list[Attempt]) -> None:
+def _explain_header(alg: str, explain: list[Attempt]) -> None:
     if alg == ALGORITHM:
         explain.append(Attempt("header", f"ok: compact JWS, alg {alg}"))
     else:
-        claimed = "no alg" if alg is None else f"alg {alg[:32]!r}"
-        explain.append(
-            Attempt("header", f"ok: compact JWS with {claimed}; ignored, verified as {ALGORITHM}")
-        )
+        why = f"ok: compact JWS with alg {alg[:32]!r}; ignored, verified as {ALGORITHM}"
+        explain.append(Attempt("header", why))
 
 
 def _explain_part1(part1: str, form: Form, explain: list[Attempt]) -> None:
