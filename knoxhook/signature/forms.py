@@ -8,7 +8,8 @@ ONE parse of the body, in the order tried (knox-api.md §5):
 1. ``raw-body``: the body as received;
 2. ``samsung-reserialized``: what Samsung's sample verifier builds and verifies
    (``samsung.reserialize``: Jackson's re-serialization of the body parsed into a
-   ``HashMap``);
+   ``HashMap``), on JDK 17; ``samsung-reserialized-jdk19``: the same on Java 19 or later,
+   built only for a body whose floats print differently there (``javadouble``);
 3. ``compact-json``: the document re-encoded compactly in document order (what a
    JavaScript ``JSON.stringify`` or Python ``json.dumps`` signer produces). Samsung's
    sample does NOT build this; it is kept for third-party signers, costs one RSA verify
@@ -44,6 +45,7 @@ _STD_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
 
 RAW: Final = "raw-body"
 SAMSUNG: Final = "samsung-reserialized"
+SAMSUNG_JDK19: Final = "samsung-reserialized-jdk19"  # the same on Java 19+ (floats differ)
 COMPACT: Final = "compact-json"
 FIRST_FORM: Final = f"{RAW}/padded"
 SAMSUNG_PADDED: Final = f"{SAMSUNG}/padded"
@@ -146,7 +148,7 @@ class SigningForms:
         self._signed[family] = signed
 
     def families(self) -> tuple[str, ...]:
-        return (RAW,) if self.strict else (RAW, SAMSUNG, COMPACT)
+        return (RAW,) if self.strict else (RAW, SAMSUNG, SAMSUNG_JDK19, COMPACT)
 
     def signed(self, family: str) -> bytes | None:
         """X of ``family`` (None, with the reason in ``skipped``, when it does not apply)."""
@@ -163,6 +165,14 @@ class SigningForms:
             elif signed == self.body:
                 self.skipped[family] = "the body already is Samsung's re-serialization"
                 signed = None
+        elif family == SAMSUNG_JDK19:
+            if not parsed.has_float:
+                self.skipped[family] = "no floats: the same bytes on every Java"
+            else:
+                signed = samsung.reserialize_parsed(parsed, jdk=19)
+                if signed is None or signed in (self.body, self.signed(SAMSUNG)):
+                    self.skipped[family] = "its floats print the same on Java 17 and 19+"
+                    signed = None
         else:
             signed = _compact(parsed.document)
             if signed is not None and signed in (self.body, self.signed(SAMSUNG)):

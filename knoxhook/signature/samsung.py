@@ -46,9 +46,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from knoxhook.signature.javadouble import double_to_string
+from knoxhook.signature.javadouble import double_to_string, double_to_string_jdk
 from knoxhook.signature.javahashmap import order
 
+JDK: Final = 17  # the Java whose Double.toString serialize follows unless told otherwise
 _SHORT: Final = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f"\\]')
 
@@ -68,15 +69,15 @@ def _string(text: str) -> str:
     return f'"{_NEEDS_ESCAPE.sub(_escape_char, text)}"'
 
 
-def _float(value: float) -> str:
+def _float(value: float, jdk: int) -> str:
     if math.isfinite(value):
-        return double_to_string(value)
+        return double_to_string(value) if jdk == JDK else double_to_string_jdk(value, jdk)
     if math.isnan(value):  # never parsed from JSON; Jackson would quote it too
         return '"NaN"'
     return '"Infinity"' if value > 0 else '"-Infinity"'
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str], jdk: int = JDK) -> None:
     """Append Jackson's output for a nested value (objects keep their order)."""
     kind = type(value)  # exact types first: what json.loads builds, the hot cases
     if kind is str:
@@ -91,7 +92,7 @@ def _write(value: Any, out: list[str]) -> None:
                 out.append(",")
             out.append(_string(key) if type(key) is str else _string(str(key)))
             out.append(":")
-            _write(item, out)
+            _write(item, out, jdk)
         out.append("}")
     elif kind is int:
         out.append(int.__repr__(value))
@@ -102,16 +103,16 @@ def _write(value: Any, out: list[str]) -> None:
     elif value is False:
         out.append("false")
     elif kind is float:
-        out.append(_float(value))
+        out.append(_float(value, jdk))
     elif kind is list:
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, out)
+            _write(item, out, jdk)
         out.append("]")
     else:
-        _write(_plain(value), out)
+        _write(_plain(value), out, jdk)
 
 
 def _plain(value: Any) -> Any:
@@ -148,7 +149,7 @@ _C_ENCODE: Final = (
 )
 
 
-def _serialize(document: dict[str, Any], c_encoder: bool) -> bytes:
+def _serialize(document: dict[str, Any], c_encoder: bool, jdk: int = JDK) -> bytes:
     """``document`` (str keys) in HashMap order, as Jackson prints it, in UTF-8."""
     ordered = {k: document[k] for k in order(tuple(document))}
     if c_encoder and _C_ENCODE is not None:
@@ -158,18 +159,20 @@ def _serialize(document: dict[str, Any], c_encoder: bool) -> bytes:
             # "replace": a lone surrogate becomes "?", as Java's String.getBytes(UTF_8) does
             return text.encode("utf-8", "replace")
     out: list[str] = []
-    _write(ordered, out)
+    _write(ordered, out, jdk)
     return "".join(out).encode("utf-8", "replace")
 
 
-def serialize(document: Mapping[str, Any]) -> bytes:
+def serialize(document: Mapping[str, Any], *, jdk: int = JDK) -> bytes:
     """What Jackson's ``writeValueAsString`` prints for a ``HashMap`` of ``document``.
 
     ``document``'s keys are put into the map in its iteration order; nested mappings keep
     their order. Values are JSON values (str, int, float, bool, None, lists, mappings).
+    ``jdk``: the Java version whose ``Double.toString`` prints the floats (17 by default;
+    from 19 on it prints the shortest decimal, ``javadouble``).
     """
     plain = {str(k): v for k, v in document.items()}
-    return _serialize(plain, c_encoder=False)
+    return _serialize(plain, c_encoder=False, jdk=jdk)
 
 
 class Parsed(NamedTuple):
@@ -248,21 +251,21 @@ def parse(body: bytes) -> Parsed | None:
     return Parsed(document, duplicate, trailing, local.has_float)
 
 
-def reserialize_parsed(parsed: Parsed) -> bytes | None:
+def reserialize_parsed(parsed: Parsed, *, jdk: int = JDK) -> bytes | None:
     """``reserialize`` of an already parsed body."""
     if type(parsed.document) is not dict:
         return None
     try:
-        return _serialize(parsed.document, c_encoder=not parsed.has_float)
+        return _serialize(parsed.document, c_encoder=not parsed.has_float, jdk=jdk)
     except RecursionError:
         return None
 
 
-def reserialize(body: bytes) -> bytes | None:
+def reserialize(body: bytes, *, jdk: int = JDK) -> bytes | None:
     """The bytes Samsung's sample signs for ``body``; None when it would refuse the body.
 
     Bytes after the first JSON value are ignored, as Jackson ignores them (the verifier
-    refuses such bodies separately).
+    refuses such bodies separately). ``jdk`` as in ``serialize``.
     """
     parsed = parse(body)
-    return None if parsed is None else reserialize_parsed(parsed)
+    return None if parsed is None else reserialize_parsed(parsed, jdk=jdk)

@@ -143,7 +143,7 @@ def verify_callback(
         first: Form | None = None
         if preferred == FIRST_FORM:
             first = Form(FIRST_FORM, body, b64url_padded(body), True)
-        elif preferred.startswith(SAMSUNG):  # inline too: the case the cache is for
+        elif preferred.partition("/")[0] == SAMSUNG:  # inline too: what the cache is for
             parsed = samsung.parse(body)
             signed = None if parsed is None else samsung.reserialize_parsed(parsed)
             if signed is not None and signed != body:
