@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
@@ -24,15 +25,13 @@ from knoxhook.errors import (
 if TYPE_CHECKING:
     from knoxhook.config import Settings
 
-auth_app = typer.Typer(
-    name="auth",
-    help="Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
+auth_app = registry.group(
+    "auth",
+    "Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
     "Examples:\n\n\b\n"
     '  printf %s "$KNOX_SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
     "  knoxhook auth status --json\n"
     '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -91,6 +90,7 @@ def _status(settings: Settings) -> dict[str, Any]:
     }
 
 
+@auth_app.command("login")
 def login(
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="OAuth client id (env KNOXHOOK_CLIENT_ID).")
@@ -116,6 +116,38 @@ def login(
             help="Store the secret in a 0600 file in the config dir instead of the OS keyring.",
         ),
     ] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            metavar="KEYS.json",
+            help="Knox Guard (legacy Knox Cloud Authentication): the keys.json or "
+            "certificate.json from the Knox Cloud API portal (env KNOXHOOK_KEYS_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    client_identifier_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--client-identifier-stdin",
+            help="With --keys: read the Client Identifier from stdin (else "
+            "KNOXHOOK_CLIENT_IDENTIFIER, else a hidden prompt).",
+        ),
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="us|eu", help="With --keys: the portal's region."),
+    ] = None,
+    api_version: Annotated[
+        str | None,
+        typer.Option(
+            "--api-version", metavar="v0.1|v1", help="With --keys: where KWN lives (v0.1)."
+        ),
+    ] = None,
+    validity: Annotated[
+        int | None,
+        typer.Option("--validity", metavar="MINUTES", help="With --keys: token life, 1-30."),
+    ] = None,
     json_flag: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -126,16 +158,27 @@ def login(
     prompt on a terminal; never from a plain argument. Nothing is saved unless Knox
     accepts the credentials (exit 4 when it refuses them).
 
-    Example:
+    Knox Guard customers (no OAuth): --keys keys.json, with the Client Identifier from
+    --client-identifier-stdin, KNOXHOOK_CLIENT_IDENTIFIER or a hidden prompt. Both are
+    stored like the secret; the profile gets auth = "legacy" (docs/configuration.md).
+
+    Examples:
 
       printf '%s' "$SECRET" | knoxhook auth login --client-id my-client --client-secret-stdin
+      printf '%s' "$IDENTIFIER" | knoxhook auth login --keys keys.json --client-identifier-stdin
     """
     import dataclasses
 
     from knoxhook import config, credentials, wire
-    from knoxhook.tokens import TokenManager
+    from knoxhook.cli import legacy_auth
 
     fmt = common.output_format(json_flag, output)
+    if legacy_auth.wants_legacy(keys, client_id):
+        return legacy_auth.login(
+            keys=keys, identifier_stdin=client_identifier_stdin, region=region,
+            base_url=base_url, api_version=api_version, tenant_id=tenant_id,
+            validity=validity, insecure_storage=insecure_storage, fmt=fmt,
+        )  # fmt: skip
     common.require_text(
         client_id=client_id,
         scope=scope,
@@ -174,7 +217,7 @@ def login(
     secret = _read_secret(client_secret_stdin)
     credentials.check_storage(insecure_file=insecure_storage)  # fail before the network
 
-    manager = TokenManager(settings, secret=secret, trace=common.http_trace())
+    manager = common.token_manager(settings, secret=secret)
     try:
         token = manager.refresh()
     except (AuthenticationError, TransportError) as exc:
@@ -206,6 +249,7 @@ def login(
     common.emit(status, fmt=fmt)
 
 
+@auth_app.command("status")
 def status(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Show the profile, URLs, where the secret lives and the cached token's expiry.
 
@@ -218,6 +262,10 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
     """
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.status(settings, fmt)
     data = _status(settings)
     common.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
@@ -228,6 +276,7 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
         )
 
 
+@auth_app.command("token")
 def token(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Print a valid access token (the cached one, or a new one) for use with curl.
 
@@ -237,12 +286,14 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
 
       curl -H "Authorization: Bearer $(knoxhook auth token)" https://api.samsungknox.com/kwn/v1/subscriptions
     """
-    from knoxhook.tokens import TokenManager
-
     fmt = common.output_format(json_flag, output)
     resolved = common.check_urls(common.settings())
+    if resolved.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.token(resolved, fmt)
     with common.secret_env_hint():
-        current = TokenManager(resolved, trace=common.http_trace()).get()
+        current = common.token_manager(resolved).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()
@@ -257,6 +308,7 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
     )
 
 
+@auth_app.command("logout")
 def logout(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Revoke the cached token at Knox, delete it, and delete the stored secret.
 
@@ -271,10 +323,16 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
-    manager = tokens.TokenManager(settings, trace=common.http_trace())
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.logout(settings, fmt)
+    manager = common.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:
+        if had_token:
+            common.check_urls(settings)  # the revoke sends the token: not over plain http
         revoked = manager.revoke()
     except KnoxhookError as exc:
         common.warn(f"could not revoke the token at Knox: {exc.message}")
@@ -297,12 +355,3 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
         },
         fmt=fmt,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``auth`` group to the root app."""
-    auth_app.command("login")(login)
-    auth_app.command("status")(status)
-    auth_app.command("token")(token)
-    auth_app.command("logout")(logout)
-    app.add_typer(auth_app)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.cli.verify import CertOption, cert_hint, open_nonce_db
 
 if TYPE_CHECKING:
@@ -169,197 +169,195 @@ def _recorder(path: Path) -> Any:
         ) from exc
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``listen`` to the root app."""
+listen_app = registry.command()
 
-    @app.command("listen")
-    def listen(
-        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8000,
-        path: Annotated[str, typer.Option("--path", help="URL path Knox posts to.")] = "/",
-        record: Annotated[
-            Path | None,
-            typer.Option(
-                "--record",
-                metavar="FILE.ndjson",
-                help="Append every callback (accepted or not) to this NDJSON file (0600).",
-                show_default=False,
-            ),
-        ] = None,
-        nonce_db: Annotated[
-            Path | None,
-            typer.Option(
-                "--nonce-db",
-                metavar="FILE",
-                help="SQLite replay store (default: nonces.sqlite3 in the cache dir; "
-                ":memory: for none kept).",
-                show_default=False,
-            ),
-        ] = None,
-        nonce_window: Annotated[
-            float,
-            typer.Option(
-                "--nonce-window", metavar="SECONDS", help="How long a nonce is remembered."
-            ),
-        ] = 7 * 24 * 3600.0,
-        cert: CertOption = None,
-        forward_to: Annotated[
-            str | None,
-            typer.Option(
-                "--forward-to",
-                metavar="URL",
-                help="POST each accepted callback (same body and headers) to your app.",
-                show_default=False,
-            ),
-        ] = None,
-        max_body: Annotated[
-            int | None,
-            typer.Option(
-                "--max-body",
-                metavar="BYTES",
-                help="Refuse bodies over this size, while they arrive (default 16 MiB).",
-                show_default=False,
-            ),
-        ] = None,
-        strict: Annotated[
-            bool,
-            typer.Option(
-                "--strict",
-                help="Accept only callbacks whose signature covers the body exactly as "
-                "received (no re-serialized forms).",
-            ),
-        ] = False,
-        max_callbacks: Annotated[
-            int | None,
-            typer.Option(
-                "--max-callbacks",
-                metavar="N",
-                help="Exit 0 once N callbacks were accepted (CI: wait for the callback).",
-                show_default=False,
-            ),
-        ] = None,
-        timeout: Annotated[
-            float | None,
-            typer.Option(
-                "--timeout",
-                metavar="SECONDS",
-                help="Stop after this long; with --max-callbacks, exit 7 if fewer came.",
-                show_default=False,
-            ),
-        ] = None,
-        log_format: Annotated[
-            str,
-            typer.Option(
-                "--log-format",
-                metavar="text|json",
-                help="Warnings on stderr as text lines or JSON objects.",
-            ),
-        ] = "text",
-        json_output: common.JsonOption = False,
-        output: common.OutputOption = None,
-    ) -> None:
-        """Receive Knox callbacks: verify each one, refuse forgeries and replays.
 
-        Answers 200 only to a callback whose signature verifies with the trusted
-        certificate, whose nonce and signature are new, and which was recorded
-        (--record) and handed on (--forward-to); 400 (409 for a replay, 413 too large)
-        with {"status": "rejected", "reason", "message"} otherwise, and 503 (retry
-        later) when it cannot keep the callback now. Nonces are kept in a SQLite file,
-        so a replay is refused also after a restart. Prints one line per callback (JSON
-        lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C or SIGTERM
-        stop it after the callbacks in flight are answered. Without --cert it uses the
-        stored Knox certificate (fetched when missing or expired) and downloads it again
-        when a signature fails (rotation). GET /healthz and /readyz are probes.
+@listen_app.command("listen")
+def listen(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8000,
+    path: Annotated[str, typer.Option("--path", help="URL path Knox posts to.")] = "/",
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            metavar="FILE.ndjson",
+            help="Append every callback (accepted or not) to this NDJSON file (0600).",
+            show_default=False,
+        ),
+    ] = None,
+    nonce_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--nonce-db",
+            metavar="FILE",
+            help="SQLite replay store (default: nonces.sqlite3 in the cache dir; "
+            ":memory: for none kept).",
+            show_default=False,
+        ),
+    ] = None,
+    nonce_window: Annotated[
+        float,
+        typer.Option("--nonce-window", metavar="SECONDS", help="How long a nonce is remembered."),
+    ] = 7 * 24 * 3600.0,
+    cert: CertOption = None,
+    forward_to: Annotated[
+        str | None,
+        typer.Option(
+            "--forward-to",
+            metavar="URL",
+            help="POST each accepted callback (same body and headers) to your app.",
+            show_default=False,
+        ),
+    ] = None,
+    max_body: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body",
+            metavar="BYTES",
+            help="Refuse bodies over this size, while they arrive (default 16 MiB).",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Accept only callbacks whose signature covers the body exactly as "
+            "received (no re-serialized forms).",
+        ),
+    ] = False,
+    max_callbacks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-callbacks",
+            metavar="N",
+            help="Exit 0 once N callbacks were accepted (CI: wait for the callback).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Stop after this long; with --max-callbacks, exit 7 if fewer came.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            metavar="text|json",
+            help="Warnings on stderr as text lines or JSON objects.",
+        ),
+    ] = "text",
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Receive Knox callbacks: verify each one, refuse forgeries and replays.
 
-        Examples:
+    Answers 200 only to a callback whose signature verifies with the trusted
+    certificate, whose nonce and signature are new, and which was recorded
+    (--record) and handed on (--forward-to); 400 (409 for a replay, 413 too large)
+    with {"status": "rejected", "reason", "message"} otherwise, and 503 (retry
+    later) when it cannot keep the callback now. Nonces are kept in a SQLite file,
+    so a replay is refused also after a restart. Prints one line per callback (JSON
+    lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C or SIGTERM
+    stop it after the callbacks in flight are answered. Without --cert it uses the
+    stored Knox certificate (fetched when missing or expired) and downloads it again
+    when a signature fails (rotation). GET /healthz and /readyz are probes.
 
-        \b
-          knoxhook listen --port 8000 --record callbacks.ndjson
-          knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
-          knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
-        """
-        from knoxhook.errors import TransportError, UsageError
-        from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
-        from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
-        from knoxhook.serving import Limits, serve_in_thread
-        from knoxhook.signature import MAX_BODY_BYTES
+    Examples:
 
-        fmt = common.output_format(json_output, output)
-        common.require_text(path=path, forward_to=forward_to)
-        if not path.startswith("/"):
-            raise UsageError(f"--path must start with '/': {path!r}")
-        if forward_to is not None and not forward_to.startswith(("http://", "https://")):
-            raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
-        if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
-            raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
-        if max_body is not None and max_body < 1:
-            raise UsageError(f"--max-body must be a positive number of bytes: {max_body}")
-        if max_callbacks is not None and max_callbacks < 1:
-            raise UsageError(f"--max-callbacks must be at least 1: {max_callbacks}")
-        if timeout is not None and not timeout > 0:
-            raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
-        if log_format not in ("text", "json"):
-            raise UsageError(f"--log-format must be text or json: {log_format!r}")
-        common.check_port(port)
-        body_limit = max_body or MAX_BODY_BYTES
-        provider: Any
-        if cert:
-            provider = StaticCertificates(load_certificate_files(cert))
-        else:
-            with cert_hint():
-                provider = StoredCertificates(common.settings())
-        store = _nonce_store(nonce_db, nonce_window)
-        recorder = _recorder(record) if record is not None else None
-        stop = threading.Event()
-        printer = Printer(
-            fmt,
-            stop,
-            max_callbacks=max_callbacks,
-            stdout_is_the_point=record is None and forward_to is None,
+    \b
+      knoxhook listen --port 8000 --record callbacks.ndjson
+      knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
+      knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
+    """
+    from knoxhook.errors import TransportError, UsageError
+    from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
+    from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
+    from knoxhook.serving import Limits, serve_in_thread
+    from knoxhook.signature import MAX_BODY_BYTES
+
+    fmt = common.output_format(json_output, output)
+    common.require_text(path=path, forward_to=forward_to)
+    if not path.startswith("/"):
+        raise UsageError(f"--path must start with '/': {path!r}")
+    if forward_to is not None and not forward_to.startswith(("http://", "https://")):
+        raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
+    if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
+        raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
+    if max_body is not None and max_body < 1:
+        raise UsageError(f"--max-body must be a positive number of bytes: {max_body}")
+    if max_callbacks is not None and max_callbacks < 1:
+        raise UsageError(f"--max-callbacks must be at least 1: {max_callbacks}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
+    if log_format not in ("text", "json"):
+        raise UsageError(f"--log-format must be text or json: {log_format!r}")
+    common.check_port(port)
+    body_limit = max_body or MAX_BODY_BYTES
+    provider: Any
+    if cert:
+        provider = StaticCertificates(load_certificate_files(cert))
+    else:
+        with cert_hint():
+            provider = StoredCertificates(common.settings())
+    store = _nonce_store(nonce_db, nonce_window)
+    recorder = _recorder(record) if record is not None else None
+    stop = threading.Event()
+    printer = Printer(
+        fmt,
+        stop,
+        max_callbacks=max_callbacks,
+        stdout_is_the_point=record is None and forward_to is None,
+    )
+    receiver = CallbackReceiver(
+        provider,
+        path=path,
+        nonce_store=store,
+        recorder=recorder,
+        forward_to=forward_to,
+        on_callback=printer,
+        strict=strict,
+        max_body_bytes=body_limit,
+    )
+    # an attached JWS carries the body again, base64url-encoded, in a header
+    limits = Limits(max_header_bytes=body_limit * 4 // 3 + 64 * 1024)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    timed_out = False
+    try:
+        with serve_in_thread(
+            receiver, host, port, limits=limits, log_handler=_log_handler(log_format)
+        ) as server:
+            url = server.base_url + path
+            printer.event("listening", url=url)
+            common.info(f"listening on {url} (Ctrl-C to stop)")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            try:
+                while not stop.wait(0.1):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+            except KeyboardInterrupt:
+                pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    counts = printer.counts
+    common.info(
+        "stopped: "
+        + ", ".join(
+            f"{counts[v]} {v}" for v in VERDICTS if counts[v] or v in ("accepted", "rejected")
         )
-        receiver = CallbackReceiver(
-            provider,
-            path=path,
-            nonce_store=store,
-            recorder=recorder,
-            forward_to=forward_to,
-            on_callback=printer,
-            strict=strict,
-            max_body_bytes=body_limit,
+    )
+    if timed_out and max_callbacks is not None:
+        raise TransportError(
+            f"--timeout {timeout:g}: {counts['accepted']} of {max_callbacks} callbacks "
+            "accepted in time",
+            hint="is the subscription pointing at this listener's URL?",
         )
-        # an attached JWS carries the body again, base64url-encoded, in a header
-        limits = Limits(max_header_bytes=body_limit * 4 // 3 + 64 * 1024)
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
-        timed_out = False
-        try:
-            with serve_in_thread(
-                receiver, host, port, limits=limits, log_handler=_log_handler(log_format)
-            ) as server:
-                url = server.base_url + path
-                printer.event("listening", url=url)
-                common.info(f"listening on {url} (Ctrl-C to stop)")
-                deadline = None if timeout is None else time.monotonic() + timeout
-                try:
-                    while not stop.wait(0.1):
-                        if deadline is not None and time.monotonic() >= deadline:
-                            timed_out = True
-                            break
-                except KeyboardInterrupt:
-                    pass
-        finally:
-            if in_main:
-                signal.signal(signal.SIGTERM, previous)
-        counts = printer.counts
-        common.info(
-            "stopped: "
-            + ", ".join(
-                f"{counts[v]} {v}" for v in VERDICTS if counts[v] or v in ("accepted", "rejected")
-            )
-        )
-        if timed_out and max_callbacks is not None:
-            raise TransportError(
-                f"--timeout {timeout:g}: {counts['accepted']} of {max_callbacks} callbacks "
-                "accepted in time",
-                hint="is the subscription pointing at this listener's URL?",
-            )
