@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from knoxhook import wire
 from knoxhook.config import Settings
+from knoxhook.emulator import DEFAULT_SIGNING, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from knoxhook.errors import KnoxhookError, VerificationError
 
 if TYPE_CHECKING:  # imported at run time inside _run: `knoxhook --help` stays fast
-    from knoxhook.emulator.testing import EmulatorHandle
+    from knoxhook.emulator.controls import EmulatorControls
     from knoxhook.receiver.app import Verdict
     from knoxhook.subscriptions import SubscriptionService
 
@@ -61,30 +62,36 @@ def demo_settings(base_url: str, client_id: str, workdir: Path) -> Settings:
     )
 
 
-def run_demo(*, signing: str = "padded", callback_timeout: float = 10.0) -> Iterator[Step]:
+def run_demo(*, signing: str = DEFAULT_SIGNING, callback_timeout: float = 10.0) -> Iterator[Step]:
     """Run the workflow; yields each step once it has succeeded."""
     with tempfile.TemporaryDirectory(prefix="knoxhook-demo-") as tmp:
         yield from _run(Path(tmp), signing, callback_timeout)
 
 
 def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]:
+    import httpx2
+
     from knoxhook import certs, tokens
     from knoxhook.client import KnoxClient
-    from knoxhook.emulator.testing import running_emulator
+    from knoxhook.emulator.config import EmulatorConfig
+    from knoxhook.emulator.controls import EmulatorControls
+    from knoxhook.emulator.runner import run_emulator
     from knoxhook.receiver.app import StaticCertificates, create_receiver
     from knoxhook.receiver.nonces import SqliteNonceStore
     from knoxhook.receiver.recorder import NdjsonRecorder
     from knoxhook.serving import serve_in_thread
     from knoxhook.subscriptions import SubscriptionService
 
-    with running_emulator(signing=signing) as knox:
+    config = EmulatorConfig(clients={DEMO_CLIENT_ID: DEMO_CLIENT_SECRET}, signing=signing)
+    with run_emulator(config) as emulator, httpx2.Client(timeout=60.0) as control_http:
+        knox = EmulatorControls(emulator.base_url, control_http)
         yield Step(
             "emulator",
             "Knox cloud emulator started",
-            {"base_url": knox.base_url, "signing": signing, "client_id": knox.client_id},
+            {"base_url": knox.base_url, "signing": str(signing), "client_id": DEMO_CLIENT_ID},
         )
-        settings = demo_settings(knox.base_url, knox.client_id, workdir)
-        with KnoxClient(settings, secret=knox.client_secret) as client:
+        settings = demo_settings(knox.base_url, DEMO_CLIENT_ID, workdir)
+        with KnoxClient(settings, secret=DEMO_CLIENT_SECRET) as client:
             fetched = certs.fetch_and_store(settings, client)
             fetched.info.check_valid()
             cert = fetched.info.to_json()
@@ -140,12 +147,12 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
 
 def _subscription_steps(
     service: SubscriptionService,
-    knox: EmulatorHandle,
+    knox: EmulatorControls,
     callback_url: str,
     verdicts: queue.Queue[Verdict],
     callback_timeout: float,
 ) -> Iterator[Step]:
-    import httpx2
+    from knoxhook.httpoptions import HttpOptions
 
     subscription = service.create(callback_url, [DEMO_EVENT])
     yield Step("subscribe", f"Subscribed {callback_url} to {DEMO_EVENT}", subscription.to_json())
@@ -180,7 +187,8 @@ def _subscription_steps(
     sent = {k.lower(): v for k, v in verdict.headers.items()}
     names = ("content-type", wire.H_SIGNATURE.lower(), wire.H_TRACE_ID.lower(), wire.H_NONCE)
     headers = {name: sent[name] for name in names if name in sent}
-    replay = httpx2.post(callback_url, content=verdict.body.encode(), headers=headers)
+    with HttpOptions().client() as http:
+        replay = http.post(callback_url, content=verdict.body.encode(), headers=headers)
     refused = _next_verdict(verdicts, callback_timeout)
     if replay.status_code < 400 or refused.accepted:
         raise VerificationError("the receiver accepted a replayed callback")

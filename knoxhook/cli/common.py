@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from knoxhook.client import KnoxClient
     from knoxhook.config import Settings
+    from knoxhook.httpoptions import HttpOptions
+    from knoxhook.tokens import TokenManager
 
 
 SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -328,8 +330,30 @@ def settings(**overrides: str | None) -> Settings:
 
 
 def http_trace() -> Callable[[str], None] | None:
-    """The ``--debug`` HTTP trace callback for ``KnoxClient(trace=...)`` (None without it)."""
+    """The ``--debug`` HTTP trace callback (None without ``--debug``)."""
     return _trace_line if _state.debug else None
+
+
+def http_options(resolved: Settings | None = None, *, timeout: float | None = None) -> HttpOptions:
+    """How this command's HTTP clients are built (one ``HttpOptions``): the Knox host of
+    ``resolved`` (None: a client given absolute URLs), the ``--debug`` trace, the
+    User-Agent, ``timeout`` (default 30 s). Inject it into ``TokenManager`` and
+    ``KnoxClient`` alike, or make a client with ``.client()`` / ``.async_client()``."""
+    from knoxhook.httpoptions import HttpOptions
+
+    options: dict[str, Any] = {"trace": http_trace()}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if resolved is None:
+        return HttpOptions(**options)
+    return HttpOptions.for_settings(resolved, **options)
+
+
+def token_manager(resolved: Settings, *, secret: str | None = None) -> TokenManager:
+    """A ``TokenManager`` for ``resolved`` with this command's ``http_options``."""
+    from knoxhook.tokens import TokenManager
+
+    return TokenManager(resolved, secret=secret, http=http_options(resolved))
 
 
 def _trace_line(line: str) -> None:
@@ -366,5 +390,5 @@ def knox_client(**overrides: str | None) -> Iterator[KnoxClient]:
     from knoxhook.client import open_client
 
     resolved = check_urls(settings(**overrides))
-    with secret_env_hint(), open_client(resolved, trace=http_trace()) as client:
+    with secret_env_hint(), open_client(resolved, http=http_options(resolved)) as client:
         yield client

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
+from knoxhook.emulator import DEFAULT_SIGNING, SigningMode
+
+demo_app = registry.command()
 
 
-class Signing(StrEnum):
-    PADDED = "padded"
-    UNPADDED = "unpadded"
-    DETACHED = "detached"
-
-
+@demo_app.command("demo")
 def demo(
     signing: Annotated[
-        Signing,
+        SigningMode,
         typer.Option(
             "--signing",
             help="How the emulator signs callbacks (the three forms Knox may send).",
             case_sensitive=False,
         ),
-    ] = Signing.PADDED,
+    ] = DEFAULT_SIGNING,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -52,7 +49,7 @@ def demo(
 
     fmt = common.output_format(json_output, output)
     steps: list[dict[str, Any]] = []
-    for step in run_demo(signing=signing.value):
+    for step in run_demo(signing=signing):
         record = step.to_json()
         steps.append(record)
         if fmt is common.OutputFormat.NDJSON:
@@ -104,7 +101,3 @@ def _show(number: int, title: str, detail: dict[str, Any]) -> None:
 
 def _utf8() -> bool:
     return (getattr(sys.stdout, "encoding", "") or "").lower().startswith("utf")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

@@ -6,41 +6,32 @@ import os
 import signal
 import sys
 import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
-from knoxhook.emulator import CLIENTS_ENV, DEFAULT_HOST, DEFAULT_PORT, DEMO_CLIENT_ID
+from knoxhook.cli import common, registry
+from knoxhook.emulator import (
+    CLIENTS_ENV,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SIGNING,
+    DELIVERY_BACKOFF,
+    DELIVERY_RETRIES,
+    DELIVERY_TIMEOUT,
+    DEMO_CLIENT_ID,
+    CertAction,
+    SigningMode,
+)
 
-emulator_app = typer.Typer(
-    name="emulator",
-    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
+emulator_app = registry.group(
+    "emulator",
+    "Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook emulator run --port 8765\n"
     "  knoxhook emulator run --port 0 --cert-state expired",
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
-
-
-class Signing(StrEnum):
-    PADDED = "padded"
-    UNPADDED = "unpadded"
-    DETACHED = "detached"
-
-
-class CertState(StrEnum):
-    VALID = "valid"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not-yet-valid"
-    ROTATE_SAME_KEY = "rotate-same-key"
-    ROTATE_NEW_KEY = "rotate-new-key"
-
-
-_CERT_ACTION = {CertState.EXPIRED: "expire"}
 
 
 def _clients(specs: list[str] | None) -> dict[str, str] | None:
@@ -86,11 +77,23 @@ def run(
             show_default=False,
         ),
     ] = None,
+    legacy_client: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--legacy-client",
+            metavar="IDENTIFIER:KEYS.json",
+            help="A legacy (Knox Guard) client: a Client Identifier and the keys.json whose "
+            "Public key it is registered with (repeatable; test data only). Default: the demo "
+            "legacy client (knoxhook.legacy.DEMO_IDENTIFIER, docs/emulator.md).",
+            show_default=False,
+        ),
+    ] = None,
     signing: Annotated[
-        Signing, typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE).")
-    ] = Signing.PADDED,
+        SigningMode,
+        typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE)."),
+    ] = DEFAULT_SIGNING,
     cert_state: Annotated[
-        CertState | None,
+        CertAction | None,
         typer.Option(
             "--cert-state",
             help="Re-issue the validation certificate at start: valid, expired, not yet "
@@ -103,17 +106,17 @@ def run(
         typer.Option(
             "--delivery-timeout", metavar="SECONDS", help="Seconds to wait for a receiver."
         ),
-    ] = 5.0,
+    ] = DELIVERY_TIMEOUT,
     delivery_retries: Annotated[
         int,
         typer.Option("--delivery-retries", metavar="N", help="Retries after a failed delivery."),
-    ] = 2,
+    ] = DELIVERY_RETRIES,
     delivery_backoff: Annotated[
         float,
         typer.Option(
             "--delivery-backoff", metavar="SECONDS", help="First retry delay (doubles each time)."
         ),
-    ] = 0.5,
+    ] = DELIVERY_BACKOFF,
 ) -> None:
     """Run the Knox cloud emulator until Ctrl-C; print its base URL once it is ready.
 
@@ -132,10 +135,9 @@ def run(
       KNOXHOOK_EMULATOR_CLIENTS=ci:ci-test-secret knoxhook emulator run --port 0
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
     """
-    from knoxhook.emulator.app import create_app
     from knoxhook.emulator.config import EmulatorConfig
+    from knoxhook.emulator.runner import run_emulator
     from knoxhook.errors import UsageError
-    from knoxhook.serving import serve_in_thread
 
     common.check_port(port)
     for flag, seconds in (
@@ -148,10 +150,14 @@ def run(
     config_kw: dict[str, Any] = {}
     if clients is not None:
         config_kw["clients"] = clients
+    if legacy_client:
+        from knoxhook.emulator.legacy import parse_legacy_clients
+
+        config_kw["legacy_clients"] = parse_legacy_clients(legacy_client)
     config = EmulatorConfig(
-        signing=signing.value,
+        signing=signing,
         data_dir=data_dir,
-        cert_state=_CERT_ACTION.get(cert_state, cert_state.value) if cert_state else None,
+        cert_state=cert_state,
         delivery_timeout=delivery_timeout,
         delivery_retries=delivery_retries,
         delivery_backoff=delivery_backoff,
@@ -164,17 +170,17 @@ def run(
             f"listening on {host}: the emulator has no real security and its control "
             "endpoints need no authentication; anyone who can reach it can use it"
         )
-    app = create_app(config)
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        with serve_in_thread(app, host, port) as server:
+        with run_emulator(config, host, port) as server:
             sys.stdout.write(server.base_url + "\n")
             sys.stdout.flush()
             names = ", ".join(sorted(config.clients))
             common.info(f"Knox emulator ready at {server.base_url} (clients: {names})")
+            common.info(legacy_line(config.legacy_clients))
             common.info("Press Ctrl-C to stop.")
             while not stop.wait(0.2):
                 pass
@@ -182,9 +188,12 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        app.emulator.store.close()
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.add_typer(emulator_app)
+def legacy_line(clients: Any) -> str:
+    """Which legacy clients are registered; for the demo one, where its keys.json is."""
+    from knoxhook.legacy import DEMO_IDENTIFIER, DEMO_KEYS_PATH
+
+    if clients is None:
+        return f"legacy demo client {DEMO_IDENTIFIER}, keys {DEMO_KEYS_PATH}"
+    return f"legacy clients: {len(clients)}"

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
-from knoxhook.errors import ApiError, NotFoundError, TransportError, UsageError
+from knoxhook.cli import common, registry
+from knoxhook.emulator import SigningMode
+from knoxhook.errors import TransportError, UsageError
 
 EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
 
@@ -54,45 +55,18 @@ def _emulator_url(flag: str | None) -> str:
     return url.rstrip("/")
 
 
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
+def _deliver(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
-    from knoxhook.emulator import CONTROL_PREFIX
+    from knoxhook.emulator.controls import EmulatorControls
 
-    target = url + CONTROL_PREFIX + "/events"
-    try:
-        response = httpx2.post(target, json=body, timeout=120.0)
-    except httpx2.HTTPError as exc:
-        raise TransportError(
-            f"cannot reach the emulator at {url}: {type(exc).__name__}: {exc}",
-            hint="start it with `knoxhook emulator run`, or pass --emulator URL",
-        ) from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code == 200 and isinstance(data, dict):
-        return data
-    text = data.get("data") if isinstance(data, dict) else None
-    name = data.get("message") if isinstance(data, dict) else None
-    if response.status_code == 404 and name == "SUBSCRIPTION_NOT_FOUND":
-        raise NotFoundError(
-            str(text),
-            status=404,
-            knox_name=name,
-            hint="subscribe a callback URL to it first: knoxhook subscribe --url URL "
-            f"--event {body.get('event', 'EVENT')}",
-        )
-    if text is None:
-        raise UsageError(
-            f"{url} does not look like a knoxhook emulator (HTTP {response.status_code})",
-            hint="pass the emulator's URL with --emulator",
-        )
-    if response.status_code >= 500:
-        raise TransportError(f"the emulator failed: {text}", status=response.status_code)
-    raise ApiError(f"the emulator refused: {text}", status=response.status_code, knox_name=name)
+    with common.http_options(timeout=120.0).client() as http:
+        return EmulatorControls(url, http).trigger(**body)
 
 
+trigger_app = registry.command()
+
+
+@trigger_app.command("trigger")
 def trigger(
     event: Annotated[
         str,
@@ -112,6 +86,15 @@ def trigger(
         str | None,
         typer.Option(
             "--trace-id", metavar="ID", help="The X-WSM-TRACEID to send.", show_default=False
+        ),
+    ] = None,
+    signing: Annotated[
+        SigningMode | None,
+        typer.Option(
+            "--signing",
+            help="Sign this callback in another mode than the emulator's --signing "
+            "(the same names; see `knoxhook emulator run --help`).",
+            show_default=False,
         ),
     ] = None,
     emulator: Annotated[
@@ -138,6 +121,7 @@ def trigger(
     \b
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
       knoxhook trigger KG_DEVICE_LOCKED --payload locked.json --trace-id run-42 --json
+      knoxhook trigger KDMS_DEVICE_UPLOAD --signing detached
       echo '{"deviceUid": "u-1"}' | knoxhook trigger KG_DEVICE_ENROLLED --payload -
 
     JSON: {id, event, subscriptionId, url, traceId, nonce, signing, status,
@@ -154,13 +138,13 @@ def trigger(
         )
     fmt = common.output_format(json_output, output)
     common.require_text(trace_id=trace_id)
-    body: dict[str, Any] = {"event": name}
-    loaded = _payload(payload)
-    if loaded is not None:
-        body["payload"] = loaded
-    if trace_id is not None:
-        body["traceId"] = trace_id
-    record = _post(_emulator_url(emulator), body)
+    body: dict[str, Any] = {
+        "event": name,
+        "payload": _payload(payload),
+        "trace_id": trace_id,
+        "signing": signing,
+    }
+    record = _deliver(_emulator_url(emulator), body)
     common.emit(record, fmt=fmt)
     if record.get("status") != "delivered":
         raise TransportError(
@@ -171,8 +155,3 @@ def trigger(
             else "the receiver answered but refused it: check the subscription's URL path "
             "and the receiver's log",
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("trigger")(trigger)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from knoxhook import wire
-from knoxhook.emulator import CONTROL_PREFIX, control, kwn, oauth
+from knoxhook.emulator import CONTROL_PREFIX, control, kwn, legacy, oauth
 from knoxhook.emulator.certs import CertificateStore
 from knoxhook.emulator.config import EmulatorConfig
 from knoxhook.emulator.delivery import Deliverer, DeliveryLog
@@ -86,6 +86,7 @@ def _routes() -> list[Route]:
     routes = [
         Route(wire.TOKEN_PATH, oauth.token, methods=["POST"]),
         Route(wire.REVOKE_PATH, oauth.revoke, methods=["POST"]),
+        *legacy.routes(),
     ]
     for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX):
         routes += [
@@ -153,6 +154,7 @@ def create_app(config: EmulatorConfig | None = None) -> FaultMiddleware:
     # A JSON API answers 404, not a 307 to another path, for a trailing or doubled slash.
     inner.router.redirect_slashes = False
     inner.state.emulator = emulator
+    legacy.install(inner, emulator.config.legacy_clients, emulator.config.now)
     outer = FaultMiddleware(inner, emulator.faults, emulator.stats)
     outer.emulator = emulator
     return outer

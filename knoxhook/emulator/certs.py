@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from knoxhook.emulator import CERT_ACTIONS
+from knoxhook.emulator import CERT_ACTIONS, CertAction
 from knoxhook.errors import UsageError
 from knoxhook.files import make_private_dirs, read_private, write_private
 
@@ -97,24 +97,26 @@ class CertificateStore:
         }
 
     def apply(self, action: str) -> dict[str, str]:
-        """Re-issue the certificate: one of ``CERT_ACTIONS``. Returns ``describe()``."""
-        if action not in CERT_ACTIONS:
+        """Re-issue the certificate: one of ``CertAction``. Returns ``describe()``."""
+        try:
+            chosen = CertAction(action)
+        except ValueError:
             raise UsageError(
                 f"unknown certificate action {action!r}",
                 hint="use one of: " + ", ".join(CERT_ACTIONS),
-            )
+            ) from None
         now = self._utcnow()
         key_changed = False
         with self._lock:
-            if action == "rotate-new-key":
+            if chosen is CertAction.ROTATE_NEW_KEY:
                 self._key = new_key()
                 key_changed = True
-            if action in ("valid", "rotate-same-key", "rotate-new-key"):
-                self._cert = self._issue_valid(self._key)
-            elif action == "expire":
+            if chosen is CertAction.EXPIRED:
                 self._cert = issue(self._key, now - _LIFETIME - _DAY, now - _DAY)
-            else:  # not-yet-valid
+            elif chosen is CertAction.NOT_YET_VALID:
                 self._cert = issue(self._key, now + 30 * _DAY, now + _LIFETIME)
+            else:  # valid, rotate-same-key, rotate-new-key: a fresh valid certificate
+                self._cert = self._issue_valid(self._key)
             self._save(key_changed=key_changed)
         return self.describe()
 

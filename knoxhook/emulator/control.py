@@ -1,7 +1,8 @@
 """Control endpoints under ``/_emulator`` (no auth; the emulator binds loopback).
 
-- ``POST /_emulator/events`` ``{"event", "payload"?, "traceId"?}``: deliver a callback to
-  the subscription holding the event; answers the delivery record.
+- ``POST /_emulator/events`` ``{"event", "payload"?, "traceId"?, "signing"?}``: deliver a
+  callback to the subscription holding the event (``signing`` overrides the emulator's
+  mode for this one); answers the delivery record.
 - ``GET /_emulator/deliveries``: the delivery records, oldest first.
 - ``GET /_emulator/stats``, ``POST /_emulator/stats/reset``: counters.
 - ``POST /_emulator/faults``, ``GET``/``DELETE`` it: inject, list, clear faults.
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from knoxhook import events
-from knoxhook.emulator import CERT_ACTIONS
+from knoxhook.emulator import CERT_ACTIONS, SIGNING_MODES, CertAction, legacy
 from knoxhook.emulator.faults import parse_fault
 from knoxhook.emulator.httputil import BadRequest, knox_error, read_json
 
@@ -50,12 +51,17 @@ async def trigger(request: Request) -> Response:
     trace_id = body.get("traceId")
     if trace_id is not None and (not isinstance(trace_id, str) or not trace_id.isprintable()):
         raise BadRequest(400, "INVALID_REQUEST_BODY", "'traceId' must be a printable string")
+    signing = body.get("signing")
+    if signing is not None and signing not in SIGNING_MODES:
+        raise BadRequest(
+            400, "INVALID_REQUEST_BODY", "'signing' must be one of: " + ", ".join(SIGNING_MODES)
+        )
     subscription = emulator.store.holder(name)
     if subscription is None:
         return knox_error(
             404, "SUBSCRIPTION_NOT_FOUND", f"no subscription holds event {name}; create one first"
         )
-    record = await emulator.deliverer.deliver(subscription, name, payload, trace_id)
+    record = await emulator.deliverer.deliver(subscription, name, payload, trace_id, signing)
     return JSONResponse(record)
 
 
@@ -100,11 +106,12 @@ async def certificate(request: Request) -> Response:
     if request.method == "GET":
         return JSONResponse(certs.describe())
     body = await _object(request)
-    action = body.get("action")
-    if action not in CERT_ACTIONS:
+    try:
+        action = CertAction(str(body.get("action")))
+    except ValueError:
         raise BadRequest(
             400, "INVALID_REQUEST_BODY", "'action' must be one of: " + ", ".join(CERT_ACTIONS)
-        )
+        ) from None
     return JSONResponse(certs.apply(action))
 
 
@@ -115,6 +122,7 @@ async def reset(request: Request) -> Response:
     emulator.log.clear()
     emulator.faults.clear()
     emulator.stats.reset()
+    legacy.authority_of(request.app).reset()
     return Response(status_code=204)
 
 

@@ -86,8 +86,12 @@ class Deliverer:
         event: str,
         payload: dict[str, Any],
         trace_id: str | None = None,
+        signing: str | None = None,
     ) -> dict[str, Any]:
+        """Sign and POST one callback (``signing`` overrides the configured mode)."""
         import httpx2
+
+        mode = signing or self.signing
 
         body = encode_body(
             {
@@ -100,7 +104,7 @@ class Deliverer:
         trace_id = trace_id or str(uuid.uuid4())
         headers = {
             "Content-Type": wire.CALLBACK_CONTENT_TYPE,
-            wire.H_SIGNATURE: sign(body, self.certs.key, self.signing),
+            wire.H_SIGNATURE: sign(body, self.certs.key, mode),
             wire.H_TRACE_ID: trace_id,
             wire.H_NONCE: nonce,
             "User-Agent": "knoxhook-emulator",
@@ -113,7 +117,7 @@ class Deliverer:
             "url": url,
             "traceId": trace_id,
             "nonce": nonce,
-            "signing": self.signing,
+            "signing": str(mode),
             "status": "failed",
             "httpStatus": None,
             "attempts": 0,

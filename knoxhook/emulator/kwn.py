@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from knoxhook import events, wire
+from knoxhook.emulator import legacy
 from knoxhook.emulator.httputil import BadRequest, accepts, knox_error, read_json
 from knoxhook.emulator.state import EventConflict, UnknownSubscription
 
@@ -23,6 +24,8 @@ MAX_URL_LENGTH = 2048
 def _authorized(request: Request) -> Response | None:
     """None when the Bearer token is valid, else the 401 to send."""
     emulator = request.app.state.emulator
+    if wire.H_API_TOKEN in request.headers:  # legacy Knox Cloud Authentication
+        return legacy.authorized(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     problem = None
     if scheme.lower() != "bearer" or not token.strip():

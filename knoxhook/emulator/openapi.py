@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from knoxhook import events, wire
-from knoxhook.emulator import CERT_ACTIONS, CONTROL_PREFIX
+from knoxhook.emulator import CERT_ACTIONS, CONTROL_PREFIX, legacy
 
 _JSON = "application/json"
 
@@ -317,7 +317,7 @@ def openapi_document() -> dict[str, Any]:
     for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX):
         paths.update(_kwn_paths(prefix))
     paths.update(_control_paths())
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "knoxhook Knox cloud emulator",
@@ -334,3 +334,4 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    return legacy.extend_openapi(document)

@@ -243,3 +243,36 @@ def test_trigger_reads_the_payload_from_stdin(
     )
     assert code == 0, err
     assert json.loads(calls[0][1])["payload"] == {"deviceUid": "u-1"}
+
+
+def test_trigger_signing_overrides_the_emulators_mode_for_one_callback(
+    emulator: EmulatorHandle, receiver: tuple[str, list], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, calls = receiver
+    _subscribe(emulator, url, ["KG_DEVICE_LOCKED"])
+    args = ("trigger", "KG_DEVICE_LOCKED", "--emulator", emulator.base_url, "--json")
+    code, out, err = run(capsys, *args, "--signing", "detached")
+    assert code == 0, err
+    assert json.loads(out)["signing"] == "detached"
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert json.loads(out)["signing"] == "padded"  # the emulator's own mode again
+    detached, default = (headers["x-wsm-signature"].split(".") for headers, _ in calls)
+    assert detached[1] == ""
+    assert default[1] != ""
+
+
+def test_trigger_refuses_an_unknown_signing_mode_before_any_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(
+        capsys,
+        "trigger",
+        "KG_DEVICE_LOCKED",
+        "--signing",
+        "pem",
+        "--emulator",
+        "http://127.0.0.1:1",
+    )
+    assert code == 2
+    assert "'pem' is not one of: padded, unpadded, detached" in err

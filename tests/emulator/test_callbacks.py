@@ -171,3 +171,18 @@ def test_trigger_errors(api: Api) -> None:
     bad = httpx2.post(base, json={"event": "KG_DEVICE_LOCKED", "payload": [1]})
     assert bad.status_code == 400
     assert "'payload' must be a JSON object" in bad.json()["data"]
+
+
+def test_trigger_signing_field_is_checked(api: Api, recorder: Recorder) -> None:
+    import httpx2
+
+    api.created(recorder.url, ["KG_DEVICE_LOCKED"])
+    base = api.emu.base_url + "/_emulator/events"
+    bad = httpx2.post(base, json={"event": "KG_DEVICE_LOCKED", "signing": "rot13"})
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "INVALID_REQUEST_BODY"
+    assert "'signing' must be one of: padded, unpadded, detached" in bad.json()["data"]
+    assert recorder.calls == []
+    record = api.emu.trigger("KG_DEVICE_LOCKED", signing="unpadded")
+    assert record["signing"] == "unpadded"
+    assert "=" not in recorder.calls[0][0]["x-wsm-signature"]
