@@ -23,6 +23,15 @@ def demo(
             case_sensitive=False,
         ),
     ] = DEFAULT_SIGNING,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            metavar="oauth|legacy",
+            help="OAuth 2.0 (default), or legacy: Knox Guard's keys.json + Client Identifier "
+            "(the emulator's demo legacy client) and KG_DEVICE_LOCKED.",
+        ),
+    ] = "oauth",
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -41,6 +50,7 @@ def demo(
     \b
       knoxhook demo
       knoxhook demo --signing detached --json
+      knoxhook demo --auth legacy
 
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.
@@ -49,7 +59,11 @@ def demo(
 
     fmt = common.output_format(json_output, output)
     steps: list[dict[str, Any]] = []
-    for step in run_demo(signing=signing):
+    if auth not in ("oauth", "legacy"):
+        from knoxhook.errors import UsageError
+
+        raise UsageError(f"--auth must be oauth or legacy, not {auth!r}")
+    for step in run_demo(signing=signing, auth=auth):
         record = step.to_json()
         steps.append(record)
         if fmt is common.OutputFormat.NDJSON:

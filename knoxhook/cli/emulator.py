@@ -84,7 +84,7 @@ def run(
             metavar="IDENTIFIER:KEYS.json",
             help="A legacy (Knox Guard) client: a Client Identifier and the keys.json whose "
             "Public key it is registered with (repeatable; test data only). Default: the demo "
-            "legacy client (knoxhook.legacy.DEMO_IDENTIFIER, docs/emulator.md).",
+            "legacy client knoxhook-demo-identifier (docs/configuration.md, Knox Guard).",
             show_default=False,
         ),
     ] = None,
