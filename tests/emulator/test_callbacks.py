@@ -181,7 +181,7 @@ def test_trigger_signing_field_is_checked(api: Api, recorder: Recorder) -> None:
     bad = httpx2.post(base, json={"event": "KG_DEVICE_LOCKED", "signing": "rot13"})
     assert bad.status_code == 400
     assert bad.json()["message"] == "INVALID_REQUEST_BODY"
-    assert "'signing' must be one of: padded, unpadded, detached" in bad.json()["data"]
+    assert "'signing' must be 'padded', 'unpadded' or 'detached'" in bad.json()["data"]
     assert recorder.calls == []
     record = api.emu.trigger("KG_DEVICE_LOCKED", signing="unpadded")
     assert record["signing"] == "unpadded"
