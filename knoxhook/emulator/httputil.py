@@ -4,6 +4,7 @@ validating bodies (``parse_body``), answering with a model (``json_answer``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl
@@ -98,6 +99,23 @@ def accepts(request: Request, offered: str) -> bool:
     return False
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # RFC 8259; Jackson refuses it too
 
@@ -119,7 +137,7 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise BadRequest(400, "INVALID_REQUEST_BODY", "the request body is empty; send JSON")
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        value = json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, json.JSONDecodeError):
             reason = exc.msg
@@ -130,6 +148,13 @@ async def read_json(request: Request, limit: int) -> Any:
         raise BadRequest(
             400, "INVALID_REQUEST_BODY", f"the request body is not valid JSON: {reason}"
         ) from None
+    # A \ud800-\udfff escape without its pair decodes to no Unicode text: it could be
+    # neither stored nor sent on (RFC 8259 §8.2 calls it unpredictable).
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(value):
+        raise BadRequest(
+            400, "INVALID_REQUEST_BODY", "the request body holds a lone UTF-16 surrogate escape"
+        )
+    return value
 
 
 async def read_form(request: Request, limit: int) -> dict[str, str]:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,12 +45,16 @@ MAX_FAULT_DELAY: Final = 60.0  # seconds the emulator will stall a request
 MAX_RETRY_AFTER: Final = 86_400.0
 
 _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+# White space and control characters, spelled out: `\s` differs between Python's regexes
+# and the ECMA-262 ones of a JSON Schema pattern (U+0085 is white space to one only).
+# (Lone surrogates never get this far: ``httputil.read_json`` refuses them.)
+_BLANK = r"\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # An absolute http(s) URL: scheme, optional user info, a host (or [IPv6]), an optional
-# port 0-65535, then anything without white space. The same regex validates and is the
-# schema's ``pattern``.
+# port 0-65535, then anything but white space. The same regex validates (fullmatch) and
+# is the schema's ``pattern``.
 URL_PATTERN: Final = (
-    r"^[hH][tT][tT][pP][sS]?://([^\s/?#@]*@)?(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)"
-    rf"(:{_PORT})?([/?#]\S*)?$"
+    rf"^[hH][tT][tT][pP][sS]?://([^{_BLANK}/?#@]*@)?(\[[0-9A-Fa-f:.]+\]|[^{_BLANK}/?#@\[\]:]+)"
+    rf"(:{_PORT})?([/?#][^{_BLANK}]*)?$"
 )
 _URL = re.compile(URL_PATTERN)
 # Printable ASCII (a header value), no space at either end.
@@ -74,7 +79,7 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def _callback_url(value: str) -> str:
-    if len(value) > MAX_URL_LENGTH or not _URL.match(value):
+    if len(value) > MAX_URL_LENGTH or not _URL.fullmatch(value):
         raise PydanticCustomError(
             "INVALID_URL",
             "the callback URL must be an absolute http(s) URL (a host, an optional port "
@@ -100,6 +105,19 @@ CallbackUrl = Annotated[
     WithJsonSchema({"type": "string", "pattern": URL_PATTERN, "maxLength": MAX_URL_LENGTH}),
 ]
 Seconds = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's "integer" is any number with no fraction: 427.0 is one (a bool or a
+    string is not)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+def json_integer(minimum: int, maximum: int) -> Any:
+    """An integer from ``minimum`` to ``maximum``, as JSON Schema counts integers."""
+    return Annotated[StrictInt, Field(ge=minimum, le=maximum), BeforeValidator(_json_integer)]
 
 
 class Body(BaseModel):
@@ -276,7 +294,7 @@ class FaultSpec(Body):
         description="an exact path or an fnmatch pattern, from '/'"
     )
     method: Annotated[StrictStr, Field(pattern="^[A-Za-z]{1,16}$")] | None = None
-    count: Annotated[StrictInt, Field(ge=1, le=MAX_FAULT_COUNT)] = 1
+    count: json_integer(1, MAX_FAULT_COUNT) = 1  # type: ignore[valid-type]
     status: Literal[FAULT_STATUSES] | None = None  # type: ignore[valid-type]
     retry_after: Annotated[Seconds, Field(ge=0, le=MAX_RETRY_AFTER)] | None = None
     delay: Annotated[Seconds, Field(ge=0, le=MAX_FAULT_DELAY)] = 0.0
