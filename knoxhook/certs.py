@@ -90,13 +90,15 @@ def read_stored(settings: Settings) -> bytes | None:
         raise CertificateError(f"cannot read {stored_path(settings)}: {exc.strerror}") from exc
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, 0600; a missing directory is created 0700.
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+    """Write ``data`` to ``path`` atomically with exactly ``mode`` (0600 unless told),
+    whatever the umask; missing directories are created 0700, a symbolic link refused.
 
-    For any path (``cert fetch --out``): an existing directory keeps its mode.
+    For any path (``cert fetch --out``, which shares it 0644): an existing directory keeps
+    its mode. Never group/world-writable: whoever may replace a certificate decides
+    which callbacks verify.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private(path, data)
+    write_private(path, data, mode=mode)
     return path
 
 

@@ -86,7 +86,7 @@ def fetch(
         common.info(f"stored {result.path}")
         if out is not None:
             _write_out(out, result.pem)
-            common.info(f"wrote {out}")
+            common.info(f"wrote {out} (mode 0644: a public certificate, readable by all)")
     if result.change is certs.Change.KEY_CHANGED:
         common.warn(
             "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "

@@ -79,6 +79,17 @@ def run(
             show_default=False,
         ),
     ] = None,
+    legacy_client: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--legacy-client",
+            metavar="IDENTIFIER:KEYS.json",
+            help="A legacy (Knox Guard) client: a Client Identifier and the keys.json whose "
+            "Public key it is registered with (repeatable; test data only). Default: the demo "
+            "legacy client (knoxhook.legacy.DEMO_IDENTIFIER, docs/emulator.md).",
+            show_default=False,
+        ),
+    ] = None,
     signing: Annotated[
         SigningMode,
         typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE)."),
@@ -141,6 +152,10 @@ def run(
     config_kw: dict[str, Any] = {}
     if clients is not None:
         config_kw["clients"] = clients
+    if legacy_client:
+        from knoxhook.emulator.legacy import parse_legacy_clients
+
+        config_kw["legacy_clients"] = parse_legacy_clients(legacy_client)
     config = EmulatorConfig(
         signing=signing,
         data_dir=data_dir,
@@ -167,6 +182,7 @@ def run(
             sys.stdout.flush()
             names = ", ".join(sorted(config.clients))
             common.info(f"Knox emulator ready at {server.base_url} (clients: {names})")
+            common.info(legacy_line(config.legacy_clients))
             common.info("Press Ctrl-C to stop.")
             while not stop.wait(0.2):
                 pass
@@ -174,6 +190,15 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def legacy_line(clients: Any) -> str:
+    """Which legacy clients are registered; for the demo one, where its keys.json is."""
+    from knoxhook.legacy import DEMO_IDENTIFIER, DEMO_KEYS_PATH
+
+    if clients is None:
+        return f"legacy demo client {DEMO_IDENTIFIER}, keys {DEMO_KEYS_PATH}"
+    return f"legacy clients: {len(clients)}"
 
 
 def register(app: typer.Typer) -> None:

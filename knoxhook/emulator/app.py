@@ -18,13 +18,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from knoxhook import wire
-from knoxhook.emulator import control, kwn, oauth, openapi, routing
+from knoxhook.emulator import control, kwn, legacy, oauth, openapi, routing
 from knoxhook.emulator.certs import CertificateStore
 from knoxhook.emulator.config import EmulatorConfig
 from knoxhook.emulator.delivery import Deliverer, DeliveryLog
 from knoxhook.emulator.faults import FaultMiddleware, FaultTable
 from knoxhook.emulator.httputil import BadRequest, knox_error
-from knoxhook.emulator.routing import Endpoint
+from knoxhook.emulator.models import KnoxError
+from knoxhook.emulator.routing import Answer, Endpoint
 from knoxhook.emulator.state import Store
 from knoxhook.emulator.stats import Stats
 from knoxhook.errors import UsageError
@@ -86,8 +87,20 @@ def build(config: EmulatorConfig) -> Emulator:
 # Every endpoint the emulator serves; each is served and documented (``/openapi.json``)
 # from its entry. To add endpoints, export a list of ``routing.Endpoint`` from their
 # module and add it here.
+# Legacy Knox Cloud Authentication (knox-api.md §2b; legacy.py reads and validates its
+# own body, with its own models, and answers Knox's legacy error codes).
+LEGACY_ENDPOINTS = [
+    Endpoint("POST", wire.LEGACY_ACCESS_TOKEN_PATH, legacy.accesstoken,
+             "Legacy Knox Cloud Authentication: trade a signed Client Identifier for an "
+             "access token",
+             {200: Answer("the access token", legacy.AccessTokenResponse),
+              400: Answer("bad body, validity out of range, or a reused jti", KnoxError),
+              401: Answer("unknown identifier, bad signature, aud or exp", KnoxError)},
+             body=legacy.AccessTokenRequest, validate=False),
+]  # fmt: skip
 ENDPOINTS: list[Endpoint] = [
     *oauth.ENDPOINTS,
+    *LEGACY_ENDPOINTS,
     *kwn.endpoints(wire.KWN_PREFIX),
     *kwn.endpoints(wire.KWN_LEGACY_PREFIX),
     *control.ENDPOINTS,
@@ -139,6 +152,7 @@ def create_app(config: EmulatorConfig | None = None) -> FaultMiddleware:
     # A JSON API answers 404, not a 307 to another path, for a trailing or doubled slash.
     inner.router.redirect_slashes = False
     inner.state.emulator = emulator
+    legacy.install(inner, emulator.config.legacy_clients, emulator.config.now)
     outer = FaultMiddleware(inner, emulator.faults, emulator.stats)
     outer.emulator = emulator
     return outer

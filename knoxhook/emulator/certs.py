@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from knoxhook.emulator import CERT_ACTIONS, CertAction
 from knoxhook.errors import UsageError
-from knoxhook.files import write_private
+from knoxhook.files import make_private_dirs, write_private
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "certificate.pem"
@@ -142,7 +142,7 @@ class CertificateStore:
     def _save(self, *, key_changed: bool) -> None:
         if self._dir is None:
             return
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self._dir, tighten=True)
         if key_changed or not (self._dir / KEY_FILE).exists():
             pem = self._key.private_bytes(
                 serialization.Encoding.PEM,

@@ -46,6 +46,7 @@ class EmulatorConfig:
     delivery_retries: int = DELIVERY_RETRIES
     delivery_backoff: float = DELIVERY_BACKOFF
     max_body_bytes: int = 1_000_000
+    legacy_clients: Mapping[str, str] | None = None  # identifier -> base64 SPKI; None: demo
 
     def __post_init__(self) -> None:
         try:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from knoxhook import events
-from knoxhook.emulator import CONTROL_PREFIX
+from knoxhook.emulator import CONTROL_PREFIX, legacy
 from knoxhook.emulator.faults import Fault as PendingFault
 from knoxhook.emulator.httputil import json_answer, knox_error
 from knoxhook.emulator.models import (
@@ -123,6 +123,7 @@ async def reset(request: Request) -> Response:
     emulator.log.clear()
     emulator.faults.clear()
     emulator.stats.reset()
+    legacy.authority_of(request.app).reset()
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from knoxhook import wire
+from knoxhook.emulator import legacy
 from knoxhook.emulator.httputil import accepts, json_answer, knox_error
 from knoxhook.emulator.models import (
     KnoxError,
@@ -29,6 +30,8 @@ PEM: Final = "application/x-pem-file"
 def _authorized(request: Request) -> Response | None:
     """None when the Bearer token is valid, else the 401 to send."""
     emulator = request.app.state.emulator
+    if wire.H_API_TOKEN in request.headers:  # legacy Knox Cloud Authentication
+        return legacy.authorized(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     problem = None
     if scheme.lower() != "bearer" or not token.strip():
@@ -131,6 +134,7 @@ def _pem_guard(request: Request) -> Response | None:
 
 _REFUSED = {
     401: Answer("missing, expired or revoked token", KnoxError),
+    403: Answer("an expired legacy x-knox-apitoken (code 403225)", KnoxError),
     406: Answer("the Accept header excludes the answer", KnoxError),
 }
 _BAD_BODY = {

@@ -17,12 +17,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import CoreSchema, core_schema
 
+from knoxhook import wire
 from knoxhook.emulator import CONTROL_TOKEN_HEADER
 from knoxhook.emulator.routing import Endpoint, path_parameters
 
 REF = "#/components/schemas/{model}"
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
-    "bearer": [{"bearer": []}],
+    "bearer": [{"bearer": []}, {"knoxApiToken": []}],  # OAuth 2.0, or legacy (§2b)
     "client": [{}, {"basic": []}],  # client id and secret in the form, or HTTP Basic
     "control": [{}, {"controlToken": []}],  # the token is needed off loopback only
 }
@@ -129,6 +130,12 @@ def document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
                 "controlToken": {"type": "apiKey", "in": "header", "name": CONTROL_TOKEN_HEADER},
+                "knoxApiToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": wire.H_API_TOKEN,
+                    "description": "legacy Knox Cloud Authentication: the accessToken signed RS512",
+                },
             },
         },
     }

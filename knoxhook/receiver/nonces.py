@@ -13,12 +13,13 @@ window is no longer detected: pick the window longer than Knox could plausibly r
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Final
+
+from knoxhook.files import prepare_sqlite
 
 DEFAULT_WINDOW: Final = 7 * 24 * 3600.0  # one week
 _PRUNE_EVERY: Final = 1000  # inserts between two expiry sweeps
@@ -62,9 +63,7 @@ class SqliteNonceStore:
     def __init__(self, path: str | Path, window_seconds: float = DEFAULT_WINDOW) -> None:
         self.path = Path(path)
         self.window = window_seconds
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        prepare_sqlite(self.path)  # 0600 (and so its -wal/-shm), O_NOFOLLOW, parents 0700
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10.0
         )

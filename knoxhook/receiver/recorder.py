@@ -21,14 +21,15 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from knoxhook.files import open_append
+
 
 class NdjsonRecorder:
     """Append records to ``path`` (created 0600), one flushed line each."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = open_append(self.path)  # 0600, O_NOFOLLOW, missing parents 0700
         self._file: TextIO = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
         self._lock = threading.Lock()
         if _ends_torn(self.path):  # a crash cut the last line: do not glue onto it

@@ -35,12 +35,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from knoxhook import events
+from knoxhook import events, wire
 from knoxhook.emulator import DEMO_CLIENT_ID
 from knoxhook.emulator.testing import EmulatorHandle, running_emulator
 from knoxhook.serving import serve_in_thread
 
-EXAMPLES = 25
+EXAMPLES = 20
+# Operations whose schema is looser than their handler, so schema-valid data may be
+# refused: AccessTokenRequest (emulator/legacy.py) types validityForAccessTokenInMinutes
+# as `int | str` and refuses values outside 1..30 after validation.
+LOOSE_SCHEMA = {wire.LEGACY_ACCESS_TOKEN_PATH}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -76,7 +80,8 @@ def _fresh(emu: EmulatorHandle, path: str, receiver_url: str) -> dict[str, str]:
 
 def _explore(emu: EmulatorHandle, operation: Any, mode: GenerationMode, receiver_url: str) -> int:
     """Run the generated examples of one operation in one mode; how many ran."""
-    checks = [*CHECKS, positive_data_acceptance] if mode.is_positive else CHECKS
+    strict = mode.is_positive and operation.path not in LOOSE_SCHEMA
+    checks = [*CHECKS, positive_data_acceptance] if strict else CHECKS
     ran = [0]
 
     @settings(
