@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common
-from knoxhook.emulator import DEFAULT_SIGNING, SigningMode
+from knoxhook.emulator import DEFAULT_SIGNING, SIGNING_HELP, SigningMode
 
 
 def demo(
@@ -16,7 +16,7 @@ def demo(
         SigningMode,
         typer.Option(
             "--signing",
-            help="How the emulator signs callbacks (the three forms Knox may send).",
+            help=f"How the emulator signs callbacks. {SIGNING_HELP}.",
             case_sensitive=False,
         ),
     ] = DEFAULT_SIGNING,
@@ -37,7 +37,7 @@ def demo(
 
     \b
       knoxhook demo
-      knoxhook demo --signing detached --json
+      knoxhook demo --signing samsung-reserialized --json
 
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.

@@ -21,6 +21,7 @@ from knoxhook.emulator import (
     DELIVERY_RETRIES,
     DELIVERY_TIMEOUT,
     DEMO_CLIENT_ID,
+    SIGNING_HELP,
     CertAction,
     SigningMode,
 )
@@ -92,7 +93,9 @@ def run(
     ] = None,
     signing: Annotated[
         SigningMode,
-        typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE)."),
+        typer.Option(
+            "--signing", help=f"How callbacks are signed (X-WSM-SIGNATURE). {SIGNING_HELP}."
+        ),
     ] = DEFAULT_SIGNING,
     cert_state: Annotated[
         CertAction | None,
@@ -133,7 +136,7 @@ def run(
 
     \b
       knoxhook emulator run
-      knoxhook emulator run --port 0 --data-dir ./emulator-state --signing unpadded
+      knoxhook emulator run --port 0 --data-dir ./emulator-state --signing samsung-reserialized
       KNOXHOOK_EMULATOR_CLIENTS=ci:ci-test-secret knoxhook emulator run --port 0
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
     """

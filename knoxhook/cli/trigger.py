@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common
-from knoxhook.emulator import SigningMode
+from knoxhook.emulator import SIGNING_HELP, SigningMode
 from knoxhook.errors import TransportError, UsageError
 
 EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
@@ -89,8 +89,8 @@ def trigger(
         SigningMode | None,
         typer.Option(
             "--signing",
-            help="Sign this callback in another mode than the emulator's --signing "
-            "(the same names; see `knoxhook emulator run --help`).",
+            help="Sign this callback in another mode than the emulator's --signing. "
+            f"{SIGNING_HELP}.",
             show_default=False,
         ),
     ] = None,

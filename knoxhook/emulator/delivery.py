@@ -19,7 +19,7 @@ from typing import Any
 
 from knoxhook import wire
 from knoxhook.emulator.certs import CertificateStore
-from knoxhook.emulator.signer import encode_body, sign
+from knoxhook.emulator.signer import sign_document
 from knoxhook.emulator.state import rfc3339
 from knoxhook.emulator.stats import Stats
 
@@ -93,18 +93,20 @@ class Deliverer:
 
         mode = signing or self.signing
 
-        body = encode_body(
+        signed = sign_document(
             {
                 wire.F_CB_SUBSCRIPTION_ID: subscription[wire.F_SUBSCRIPTION_ID],
                 wire.F_CB_EVENT: event,
                 wire.F_CB_PAYLOAD: payload,
-            }
+            },
+            self.certs.key,
+            mode,
         )
         nonce = secrets.token_hex(16)
         trace_id = trace_id or str(uuid.uuid4())
         headers = {
             "Content-Type": wire.CALLBACK_CONTENT_TYPE,
-            wire.H_SIGNATURE: sign(body, self.certs.key, mode),
+            wire.H_SIGNATURE: signed.signature,
             wire.H_TRACE_ID: trace_id,
             wire.H_NONCE: nonce,
             "User-Agent": "knoxhook-emulator",
@@ -135,7 +137,7 @@ class Deliverer:
                 record["attempts"] = attempt + 1
                 self.stats.bump("delivery_attempts")
                 try:
-                    response = await client.post(url, content=body, headers=headers)
+                    response = await client.post(url, content=signed.body, headers=headers)
                 except httpx2.HTTPError as exc:
                     record["httpStatus"] = None
                     record["error"] = (

@@ -120,6 +120,13 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # RFC 8259; Jackson refuses it too
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400: it could not be sent on as JSON
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, or BadRequest 413 when it is larger than ``limit`` bytes."""
     declared = request.headers.get("content-length")
@@ -137,7 +144,7 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise BadRequest(400, "INVALID_REQUEST_BODY", "the request body is empty; send JSON")
     try:
-        value = json.loads(raw, parse_constant=_not_json)
+        value = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, json.JSONDecodeError):
             reason = exc.msg

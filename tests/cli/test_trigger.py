@@ -256,7 +256,7 @@ def test_trigger_signing_overrides_the_emulators_mode_for_one_callback(
     assert json.loads(out)["signing"] == "detached"
     code, out, _ = run(capsys, *args)
     assert code == 0
-    assert json.loads(out)["signing"] == "padded"  # the emulator's own mode again
+    assert json.loads(out)["signing"] == "samsung"  # the emulator's own mode again
     detached, default = (headers["x-wsm-signature"].split(".") for headers, _ in calls)
     assert detached[1] == ""
     assert default[1] != ""
@@ -275,4 +275,4 @@ def test_trigger_refuses_an_unknown_signing_mode_before_any_request(
         "http://127.0.0.1:1",
     )
     assert code == 2
-    assert "'pem' is not one of: padded, unpadded, detached" in err
+    assert "'pem' is not one of: samsung, samsung-reserialized, padded, unpadded" in err
