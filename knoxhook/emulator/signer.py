@@ -79,15 +79,33 @@ def signing_input(signed: bytes, *, pad: bool) -> bytes:
     return f"{part0}.{b64url(signed, pad=pad)}".encode("ascii")
 
 
+def _signature(signed: bytes, key: rsa.RSAPrivateKey, mode: SigningMode, pad: bool) -> str:
+    data = signing_input(signed, pad=pad)
+    part0, part1 = data.decode("ascii").split(".")
+    signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    if mode is SigningMode.DETACHED:
+        part1 = ""
+    return f"{part0}.{part1}.{b64url(signature, pad=pad)}"
+
+
 def sign_document(
     document: dict[str, Any], key: rsa.RSAPrivateKey, mode: str = SigningMode.SAMSUNG
 ) -> Signed:
     """The body to send for ``document`` and its ``X-WSM-SIGNATURE`` in ``mode``."""
     chosen = SigningMode(mode)
     body, signed, pad = _pieces(document, chosen)
-    data = signing_input(signed, pad=pad)
-    part0, part1 = data.decode("ascii").split(".")
-    signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    if chosen is SigningMode.DETACHED:
-        part1 = ""
-    return Signed(body, f"{part0}.{part1}.{b64url(signature, pad=pad)}")
+    return Signed(body, _signature(signed, key, chosen, pad))
+
+
+def sign(body: bytes, key: rsa.RSAPrivateKey, mode: str = SigningMode.PADDED) -> str:
+    """The ``X-WSM-SIGNATURE`` for ``body`` exactly as it will be sent, in ``mode``
+    (``samsung-reserialized`` signs ``samsung.reserialize(body)``; the others the body)."""
+    chosen = SigningMode(mode)
+    signed = body
+    if chosen is SigningMode.SAMSUNG_RESERIALIZED:
+        reserialized = samsung.reserialize(body)
+        if reserialized is None:
+            raise ValueError("Samsung's verifier cannot re-serialize this body")
+        signed = reserialized
+    pad = chosen in (SigningMode.SAMSUNG, SigningMode.SAMSUNG_RESERIALIZED, SigningMode.PADDED)
+    return _signature(signed, key, chosen, pad)
