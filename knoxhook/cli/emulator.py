@@ -14,6 +14,8 @@ import typer
 from knoxhook.cli import common
 from knoxhook.emulator import (
     CLIENTS_ENV,
+    CONTROL_TOKEN_ENV,
+    CONTROL_TOKEN_HEADER,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_SIGNING,
@@ -106,6 +108,23 @@ def run(
             show_default=False,
         ),
     ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a --host that is not loopback. The control endpoints (/_emulator) "
+            f"then need the control token printed at start-up (set {CONTROL_TOKEN_ENV} to "
+            "choose it), sent in the " + CONTROL_TOKEN_HEADER + " header.",
+        ),
+    ] = False,
+    allow_remote_delivery: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote-delivery",
+            help="Deliver callbacks to addresses other than loopback too. Default: loopback "
+            "only, checked on the address connected to.",
+        ),
+    ] = False,
     delivery_timeout: Annotated[
         float,
         typer.Option(
@@ -130,7 +149,9 @@ def run(
     (trigger events, inject faults, counters) and /openapi.json. Without --client it
     accepts the demo client knoxhook-demo / knoxhook-demo-secret (test data).
 
-    The base URL is the only line on stdout, so scripts can read it.
+    The base URL is the only line on stdout, so scripts can read it. It listens on
+    loopback and delivers callbacks to loopback addresses only, unless told otherwise
+    (--allow-remote, --allow-remote-delivery).
 
     Examples:
 
@@ -139,6 +160,7 @@ def run(
       knoxhook emulator run --port 0 --data-dir ./emulator-state --signing samsung-reserialized
       KNOXHOOK_EMULATOR_CLIENTS=ci:ci-test-secret knoxhook emulator run --port 0
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
+      knoxhook emulator run --host 0.0.0.0 --allow-remote
     """
     from knoxhook.emulator.config import EmulatorConfig
     from knoxhook.emulator.runner import run_emulator
@@ -159,6 +181,7 @@ def run(
         from knoxhook.emulator.legacy import parse_legacy_clients
 
         config_kw["legacy_clients"] = parse_legacy_clients(legacy_client)
+    token, token_line = _control_token(host, allow_remote)
     config = EmulatorConfig(
         signing=signing,
         data_dir=data_dir,
@@ -166,15 +189,10 @@ def run(
         delivery_timeout=delivery_timeout,
         delivery_retries=delivery_retries,
         delivery_backoff=delivery_backoff,
+        control_token=token,
+        allow_remote_delivery=allow_remote_delivery,
         **config_kw,
     )
-    from knoxhook.validation import is_loopback
-
-    if not is_loopback(host):
-        common.warn(
-            f"listening on {host}: the emulator has no real security and its control "
-            "endpoints need no authentication; anyone who can reach it can use it"
-        )
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -186,6 +204,10 @@ def run(
             names = ", ".join(sorted(config.clients))
             common.info(f"Knox emulator ready at {server.base_url} (clients: {names})")
             common.info(legacy_line(config.legacy_clients))
+            if token_line:
+                common.info(token_line)
+            if allow_remote_delivery:
+                common.warn("callbacks go to any address a subscription names")
             common.info("Press Ctrl-C to stop.")
             while not stop.wait(0.2):
                 pass
@@ -193,6 +215,37 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _control_token(host: str, allow_remote: bool) -> tuple[str | None, str | None]:
+    """The control token (None on loopback, unless one is set) and the line saying so.
+
+    Off loopback the control endpoints would let anyone create deliveries to any URL and
+    have the emulator sign whatever they send, so they need a token (issue 14.4).
+    """
+    import secrets
+
+    from knoxhook.errors import UsageError
+    from knoxhook.validation import is_loopback
+
+    remote = not is_loopback(host)
+    if remote and not allow_remote:
+        raise UsageError(
+            f"--host {host} is not a loopback address: anyone who can reach it could use "
+            "the emulator",
+            hint="add --allow-remote (its control endpoints then need a token), or listen "
+            "on 127.0.0.1",
+        )
+    chosen = os.environ.get(CONTROL_TOKEN_ENV, "").strip()
+    if chosen:
+        return chosen, f"control endpoints need the token in {CONTROL_TOKEN_ENV}"
+    if not remote:
+        return None, None
+    token = secrets.token_urlsafe(24)
+    return token, (
+        f"control token: {token} (send it in {CONTROL_TOKEN_HEADER}; knoxhook reads it from "
+        f"{CONTROL_TOKEN_ENV})"
+    )
 
 
 def legacy_line(clients: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common
-from knoxhook.emulator import SIGNING_HELP, SigningMode
+from knoxhook.emulator import CONTROL_TOKEN_ENV, SIGNING_HELP, SigningMode
 from knoxhook.errors import TransportError, UsageError
 
 EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
@@ -60,8 +60,9 @@ def _deliver(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
     from knoxhook.emulator.controls import EmulatorControls
 
+    token = os.environ.get(CONTROL_TOKEN_ENV, "").strip() or None  # off loopback only
     with httpx2.Client(timeout=120.0) as http:
-        return EmulatorControls(url, http).trigger(**body)
+        return EmulatorControls(url, http, token=token).trigger(**body)
 
 
 def trigger(
@@ -111,7 +112,8 @@ def trigger(
 
     The emulator sends it to the subscription that holds the event, signed like Knox
     (X-WSM-SIGNATURE, X-WSM-TRACEID, x-knox-nonce), with retries. Exits 6 when no
-    subscription holds the event, 7 when the callback could not be delivered.
+    subscription holds the event, 7 when the callback could not be delivered. For an
+    emulator off loopback, set KNOXHOOK_EMULATOR_TOKEN to its control token.
 
     Examples:
 

@@ -80,6 +80,7 @@ def build(config: EmulatorConfig) -> Emulator:
             retries=config.delivery_retries,
             backoff=config.delivery_backoff,
             now=config.now,
+            allow_remote=config.allow_remote_delivery,
         ),
     )
 

@@ -15,13 +15,14 @@ On loopback they need no authentication; off it (``--allow-remote``), the contro
 
 from __future__ import annotations
 
-from typing import Final
+import hmac
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from knoxhook import events
-from knoxhook.emulator import CONTROL_PREFIX, legacy
+from knoxhook.emulator import CONTROL_PREFIX, CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER, legacy
 from knoxhook.emulator.faults import Fault as PendingFault
 from knoxhook.emulator.httputil import json_answer, knox_error
 from knoxhook.emulator.models import (
@@ -131,34 +132,67 @@ async def health(request: Request) -> Response:
     return json_answer(Health(status="ok"))
 
 
+def _token_guard(request: Request) -> Response | None:
+    """None when no control token is set (loopback) or the request carries it."""
+    token = request.app.state.emulator.config.control_token
+    if token is None:
+        return None
+    sent = request.headers.get(CONTROL_TOKEN_HEADER, "")
+    if hmac.compare_digest(sent.encode("utf-8"), token.encode("utf-8")):
+        return None
+    request.app.state.emulator.stats.bump("unauthorized")
+    return knox_error(
+        401,
+        "UNAUTHORIZED",
+        f"this emulator is reachable off loopback: send its control token in "
+        f"{CONTROL_TOKEN_HEADER} (printed at start-up; knoxhook's emulator commands read "
+        f"{CONTROL_TOKEN_ENV})",
+    )
+
+
 _DONE = {204: Answer("done")}
 _BAD = {
     400: Answer("the body is not valid; data says why", KnoxError),
     413: Answer("the body is too large", KnoxError),
 }
-c = CONTROL_PREFIX  # short, for the table below
+_NO_TOKEN = {401: Answer("the control token is needed (an emulator off loopback)", KnoxError)}
+
+
+def _control(
+    method: str,
+    path: str,
+    handler: Any,
+    summary: str,
+    answers: dict[int, Answer],
+    body: Any = None,
+) -> Endpoint:
+    return Endpoint(
+        method, f"{CONTROL_PREFIX}{path}", handler, summary, {**answers, **_NO_TOKEN},
+        body=body, guard=_token_guard, security="control",
+    )  # fmt: skip
+
+
 ENDPOINTS: Final = [
-    Endpoint("POST", f"{c}/events", trigger,
+    _control("POST", "/events", trigger,
              "Deliver a signed callback to the subscription holding the event",
              {200: Answer("the delivery record", Delivery), **_BAD,
-              404: Answer("no subscription holds the event", KnoxError)}, body=TriggerBody),
-    Endpoint("GET", f"{c}/deliveries", deliveries, "The delivery records, oldest first",
+              404: Answer("no subscription holds the event", KnoxError)}, TriggerBody),
+    _control("GET", "/deliveries", deliveries, "The delivery records, oldest first",
              {200: Answer("the records", Delivery, many=True)}),
-    Endpoint("DELETE", f"{c}/deliveries", clear_deliveries, "Forget them", _DONE),
-    Endpoint("GET", f"{c}/stats", stats, "Counters", {200: Answer("the counters", Stats)}),
-    Endpoint("POST", f"{c}/stats/reset", stats_reset, "Zero the counters", _DONE),
-    Endpoint("GET", f"{c}/faults", faults, "Pending faults",
+    _control("DELETE", "/deliveries", clear_deliveries, "Forget them", _DONE),
+    _control("GET", "/stats", stats, "Counters", {200: Answer("the counters", Stats)}),
+    _control("POST", "/stats/reset", stats_reset, "Zero the counters", _DONE),
+    _control("GET", "/faults", faults, "Pending faults",
              {200: Answer("pending, first applied first", Fault, many=True)}),
-    Endpoint("POST", f"{c}/faults", add_fault, "Inject a fault",
+    _control("POST", "/faults", add_fault, "Inject a fault",
              {201: Answer("pending, with the new one last", Fault, many=True), **_BAD},
-             body=FaultSpec),
-    Endpoint("DELETE", f"{c}/faults", clear_faults, "Clear the faults", _DONE),
-    Endpoint("GET", f"{c}/certificate", certificate, "Describe the certificate",
+             FaultSpec),
+    _control("DELETE", "/faults", clear_faults, "Clear the faults", _DONE),
+    _control("GET", "/certificate", certificate, "Describe the certificate",
              {200: Answer("the certificate served", CertificateInfo)}),
-    Endpoint("POST", f"{c}/certificate", set_certificate, "Re-issue the certificate",
-             {200: Answer("the new certificate", CertificateInfo), **_BAD},
-             body=CertificateRequest),
-    Endpoint("POST", f"{c}/reset", reset,
+    _control("POST", "/certificate", set_certificate, "Re-issue the certificate",
+             {200: Answer("the new certificate", CertificateInfo), **_BAD}, CertificateRequest),
+    _control("POST", "/reset", reset,
              "Forget subscriptions, tokens, deliveries, faults, counters", _DONE),
-    Endpoint("GET", f"{c}/health", health, "Liveness", {200: Answer("alive", Health)}),
+    _control("GET", "/health", health, "Liveness", {200: Answer("alive", Health)}),
 ]  # fmt: skip

@@ -128,14 +128,23 @@ def _finite(text: str) -> float:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or BadRequest 413 when it is larger than ``limit`` bytes."""
+    """The body, or BadRequest 413 as soon as more than ``limit`` bytes have come.
+
+    Checked while streaming, so an oversized body (declared or chunked) is never held in
+    memory whole: at most ``limit`` bytes plus one chunk (issue 14.4).
+    """
+    too_large = BadRequest(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise BadRequest(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
-    return raw
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -171,9 +180,10 @@ async def read_form(request: Request, limit: int) -> dict[str, str]:
         raise BadRequest(
             400, "invalid_request", "send the request as application/x-www-form-urlencoded"
         )
-    raw = await request.body()
-    if len(raw) > limit:
-        raise BadRequest(400, "invalid_request", f"the form is larger than {limit} bytes")
+    try:
+        raw = await read_body(request, limit)
+    except BadRequest:
+        raise BadRequest(400, "invalid_request", f"the form is larger than {limit} bytes") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -268,3 +268,17 @@ def test_the_emulator_commands_keep_pydantic_off_the_start_up_path(
         imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
         assert "pydantic" not in imported, args
         assert "knoxhook.emulator.models" not in imported, args
+
+
+def test_a_control_token_from_the_environment_guards_the_control_endpoints() -> None:
+    token = "ci-chosen-control-token"
+    with emulator_process(env={"KNOXHOOK_EMULATOR_TOKEN": token}) as emu:
+        refused = curl(f"{emu.url}/_emulator/health")
+        allowed = curl(f"{emu.url}/_emulator/health", "-H", f"X-Emulator-Token: {token}")
+        code, err = emu.stop()
+    assert refused[0] == 401
+    assert json.loads(refused[1])["message"] == "UNAUTHORIZED"
+    assert allowed == (200, '{"status":"ok"}')
+    assert code == 0
+    assert "control endpoints need the token in KNOXHOOK_EMULATOR_TOKEN" in err
+    assert token not in err
