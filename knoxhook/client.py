@@ -14,14 +14,16 @@
   it fails with ``TransportError(ambiguous=True)`` so the caller can look before trying
   again. A connect error (nothing was sent) or a 429 (refused) is retried for any method.
 
-Knows nothing of typer or rich. CLI commands get one via ``open_client(settings,
-trace=...)``; ``trace`` receives the ``--debug`` lines, secrets and tokens redacted.
+Knows nothing of typer or rich. How its requests are made (base URL, timeout,
+User-Agent, ``--debug`` trace, transport, retry policy) is one ``HttpOptions``, injected
+into it AND its ``TokenManager``: ``open_client(settings, secret=..., http=...)``. A Knox
+error text is scrubbed of the secret and tokens before the exception is built.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Generator
+import dataclasses
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import httpx2
@@ -36,11 +38,12 @@ from knoxhook.errors import (
     TransportError,
 )
 from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, SAFE_RETRY_STATUSES, RetryPolicy, parse_retry_after
 from knoxhook.tokens import TokenManager
 
-__all__ = ["BearerAuth", "KnoxClient", "RetryPolicy", "open_client"]
+__all__ = ["BearerAuth", "HttpOptions", "KnoxClient", "RetryPolicy", "open_client"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -65,40 +68,34 @@ class BearerAuth(httpx2.Auth):
 
 
 class KnoxClient:
-    """An authenticated client for one profile; use as a context manager."""
+    """An authenticated client for one profile; use as a context manager.
+
+    ``http``: how requests are made (default: ``HttpOptions.for_settings(settings)``);
+    the same object goes to the ``TokenManager`` made here, unless ``tokens`` is given
+    (then it should have been made with the same ``http``). ``secret`` None: resolved
+    (env > keyring > file) only if a token must be fetched.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        http: HttpOptions | None = None,
         secret: str | None = None,
-        transport: httpx2.BaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        trace: Callable[[str], None] | None = None,
-        timeout: float = 30.0,
+        tokens: TokenManager | None = None,
     ) -> None:
         self.settings = settings
-        # secret None: resolved (env > keyring > file) only if a token must be fetched.
-        self.tokens = TokenManager(
-            settings,
-            secret=secret,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            trace=trace,
-            timeout=timeout,
-        )
-        self.http = self.tokens.http  # the same options for token and API requests
-        self.retry = self.http.retry
-        self._sleep = self.http.sleep
+        if http is None:
+            http = tokens.http if tokens is not None else HttpOptions.for_settings(settings)
+        if http.base_url is None:  # options made without settings: this profile's host
+            http = dataclasses.replace(http, base_url=settings.base_url)
+        self.http = http
+        self.tokens = tokens or TokenManager(settings, secret=secret, http=http)
+        self.retry = http.retry
+        self._sleep = http.sleep
         self.auth = BearerAuth(self.tokens)
         tenant = {wire.TENANT_HEADER: settings.tenant_id} if settings.tenant_id else {}
-        self._http = httpx2.Client(
-            base_url=settings.base_url,
-            auth=self.auth,
-            **self.http.client_kwargs(self.tokens.known_secrets, headers=tenant),
-        )
+        self._http = http.client(secrets=self.tokens.known_secrets, headers=tenant, auth=self.auth)
 
     # --- requests -------------------------------------------------------------------------
     def request(
@@ -148,20 +145,20 @@ class KnoxClient:
                 if (safe or idempotent) and not last and not too_long:
                     self._sleep(self.retry.backoff(attempt) if retry_after is None else retry_after)
                     continue
-                busy = _server_error(where, response, attempt, ambiguous=not safe, wait=retry_after)
-                busy.message = scrub(busy.message, self.tokens.known_secrets())
-                raise busy
+                raise _server_error(
+                    where, response, attempt, self.tokens.known_secrets(),
+                    ambiguous=not safe, wait=retry_after,
+                )  # fmt: skip
             if status < 400:
                 return response
-            error = self._refusal(where, response, idempotent)
-            error.message = scrub(error.message, self.tokens.known_secrets())
-            raise error
+            raise self._refusal(where, response, idempotent)
 
     def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> KnoxhookError:
         status = response.status_code
+        secrets = self.tokens.known_secrets()
         if status >= 500:
-            return _server_error(where, response, 1, ambiguous=not idempotent, wait=None)
-        code, name, text = _knox_error(response)
+            return _server_error(where, response, 1, secrets, ambiguous=not idempotent, wait=None)
+        code, name, text = _knox_error(response, secrets)
         label = f"{status} {name}" if name else str(status)
         detail = f": {text}" if text else ""
         if status == 401:
@@ -201,17 +198,24 @@ class KnoxClient:
         self.close()
 
 
-def open_client(settings: Settings, **kw: Any) -> KnoxClient:
-    """The usual factory commands call (keyword arguments as ``KnoxClient``)."""
-    return KnoxClient(settings, **kw)
+def open_client(
+    settings: Settings, *, secret: str | None = None, http: HttpOptions | None = None
+) -> KnoxClient:
+    """The usual factory: a ``KnoxClient`` for ``settings``, its token manager and it
+    sharing ``http`` (default ``HttpOptions.for_settings(settings)``)."""
+    return KnoxClient(settings, http=http, secret=secret)
 
 
-def _knox_error(response: httpx2.Response) -> tuple[int | None, str | None, str | None]:
-    """(code, NAME, text) from a Knox error body ``{"code", "message", "data"}``."""
+def _knox_error(
+    response: httpx2.Response, secrets: Iterable[str | None]
+) -> tuple[int | None, str | None, str | None]:
+    """(code, NAME, text) from a Knox error body ``{"code", "message", "data"}``; the
+    text (which a server may echo a token into) with ``secrets`` scrubbed."""
+    secrets = list(secrets)
     try:
         body = response.json()
     except ValueError:
-        raw = response.text.strip()[:200]
+        raw = scrub(response.text.strip()[:200], secrets)
         return None, None, raw or None
     if not isinstance(body, dict):
         return None, None, None
@@ -220,16 +224,22 @@ def _knox_error(response: httpx2.Response) -> tuple[int | None, str | None, str 
     text = body.get(wire.F_ERROR_TEXT)
     return (
         code if isinstance(code, int) else None,
-        str(name) if name else None,
-        str(text) if text is not None else None,
+        scrub(str(name), secrets) if name else None,
+        scrub(str(text), secrets) if text is not None else None,
     )
 
 
 def _server_error(
-    where: str, response: httpx2.Response, attempts: int, *, ambiguous: bool, wait: float | None
+    where: str,
+    response: httpx2.Response,
+    attempts: int,
+    secrets: Iterable[str | None],
+    *,
+    ambiguous: bool,
+    wait: float | None,
 ) -> TransportError:
     status = response.status_code
-    _, name, text = _knox_error(response)
+    _, name, text = _knox_error(response, secrets)
     label = f"{status} {name}" if name else str(status)
     message = f"{where} failed with HTTP {label} after {attempts} attempt(s)"
     if text:

@@ -152,7 +152,7 @@ def _subscription_steps(
     verdicts: queue.Queue[Verdict],
     callback_timeout: float,
 ) -> Iterator[Step]:
-    import httpx2
+    from knoxhook.httpoptions import HttpOptions
 
     subscription = service.create(callback_url, [DEMO_EVENT])
     yield Step("subscribe", f"Subscribed {callback_url} to {DEMO_EVENT}", subscription.to_json())
@@ -187,7 +187,8 @@ def _subscription_steps(
     sent = {k.lower(): v for k, v in verdict.headers.items()}
     names = ("content-type", wire.H_SIGNATURE.lower(), wire.H_TRACE_ID.lower(), wire.H_NONCE)
     headers = {name: sent[name] for name in names if name in sent}
-    replay = httpx2.post(callback_url, content=verdict.body.encode(), headers=headers)
+    with HttpOptions().client() as http:
+        replay = http.post(callback_url, content=verdict.body.encode(), headers=headers)
     refused = _next_verdict(verdicts, callback_timeout)
     if replay.status_code < 400 or refused.accepted:
         raise VerificationError("the receiver accepted a replayed callback")

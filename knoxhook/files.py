@@ -13,8 +13,9 @@ to its target).
   ``/tmp``) unless told to ``tighten`` the last one; ``ensure_private_dir`` does that
   for knoxhook's own directories and turns a failure into a usage error.
 - Whole files: ``write_private`` (temp file ``O_EXCL|O_NOFOLLOW`` 0600, fsync,
-  ``os.replace``, fsync of the directory).
-- Appended files (records, logs): ``open_append``.
+  ``os.replace``, fsync of the directory); ``store_private`` for knoxhook's own files
+  turns its failures into a usage error naming the path.
+- Appended files (records, logs): ``open_append``; reading a key: ``read_private``.
 - SQLite databases: ``prepare_sqlite`` before ``sqlite3.connect``.
 
 Each refuses a path whose final component is a symbolic link (``UnsafePathError``, an
@@ -39,6 +40,7 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # SQLite's side files: it creates them with the database file's mode (os_unix.c,
 # findCreateFileMode), so a 0600 database gives 0600 side files; existing ones are checked.
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+WRITABLE_BY_OTHERS = "is writable by group or others"  # the one fixable problem of ours
 
 
 class UnsafePathError(OSError):
@@ -75,6 +77,8 @@ def make_private_dirs(path: Path, *, tighten: bool = False) -> Path:
             continue  # made meanwhile by another process: theirs to keep as it is
         os.chmod(directory, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
     if tighten:
+        if not stat.S_ISDIR(os.stat(path).st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
         os.chmod(path, PRIVATE_DIR)
     return path
 
@@ -116,7 +120,7 @@ def private_dir_problem(path: Path) -> str | None:
     if uid is not None and st.st_uid != uid:
         return f"is owned by uid {st.st_uid}, not by you (uid {uid})"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})"
+        return f"{WRITABLE_BY_OTHERS} (mode {stat.S_IMODE(st.st_mode):04o})"
     return None
 
 
@@ -171,6 +175,21 @@ def write_private(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
     _sync_dir(path.parent)
 
 
+def store_private(path: Path, data: bytes) -> Path:
+    """``write_private`` for knoxhook's own files (config, secret file, token,
+    certificate): a failure (a link planted there, no permission, a full disk) is a
+    usage error naming the path, not a crash."""
+    try:
+        write_private(path, data)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="remove or fix it (knoxhook never writes through a symbolic link), "
+            "or point KNOXHOOK_CONFIG_DIR / KNOXHOOK_CACHE_DIR elsewhere",
+        ) from exc
+    return path
+
+
 def _sync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY | _CLOEXEC)
@@ -200,6 +219,15 @@ def open_append(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def read_private(path: Path) -> bytes:
+    """The bytes of a private file of knoxhook's (a signing key), made 0600 when an older
+    knoxhook left it readable by others. ``UnsafePathError`` for a symbolic link."""
+    fd = _open_nofollow(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        _tighten(fh.fileno())
+        return fh.read()
 
 
 def prepare_sqlite(path: Path) -> Path:

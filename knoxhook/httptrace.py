@@ -1,7 +1,8 @@
 """The ``--debug`` HTTP trace, with every secret and token redacted.
 
-``KnoxClient`` and ``TokenManager`` install these as httpx2 event hooks when they are
-given a ``trace`` callback (the CLI passes one that writes to stderr). Redaction is by
+``HttpOptions`` installs these as httpx2 event hooks (``hooks()`` for a sync client,
+``async_hooks()`` for an async one) when it has a ``trace`` callback (the CLI passes
+one that writes to stderr). Redaction is by
 name (``Authorization``, ``client_secret``, ``access_token``, ``token``, ...) and, as a
 second net, by value: any string in ``secrets`` is replaced wherever it appears.
 """
@@ -106,3 +107,14 @@ class HttpTracer:
 
     def hooks(self) -> dict[str, list[Callable[..., Any]]]:
         return {"request": [self.on_request], "response": [self.on_response]}
+
+    async def on_async_request(self, request: httpx2.Request) -> None:
+        self.on_request(request)  # the request body is already in memory
+
+    async def on_async_response(self, response: httpx2.Response) -> None:
+        await response.aread()
+        self.on_response(response)  # read() now returns what aread() read
+
+    def async_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        """The same trace for an ``httpx2.AsyncClient`` (whose hooks are awaited)."""
+        return {"request": [self.on_async_request], "response": [self.on_async_response]}

@@ -29,45 +29,38 @@ from knoxhook.errors import (
     TransportError,
     UsageError,
 )
-from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
-from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from knoxhook.retry import RETRY_STATUSES, parse_retry_after
 from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
 from knoxhook.tokencache import Token as Token  # re-exported
 from knoxhook.tokencache import cache_path as cache_path  # re-exported
+from knoxhook.tokencache import prepare_dir, write_cached
 from knoxhook.tokencache import read_cached as read_cached  # re-exported
-from knoxhook.tokencache import write_cached
 
 if TYPE_CHECKING:
     import httpx2
 
-    from knoxhook.httptrace import Trace
-
 
 class TokenManager:
     """Tokens for one profile. ``secret`` is a string, or None to resolve it lazily
-    (``credentials.resolve_secret``) only when a token must be fetched. ``transport``,
-    ``retry``, ``sleep``, ``trace`` and ``timeout`` become ``self.http``, which
-    ``KnoxClient`` reuses for its own requests."""
+    (``credentials.resolve_secret``) only when a token must be fetched. ``http`` is how
+    its requests are made (transport, retry policy, sleep, trace, timeout): the caller
+    injects the same ``HttpOptions`` into the ``KnoxClient`` that uses these tokens."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         secret: str | None = None,
-        transport: httpx2.BaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        trace: Trace | None = None,
+        http: HttpOptions | None = None,
         now: Callable[[], float] = time.time,
         margin: float = 60.0,
-        timeout: float = 30.0,
         lock_timeout: float = 60.0,
     ) -> None:
         self.settings = settings
         self._secret = secret
-        self.http = HttpOptions(transport, retry or RetryPolicy(), sleep, trace, timeout)
+        self.http = http if http is not None else HttpOptions.for_settings(settings)
         self._now = now
         self.margin = margin
         self._lock_timeout = lock_timeout
@@ -121,7 +114,7 @@ class TokenManager:
         from filelock import FileLock, Timeout
 
         path = cache_path(self.settings)
-        ensure_private_dir(path.parent)
+        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
         lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
         try:
             lock.acquire()
@@ -190,7 +183,7 @@ class TokenManager:
                 token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
                 scope=settings.scope,
                 token_endpoint=settings.token_url,
-                **self.http.client_kwargs(self.known_secrets),
+                **self.http.client_kwargs(secrets=self.known_secrets),
             ) as oauth:
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
@@ -264,7 +257,7 @@ class TokenManager:
         if self.settings.client_id:
             form["client_id"] = self.settings.client_id
         try:
-            with httpx2.Client(**self.http.client_kwargs(self.known_secrets)) as http:
+            with self.http.client(secrets=self.known_secrets) as http:
                 response = http.post(self.settings.revoke_url, data=form)
         except httpx2.HTTPError as exc:
             raise TransportError(

@@ -28,6 +28,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "KNOXHOOK_CLIENT_SECRET",
         "KNOXHOOK_SCOPE",
         "KNOXHOOK_TENANT_ID",
+        "KNOXHOOK_ALLOW_HTTP",
         "NO_COLOR",
     ):
         monkeypatch.delenv(name, raising=False)

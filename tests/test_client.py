@@ -21,6 +21,7 @@ from knoxhook.errors import (
     NotFoundError,
     TransportError,
 )
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.retry import RetryPolicy, parse_retry_after
 
 SECRET = "client-secret-xyz"
@@ -60,14 +61,11 @@ class Knox:
         return httpx2.Response(200, json=[])
 
     def client(self, settings: Settings | None = None, **kw: Any) -> KnoxClient:
+        """``kw``: ``HttpOptions`` fields (``timeout``, ``trace``, ...)."""
         kw.setdefault("sleep", lambda s: None)
         kw.setdefault("retry", RetryPolicy(attempts=3, jitter=False))
-        return KnoxClient(
-            settings or make_settings(),
-            secret=SECRET,
-            transport=httpx2.MockTransport(self),
-            **kw,
-        )
+        http = HttpOptions(transport=httpx2.MockTransport(self), **kw)
+        return KnoxClient(settings or make_settings(), secret=SECRET, http=http)
 
 
 def knox_error(status: int, name: str, data: str, code: int = 4000) -> httpx2.Response:
@@ -252,7 +250,7 @@ def test_parse_retry_after_seconds_and_http_date() -> None:
 def emu_client(emu: EmulatorHandle, **kw: Any) -> KnoxClient:
     kw.setdefault("retry", RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
     settings = make_settings(emu.base_url, client_id=emu.client_id)
-    return open_client(settings, secret=emu.client_secret, **kw)
+    return open_client(settings, secret=emu.client_secret, http=HttpOptions(**kw))
 
 
 def test_emulator_429_with_retry_after_then_success(emulator: EmulatorHandle) -> None:
@@ -339,7 +337,21 @@ def test_a_refused_token_is_dropped_from_the_cache_even_if_renewal_fails() -> No
         return httpx2.Response(401)
 
     settings = make_settings()
-    client = KnoxClient(settings, secret=SECRET, transport=httpx2.MockTransport(handler))
+    client = KnoxClient(
+        settings, secret=SECRET, http=HttpOptions(transport=httpx2.MockTransport(handler))
+    )
     with client, pytest.raises(AuthenticationError, match="invalid_client"):
         client.get_json(SUBS)
     assert tokens.read_cached(settings) is None
+
+
+def test_a_token_echoed_by_a_failing_server_is_scrubbed_before_the_error_is_built() -> None:
+    knox = Knox(knox_error(500, "INTERNAL", "crashed on tok-1"))
+    with knox.client() as client:
+        with pytest.raises(TransportError) as info:
+            client.get_json(SUBS)
+        assert info.value.message.endswith("HTTP 500 INTERNAL after 1 attempt(s): crashed on ***")
+        knox.answers = [httpx2.Response(503, text="upstream saw Bearer tok-1")] * 3
+        with pytest.raises(TransportError) as busy:
+            client.get_json(SUBS)
+        assert "HTTP 503 after 3 attempt(s): upstream saw Bearer ***;" in busy.value.message

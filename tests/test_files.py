@@ -200,3 +200,15 @@ def test_private_dir_problem_refuses_a_directory_of_another_user(tmp_path: Path)
     uid = os.lstat(theirs).st_uid
     problem = files.private_dir_problem(theirs)
     assert problem == f"is owned by uid {uid}, not by you (uid {os.geteuid()})"
+
+
+def test_read_private_tightens_and_refuses_a_link(tmp_path: Path) -> None:
+    key = tmp_path / "signing-key.pem"
+    key.write_bytes(b"KEY")
+    os.chmod(key, 0o644)
+    assert files.read_private(key) == b"KEY"
+    assert mode(key) == 0o600
+    link = tmp_path / "link.pem"
+    link.symlink_to(key)
+    with pytest.raises(files.UnsafePathError):
+        files.read_private(link)

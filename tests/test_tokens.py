@@ -26,6 +26,7 @@ from knoxhook.errors import (
     TransportError,
     UsageError,
 )
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.retry import RetryPolicy
 from knoxhook.tokens import TokenManager
 
@@ -67,12 +68,11 @@ class TokenServer:
 
 
 def manager(server: TokenServer, now: Callable[[], float] | None = None, **kw: Any) -> TokenManager:
-    options: dict[str, Any] = {"retry": FAST, "sleep": lambda s: None}
-    if now:
-        options["now"] = now
-    options.update(kw)
-    settings = options.pop("settings", None) or make_settings()
-    return TokenManager(settings, secret=SECRET, transport=server.transport, **options)
+    """``kw``: ``settings``, or ``HttpOptions`` fields (``retry``, ``sleep``, ...)."""
+    settings = kw.pop("settings", None) or make_settings()
+    http = HttpOptions(**{"retry": FAST, "sleep": lambda s: None, **kw},
+                       transport=server.transport)  # fmt: skip
+    return TokenManager(settings, secret=SECRET, http=http, **({"now": now} if now else {}))
 
 
 def test_fetch_sends_client_credentials_in_the_form_and_caches_without_secret() -> None:
@@ -103,7 +103,9 @@ def test_a_cached_token_is_used_without_network_or_secret() -> None:
     def no_network(request: httpx2.Request) -> httpx2.Response:
         raise AssertionError("no request expected")
 
-    again = TokenManager(make_settings(), transport=httpx2.MockTransport(no_network))
+    again = TokenManager(
+        make_settings(), http=HttpOptions(transport=httpx2.MockTransport(no_network))
+    )
     assert again.get().access_token == "tok-1"  # secret=None: never resolved
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
@@ -24,15 +24,13 @@ from knoxhook.errors import (
 if TYPE_CHECKING:
     from knoxhook.config import Settings
 
-auth_app = typer.Typer(
-    name="auth",
-    help="Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
+auth_app = registry.group(
+    "auth",
+    "Log in to Knox (client credentials), inspect and print tokens, log out.\n\n"
     "Examples:\n\n\b\n"
     '  printf %s "$KNOX_SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
     "  knoxhook auth status --json\n"
     '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -91,6 +89,7 @@ def _status(settings: Settings) -> dict[str, Any]:
     }
 
 
+@auth_app.command("login")
 def login(
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="OAuth client id (env KNOXHOOK_CLIENT_ID).")
@@ -133,7 +132,6 @@ def login(
     import dataclasses
 
     from knoxhook import config, credentials, wire
-    from knoxhook.tokens import TokenManager
 
     fmt = common.output_format(json_flag, output)
     common.require_text(
@@ -174,7 +172,7 @@ def login(
     secret = _read_secret(client_secret_stdin)
     credentials.check_storage(insecure_file=insecure_storage)  # fail before the network
 
-    manager = TokenManager(settings, secret=secret, trace=common.http_trace())
+    manager = common.token_manager(settings, secret=secret)
     try:
         token = manager.refresh()
     except (AuthenticationError, TransportError) as exc:
@@ -206,6 +204,7 @@ def login(
     common.emit(status, fmt=fmt)
 
 
+@auth_app.command("status")
 def status(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Show the profile, URLs, where the secret lives and the cached token's expiry.
 
@@ -228,6 +227,7 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
         )
 
 
+@auth_app.command("token")
 def token(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Print a valid access token (the cached one, or a new one) for use with curl.
 
@@ -237,12 +237,10 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
 
       curl -H "Authorization: Bearer $(knoxhook auth token)" https://api.samsungknox.com/kwn/v1/subscriptions
     """
-    from knoxhook.tokens import TokenManager
-
     fmt = common.output_format(json_flag, output)
     resolved = common.check_urls(common.settings())
     with common.secret_env_hint():
-        current = TokenManager(resolved, trace=common.http_trace()).get()
+        current = common.token_manager(resolved).get()
     if fmt is common.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()
@@ -257,6 +255,7 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
     )
 
 
+@auth_app.command("logout")
 def logout(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
     """Revoke the cached token at Knox, delete it, and delete the stored secret.
 
@@ -271,10 +270,12 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
-    manager = tokens.TokenManager(settings, trace=common.http_trace())
+    manager = common.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:
+        if had_token:
+            common.check_urls(settings)  # the revoke sends the token: not over plain http
         revoked = manager.revoke()
     except KnoxhookError as exc:
         common.warn(f"could not revoke the token at Knox: {exc.message}")
@@ -297,12 +298,3 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
         },
         fmt=fmt,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``auth`` group to the root app."""
-    auth_app.command("login")(login)
-    auth_app.command("status")(status)
-    auth_app.command("token")(token)
-    auth_app.command("logout")(logout)
-    app.add_typer(auth_app)

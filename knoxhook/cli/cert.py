@@ -7,19 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 
 if TYPE_CHECKING:
     from knoxhook.certs import CertificateInfo
 
-cert_app = typer.Typer(
-    name="cert",
-    help="Download, store and inspect the Knox validation certificate that signs callbacks."
+cert_app = registry.group(
+    "cert",
+    "Download, store and inspect the Knox validation certificate that signs callbacks."
     "\n\nExamples:\n\n\b\n"
     "  knoxhook cert fetch --out knox.pem\n"
     "  knoxhook cert show --json",
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 
@@ -158,8 +156,3 @@ def show(
     if len(found) > 1:
         common.info(f"{source} holds {len(found)} certificates; showing the first")
     _report(certs.inspect(found[0]), fmt)
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.add_typer(cert_app, name="cert")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from knoxhook.client import KnoxClient
     from knoxhook.config import Settings
+    from knoxhook.httpoptions import HttpOptions
+    from knoxhook.tokens import TokenManager
 
 
 SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -60,6 +62,7 @@ class AppState:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
     guessed: bool = False  # made by from_argv, before parsing
 
     @classmethod
@@ -323,49 +326,47 @@ def settings(**overrides: str | None) -> Settings:
     """
     from knoxhook.config import load_settings
 
-    return load_settings(profile=_state.profile, overrides=overrides)
+    return load_settings(profile=_state.profile, overrides=overrides, allow_http=_state.allow_http)
 
 
 def http_trace() -> Callable[[str], None] | None:
-    """The ``--debug`` HTTP trace callback for ``KnoxClient(trace=...)`` (None without it)."""
+    """The ``--debug`` HTTP trace callback (None without ``--debug``)."""
     return _trace_line if _state.debug else None
+
+
+def http_options(resolved: Settings | None = None, *, timeout: float | None = None) -> HttpOptions:
+    """How this command's HTTP clients are built (one ``HttpOptions``): the Knox host of
+    ``resolved`` (None: a client given absolute URLs), the ``--debug`` trace, the
+    User-Agent, ``timeout`` (default 30 s). Inject it into ``TokenManager`` and
+    ``KnoxClient`` alike, or make a client with ``.client()`` / ``.async_client()``."""
+    from knoxhook.httpoptions import HttpOptions
+
+    options: dict[str, Any] = {"trace": http_trace()}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if resolved is None:
+        return HttpOptions(**options)
+    return HttpOptions.for_settings(resolved, **options)
+
+
+def token_manager(resolved: Settings, *, secret: str | None = None) -> TokenManager:
+    """A ``TokenManager`` for ``resolved`` with this command's ``http_options``."""
+    from knoxhook.tokens import TokenManager
+
+    return TokenManager(resolved, secret=secret, http=http_options(resolved))
 
 
 def _trace_line(line: str) -> None:
     info(line)
 
 
-_URL_SOURCES = {
-    "base_url": ("--base-url", "KNOXHOOK_BASE_URL"),
-    "token_url": ("--token-url", "KNOXHOOK_TOKEN_URL"),
-}
-
-
 def check_urls(resolved: Settings) -> Settings:
-    """A usage error, naming where the value came from, unless the base and token URLs
-    are absolute http(s) URLs (else httpx2 fails later with "UnsupportedProtocol",
-    reported as a network error)."""
-    from urllib.parse import urlsplit
+    """``validation.validate_knox_urls``: a usage error naming where a base or token URL
+    came from when it is not http(s), or plain http to a remote host without
+    --allow-http; the warning that it was allowed goes to stderr."""
+    from knoxhook.validation import validate_knox_urls
 
-    from knoxhook.errors import UsageError
-
-    sources = resolved.sources or {}
-    for key, (flag, env) in _URL_SOURCES.items():
-        value = str(getattr(resolved, key))
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            continue
-        where = {
-            "flag": flag,
-            "env": env,
-            "profile": f"{key} in profile {resolved.profile!r} (config.toml)",
-        }.get(sources.get(key, ""), key)
-        raise UsageError(
-            f"{where}: {value!r} is not an http(s) URL",
-            hint="for example https://api.samsungknox.com, or the URL `knoxhook emulator "
-            "run` printed",
-        )
-    return resolved
+    return validate_knox_urls(resolved, warn=warn)
 
 
 @contextmanager
@@ -389,5 +390,5 @@ def knox_client(**overrides: str | None) -> Iterator[KnoxClient]:
     from knoxhook.client import open_client
 
     resolved = check_urls(settings(**overrides))
-    with secret_env_hint(), open_client(resolved, trace=http_trace()) as client:
+    with secret_env_hint(), open_client(resolved, http=http_options(resolved)) as client:
         yield client

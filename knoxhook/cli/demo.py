@@ -7,10 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.emulator import DEFAULT_SIGNING, SIGNING_HELP, SigningMode
 
+demo_app = registry.command()
 
+
+@demo_app.command("demo")
 def demo(
     signing: Annotated[
         SigningMode,
@@ -98,7 +101,3 @@ def _show(number: int, title: str, detail: dict[str, Any]) -> None:
 
 def _utf8() -> bool:
     return (getattr(sys.stdout, "encoding", "") or "").lower().startswith("utf")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

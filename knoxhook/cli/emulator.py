@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.emulator import (
     CLIENTS_ENV,
     CONTROL_TOKEN_ENV,
@@ -28,14 +28,12 @@ from knoxhook.emulator import (
     SigningMode,
 )
 
-emulator_app = typer.Typer(
-    name="emulator",
-    help="Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
+emulator_app = registry.group(
+    "emulator",
+    "Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook emulator run --port 8765\n"
     "  knoxhook emulator run --port 0 --cert-state expired",
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 
@@ -255,8 +253,3 @@ def legacy_line(clients: Any) -> str:
     if clients is None:
         return f"legacy demo client {DEMO_IDENTIFIER}, keys {DEMO_KEYS_PATH}"
     return f"legacy clients: {len(clients)}"
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.add_typer(emulator_app)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 
 
 class Service(StrEnum):
@@ -26,6 +26,10 @@ COLUMNS = [
 ]
 
 
+events_app = registry.command()
+
+
+@events_app.command("events")
 def events(
     service: Annotated[
         Service | None,
@@ -58,8 +62,3 @@ def events(
     fmt = common.output_format(json_output, output)
     rows = [e.to_json() for e in catalogue.by_service(service.value if service else None)]
     common.emit(rows, columns=COLUMNS, fmt=fmt)
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("events")(events)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.cli.verify import CertOption, cert_hint, open_nonce_db
 
 if TYPE_CHECKING:
@@ -104,116 +104,114 @@ def _recorder(path: Path) -> Any:
         ) from exc
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``listen`` to the root app."""
+listen_app = registry.command()
 
-    @app.command("listen")
-    def listen(
-        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8000,
-        path: Annotated[str, typer.Option("--path", help="URL path Knox posts to.")] = "/",
-        record: Annotated[
-            Path | None,
-            typer.Option(
-                "--record",
-                metavar="FILE.ndjson",
-                help="Append every callback (accepted or not) to this NDJSON file (0600).",
-                show_default=False,
-            ),
-        ] = None,
-        nonce_db: Annotated[
-            Path | None,
-            typer.Option(
-                "--nonce-db",
-                metavar="FILE",
-                help="SQLite replay store (default: nonces.sqlite3 in the cache dir; "
-                ":memory: for none kept).",
-                show_default=False,
-            ),
-        ] = None,
-        nonce_window: Annotated[
-            float,
-            typer.Option(
-                "--nonce-window", metavar="SECONDS", help="How long a nonce is remembered."
-            ),
-        ] = 7 * 24 * 3600.0,
-        cert: CertOption = None,
-        forward_to: Annotated[
-            str | None,
-            typer.Option(
-                "--forward-to",
-                metavar="URL",
-                help="POST each accepted callback (same body and headers) to your app.",
-                show_default=False,
-            ),
-        ] = None,
-        json_output: common.JsonOption = False,
-        output: common.OutputOption = None,
-    ) -> None:
-        """Receive Knox callbacks: verify each one, refuse forgeries and replays.
 
-        Answers 200 only to a callback whose signature verifies with the trusted
-        certificate and whose nonce is new; 400 (409 for a replay, 413 too large) with
-        {"status": "rejected", "reason", "message"} otherwise. Nonces are kept in a
-        SQLite file, so a replay is refused also after a restart. Prints one line per
-        callback (JSON lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C
-        stops. Without --cert it uses the stored Knox certificate (fetched when missing
-        or expired) and re-downloads it once when a signature fails (rotation).
+@listen_app.command("listen")
+def listen(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8000,
+    path: Annotated[str, typer.Option("--path", help="URL path Knox posts to.")] = "/",
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            metavar="FILE.ndjson",
+            help="Append every callback (accepted or not) to this NDJSON file (0600).",
+            show_default=False,
+        ),
+    ] = None,
+    nonce_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--nonce-db",
+            metavar="FILE",
+            help="SQLite replay store (default: nonces.sqlite3 in the cache dir; "
+            ":memory: for none kept).",
+            show_default=False,
+        ),
+    ] = None,
+    nonce_window: Annotated[
+        float,
+        typer.Option("--nonce-window", metavar="SECONDS", help="How long a nonce is remembered."),
+    ] = 7 * 24 * 3600.0,
+    cert: CertOption = None,
+    forward_to: Annotated[
+        str | None,
+        typer.Option(
+            "--forward-to",
+            metavar="URL",
+            help="POST each accepted callback (same body and headers) to your app.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: common.JsonOption = False,
+    output: common.OutputOption = None,
+) -> None:
+    """Receive Knox callbacks: verify each one, refuse forgeries and replays.
 
-        Examples:
+    Answers 200 only to a callback whose signature verifies with the trusted
+    certificate and whose nonce is new; 400 (409 for a replay, 413 too large) with
+    {"status": "rejected", "reason", "message"} otherwise. Nonces are kept in a
+    SQLite file, so a replay is refused also after a restart. Prints one line per
+    callback (JSON lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C
+    stops. Without --cert it uses the stored Knox certificate (fetched when missing
+    or expired) and re-downloads it once when a signature fails (rotation).
 
-        \b
-          knoxhook listen --port 8000 --record callbacks.ndjson
-          knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
-        """
-        from knoxhook.errors import UsageError
-        from knoxhook.receiver.app import StaticCertificates, create_receiver
-        from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
-        from knoxhook.serving import serve_in_thread
+    Examples:
 
-        fmt = common.output_format(json_output, output)
-        common.require_text(path=path, forward_to=forward_to)
-        if not path.startswith("/"):
-            raise UsageError(f"--path must start with '/': {path!r}")
-        if forward_to is not None and not forward_to.startswith(("http://", "https://")):
-            raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
-        if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
-            raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
-        common.check_port(port)
-        provider: Any
-        if cert:
-            provider = StaticCertificates(load_certificate_files(cert))
-        else:
-            with cert_hint():
-                provider = StoredCertificates(common.settings())
-        store = _nonce_store(nonce_db, nonce_window)
-        recorder = _recorder(record) if record is not None else None
-        printer = Printer(fmt)
-        app = create_receiver(
-            provider,
-            path=path,
-            nonce_store=store,
-            recorder=recorder,
-            forward_to=forward_to,
-            on_callback=printer,
-        )
-        stop = threading.Event()
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
-        try:
-            with serve_in_thread(app, host, port) as server:
-                url = server.base_url + path
-                printer.event("listening", url=url)
-                common.info(f"listening on {url} (Ctrl-C to stop)")
-                try:
-                    while not stop.wait(0.5):
-                        pass
-                except KeyboardInterrupt:
+    \b
+      knoxhook listen --port 8000 --record callbacks.ndjson
+      knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
+    """
+    from knoxhook.errors import UsageError
+    from knoxhook.receiver.app import StaticCertificates, create_receiver
+    from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
+    from knoxhook.serving import serve_in_thread
+
+    fmt = common.output_format(json_output, output)
+    common.require_text(path=path, forward_to=forward_to)
+    if not path.startswith("/"):
+        raise UsageError(f"--path must start with '/': {path!r}")
+    if forward_to is not None and not forward_to.startswith(("http://", "https://")):
+        raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
+    if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
+        raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
+    common.check_port(port)
+    provider: Any
+    if cert:
+        provider = StaticCertificates(load_certificate_files(cert))
+    else:
+        with cert_hint():
+            provider = StoredCertificates(common.settings())
+    store = _nonce_store(nonce_db, nonce_window)
+    recorder = _recorder(record) if record is not None else None
+    printer = Printer(fmt)
+    app = create_receiver(
+        provider,
+        path=path,
+        nonce_store=store,
+        recorder=recorder,
+        forward_to=forward_to,
+        on_callback=printer,
+    )
+    stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    try:
+        with serve_in_thread(app, host, port) as server:
+            url = server.base_url + path
+            printer.event("listening", url=url)
+            common.info(f"listening on {url} (Ctrl-C to stop)")
+            try:
+                while not stop.wait(0.5):
                     pass
-        finally:
-            if in_main:
-                signal.signal(signal.SIGTERM, previous)
-            if recorder is not None:
-                recorder.close()
-        counts = printer.counts
-        common.info(f"stopped: {counts['accepted']} accepted, {counts['rejected']} rejected")
+            except KeyboardInterrupt:
+                pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        if recorder is not None:
+            recorder.close()
+    counts = printer.counts
+    common.info(f"stopped: {counts['accepted']} accepted, {counts['rejected']} rejected")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from importlib import import_module
+from enum import Enum
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption
 
 from knoxhook import __version__
 from knoxhook.cli import _fastparams, common
+from knoxhook.cli._typer import ClickException, NoArgsIsHelpError, NoSuchOption
+from knoxhook.cli.registry import LazyGroup
 from knoxhook.errors import ExitCode, KnoxhookError
 
 # typer would import pydantic (~70 ms) to coerce even absent options: see _fastparams.
@@ -28,7 +29,9 @@ EXIT_CODES_HELP = (
     "7 network/timeout/server error, 8 verification failed, 130 interrupted."
 )
 
+# The commands come from knoxhook.cli.registry.COMMANDS, imported only when invoked.
 app = typer.Typer(
+    cls=LazyGroup,
     name="knoxhook",
     help=(
         "Manage Samsung Knox Webhook Notification (KWN) subscriptions and verify their "
@@ -48,21 +51,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
-)
-
-# Command modules, each exposing register(app). Listed here, imported at start-up:
-# they keep their heavy imports inside the command functions.
-COMMAND_MODULES = (
-    "auth",
-    "cert",
-    "subscriptions",
-    "events",
-    "verify",
-    "listen",
-    "trigger",
-    "emulator",
-    "demo",
-    "ui",
 )
 
 
@@ -90,6 +78,14 @@ def root(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")
     ] = False,
+    allow_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-http",
+            help="Allow plain http:// Knox URLs to a remote host (also KNOXHOOK_ALLOW_HTTP=1): "
+            "the secret then crosses unencrypted.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -103,13 +99,10 @@ def root(
         verbose=verbose,
         debug=debug,
         no_color=no_color,
+        allow_http=allow_http,
     )
     common.set_state(state)
     ctx.obj = state
-
-
-for _name in COMMAND_MODULES:
-    import_module(f"knoxhook.cli.{_name}").register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -117,9 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     common.set_state(common.AppState.from_argv(args))
     try:
-        # only the invoked command is built (see _fastparams.select_app)
-        chosen = _fastparams.select_app(app, args)
-        rv = chosen(args=args, prog_name="knoxhook", standalone_mode=False)
+        rv = app(args=args, prog_name="knoxhook", standalone_mode=False)
     except KnoxhookError as exc:
         common.report_error(exc.code, exc.message, exc.hint)
         sys.exit(int(exc.exit_code))
@@ -130,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         common.report_error("usage_error", exc.format_message(), _misplaced_hint(exc, args))
         sys.exit(int(ExitCode.USAGE))
     except ClickException as exc:
-        common.report_error("usage_error", exc.format_message(), "see --help")
+        common.report_error("usage_error", usage_message(exc), "see --help")
         sys.exit(int(ExitCode.USAGE))
     except (KeyboardInterrupt, typer.Abort):
         common.report_error("interrupted", "interrupted", None)
@@ -162,3 +153,24 @@ def _misplaced_hint(exc: NoSuchOption, args: Sequence[str]) -> str:
     before = args[: args.index(exc.option_name)] if exc.option_name in args else []
     command = " ".join(a for a in before if not a.startswith("-"))[:60]
     return f"global options go before the command: knoxhook {exc.option_name} ... {command}"
+
+
+def usage_message(exc: ClickException) -> str:
+    """typer's message for a usage error, with a refused choice said plainly.
+
+    typer says "Value error, 'xml' is not one of 'table', 'json', ..." (pydantic's words,
+    and lower-cased choices for a case-insensitive option); knoxhook says "'xml' is not
+    one of: table, json, yaml, ndjson." with the choices as documented.
+    """
+    message = str(getattr(exc, "message", ""))
+    prefix, marker = "Value error, ", " is not one of "
+    if message.startswith(prefix) and marker in message:
+        value, _, listed = message[len(prefix) :].partition(marker)
+        annotation = getattr(getattr(getattr(exc, "param", None), "type_descriptor", None),
+                             "annotation", None)  # fmt: skip
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            choices = ", ".join(str(c.value) for c in annotation)
+        else:
+            choices = ", ".join(c.strip().strip("'") for c in listed.rstrip(".").split(","))
+        exc.message = f"{value} is not one of: {choices}."
+    return exc.format_message()

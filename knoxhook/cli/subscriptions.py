@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 
 if TYPE_CHECKING:
     from knoxhook.subscriptions import Subscription, SubscriptionService
@@ -21,15 +21,14 @@ COLUMNS = [
     ("updatedAt", "Updated"),
 ]
 
-subs_app = typer.Typer(
-    name="subscriptions",
-    help="List, show, update and delete KWN subscriptions (create one with `subscribe`).\n\n"
+subscribe_app = registry.command()
+subs_app = registry.group(
+    "subscriptions",
+    "List, show, update and delete KWN subscriptions (create one with `subscribe`).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook subscriptions list --json\n"
     "  knoxhook subscriptions update ID --add-event KG_DEVICE_LOCKED\n"
     "  knoxhook subscriptions delete ID --yes",
-    no_args_is_help=True,
-    rich_markup_mode=None,
 )
 
 UrlOption = Annotated[
@@ -86,6 +85,7 @@ def _show(sub: Subscription, fmt: common.OutputFormat) -> None:
     common.emit(data, fmt=fmt)
 
 
+@subscribe_app.command("subscribe")
 def subscribe(
     url: UrlOption = None,
     event: EventsOption = None,
@@ -302,9 +302,3 @@ def delete(
             common.verbose(f"deleted {sid}")
     common.info(f"deleted {len(done)} subscription(s)")
     common.emit(done, columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("subscribe")(subscribe)
-    app.add_typer(subs_app, name="subscriptions")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.emulator import CONTROL_TOKEN_ENV, SIGNING_HELP, SigningMode
 from knoxhook.errors import TransportError, UsageError
 
@@ -56,15 +56,17 @@ def _emulator_url(flag: str | None) -> str:
 
 
 def _deliver(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
     from knoxhook.emulator.controls import EmulatorControls
 
     token = os.environ.get(CONTROL_TOKEN_ENV, "").strip() or None  # off loopback only
-    with httpx2.Client(timeout=120.0) as http:
+    with common.http_options(timeout=120.0).client() as http:
         return EmulatorControls(url, http, token=token).trigger(**body)
 
 
+trigger_app = registry.command()
+
+
+@trigger_app.command("trigger")
 def trigger(
     event: Annotated[
         str,
@@ -154,8 +156,3 @@ def trigger(
             else "the receiver answered but refused it: check the subscription's URL path "
             "and the receiver's log",
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("trigger")(trigger)

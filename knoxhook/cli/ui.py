@@ -8,10 +8,13 @@ from typing import Annotated
 
 import typer
 
-from knoxhook.cli import common
+from knoxhook.cli import common, registry
 from knoxhook.errors import UsageError
 
+ui_app = registry.command()
 
+
+@ui_app.command("ui")
 def ui(
     listen: Annotated[
         int | None,
@@ -97,9 +100,4 @@ def ui(
         cert=cert,
         no_color=common.get_state().no_color,
     )
-    run_ui(common.settings(), options)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``knoxhook ui`` to the root app."""
-    app.command("ui")(ui)
+    run_ui(common.check_urls(common.settings()), options)

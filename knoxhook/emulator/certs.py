@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from knoxhook.emulator import CERT_ACTIONS, CertAction
 from knoxhook.errors import UsageError
-from knoxhook.files import make_private_dirs, write_private
+from knoxhook.files import make_private_dirs, read_private, write_private
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "certificate.pem"
@@ -134,10 +134,10 @@ class CertificateStore:
         key_path, cert_path = self._dir / KEY_FILE, self._dir / CERT_FILE
         if not key_path.exists() or not cert_path.exists():
             return None
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_private(key_path), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise UsageError(f"{key_path} is not an RSA private key")
-        return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return key, x509.load_pem_x509_certificate(read_private(cert_path))
 
     def _save(self, *, key_changed: bool) -> None:
         if self._dir is None:

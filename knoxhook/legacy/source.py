@@ -72,7 +72,13 @@ class LegacyTokenManager:
         self.settings = settings
         self.validity = validity
         self._credentials = credentials
-        self.http = http or HttpOptions(transport, retry or RetryPolicy(), sleep, trace, timeout)
+        self.http = http or HttpOptions(
+            transport=transport,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            trace=trace,
+            timeout=timeout,
+        )
         self._now = now
         self.margin = margin
         self._lock_timeout = lock_timeout
@@ -201,7 +207,7 @@ class LegacyTokenManager:
             wire.F_LEGACY_VALIDITY: self.validity,
         }
         try:
-            with httpx2.Client(**self.http.client_kwargs(self.known_secrets)) as http:
+            with self.http.client(secrets=self.known_secrets) as http:
                 response = http.post(self.url, json=body, headers={"Accept": "application/json"})
         except NOT_SENT as exc:
             raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None

@@ -13,10 +13,13 @@ class Reason(StrEnum):
 
     MISSING_SIGNATURE = "missing_signature"  # no X-WSM-SIGNATURE header
     MALFORMED_SIGNATURE_HEADER = "malformed_signature_header"  # not header.payload.signature
-    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"  # JOSE header alg is not RS256
+    # No longer raised: the signature is always checked as RS256 whatever "alg" says
+    # (kept so that code matching on it still imports).
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     NO_CERTIFICATE = "no_certificate"  # no usable trusted certificate was given
     BODY_TOO_LARGE = "body_too_large"  # more than max_body_bytes
-    PAYLOAD_MISMATCH = "payload_mismatch"  # part 1 present but it is not this body
+    # No longer raised: part 1 is ignored, as Samsung's sample ignores it (kept, as above).
+    PAYLOAD_MISMATCH = "payload_mismatch"
     BAD_SIGNATURE = "bad_signature"  # no form verifies with any trusted certificate
     CERTIFICATE_EXPIRED = "certificate_expired"  # verifies only with an expired cert
     CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"  # ... only with a future cert
@@ -48,7 +51,7 @@ class VerifiedCallback:
     payload: Any
     nonce: str | None
     trace_id: str | None
-    form: str  # e.g. "raw-body/padded/detached", "compact-json/unpadded/attached"
+    form: str  # e.g. "raw-body/padded/detached", "samsung-reserialized/padded/attached"
     certificate_fingerprint: str  # SHA-256 of the certificate that verified it
     body: dict[str, Any] = field(repr=False, default_factory=dict)
     # The exact bytes the signature covers (the received body for the raw-body forms,

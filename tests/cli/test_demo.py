@@ -37,6 +37,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object
     ("signing", "form"),
     [
         ("samsung", "raw-body/padded/attached"),
+        ("samsung-reserialized", "samsung-reserialized/padded/attached"),
         ("padded", "raw-body/padded/attached"),
         ("unpadded", "raw-body/unpadded/attached"),
         ("detached", "raw-body/unpadded/detached"),
