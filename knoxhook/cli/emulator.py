@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, emulator_controls, registry
 from knoxhook.emulator import (
     CLIENTS_ENV,
     CONTROL_TOKEN_ENV,
@@ -33,8 +33,13 @@ emulator_app = registry.group(
     "Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook emulator run --port 8765\n"
-    "  knoxhook emulator run --port 0 --cert-state expired",
+    "  knoxhook emulator run --port 0 --cert-state expired\n"
+    "  knoxhook emulator fault add --path /kwn/v1/subscriptions --status 503\n"
+    "  knoxhook emulator cert rotate --new-key\n"
+    "  knoxhook emulator deliveries --json",
 )
+# The controls of a running emulator (emulator_controls.py): fault, cert, deliveries, reset.
+emulator_controls.attach(emulator_app)
 
 
 def _clients(specs: list[str] | None) -> dict[str, str] | None:

@@ -27,6 +27,9 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
 CONTROL_PREFIX: Final = "/_emulator"
 CLIENTS_ENV: Final = "KNOXHOOK_EMULATOR_CLIENTS"
+URL_ENV: Final = "KNOXHOOK_EMULATOR_URL"  # where `trigger` and the control commands look
+# A trace id is sent as the X-WSM-TRACEID header: printable ASCII, no space at either end.
+TRACE_ID_PATTERN: Final = r"^[!-~]([ -~]{0,254}[!-~])?$"
 # Off loopback (``--allow-remote``) the control endpoints need the token printed at
 # start-up, sent in this header; the CLI's control commands read it from this variable.
 CONTROL_TOKEN_HEADER: Final = "X-Emulator-Token"  # noqa: S105 - a header name

@@ -34,7 +34,7 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from knoxhook import events, wire
-from knoxhook.emulator import CertAction, SigningMode
+from knoxhook.emulator import TRACE_ID_PATTERN, CertAction, SigningMode
 
 MAX_URL_LENGTH: Final = 2048
 FAULT_STATUSES: Final = (400, 401, 403, 404, 406, 408, 409, 422, 429, 500, 501, 502, 503, 504)
@@ -57,8 +57,6 @@ URL_PATTERN: Final = (
     rf"(:{_PORT})?([/?#][^{_BLANK}]*)?$"
 )
 _URL = re.compile(URL_PATTERN)
-# Printable ASCII (a header value), no space at either end.
-TRACE_ID_PATTERN: Final = r"^[!-~]([ -~]{0,254}[!-~])?$"
 
 
 def _known_event(name: str) -> str:
