@@ -345,3 +345,19 @@ def test_region_picks_the_host_and_is_recorded(
     assert r.code == 2
     assert "--region must be one of: us, eu" in r.err
     assert profile_values(isolated_env / "config", "default") == {}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["auth", "login", "--help"], ["demo", "--help"]])
+def test_help_never_imports_the_legacy_crypto(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "knoxhook", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert {"cryptography", "authlib", "knoxhook.legacy.keys", "knoxhook.legacy.jwt"}.isdisjoint(
+        imported
+    )
+    if args != ["--help"]:
+        assert "--keys" in result.stdout or "--auth" in result.stdout
