@@ -46,8 +46,10 @@ ENV_VARS: Final[dict[str, str]] = {
     "client_id": "KNOXHOOK_CLIENT_ID",
     "scope": "KNOXHOOK_SCOPE",
     "tenant_id": "KNOXHOOK_TENANT_ID",
+    "auth": "KNOXHOOK_AUTH",  # "oauth" (default) or "legacy" (Knox Guard: knoxhook.legacy)
+    "api_version": "KNOXHOOK_API_VERSION",  # legacy profiles: "v0.1" (default) or "v1"
 }
-PROFILE_KEYS: Final = (*ENV_VARS, "secret_store")
+PROFILE_KEYS: Final = (*ENV_VARS, "secret_store", "region")
 ALLOW_HTTP_ENV: Final = "KNOXHOOK_ALLOW_HTTP"
 ALLOW_HTTP_KEY: Final = "allow_http"  # a TOML boolean in the profile's table
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -86,7 +88,17 @@ class Settings:
     cache_dir: Path
     secret_store: str | None = None  # "keyring" | "file" | None (where login put it)
     sources: Mapping[str, str] | None = None  # setting -> "flag"|"env"|"profile"|"default"
+    auth: str = "oauth"  # "legacy": keys.json + Client Identifier (knoxhook.legacy)
+    api_version: str | None = None  # legacy: where KWN lives, wire.LEGACY_API_VERSIONS
+    region: str | None = None  # legacy: the portal region the host came from (us, eu)
     allow_http: bool = False  # plain http:// to a remote host explicitly allowed
+
+    @property
+    def kwn_prefix(self) -> str:
+        """``/kwn/v1``; for a legacy profile ``/kcs/kwn/v0.1`` unless api_version is v1."""
+        if self.auth != "legacy":
+            return wire.KWN_PREFIX
+        return wire.LEGACY_API_VERSIONS[self.api_version or wire.LEGACY_DEFAULT_API_VERSION]
 
     def source_of(self, key: str) -> str:
         """Where ``key`` came from, for a message: ``--base-url``, ``KNOXHOOK_BASE_URL``,
@@ -197,7 +209,17 @@ def load_settings(
         else:
             values[key], sources[key] = None, "default"
 
-    base_url = (values["base_url"] or wire.DEFAULT_BASE_URL).rstrip("/")
+    auth, api_version = values["auth"] or "oauth", values["api_version"]
+    if auth not in ("oauth", "legacy") or api_version not in (None, *wire.LEGACY_API_VERSIONS):
+        bad = "auth" if auth not in ("oauth", "legacy") else "api_version"
+        raise UsageError(
+            f"unknown {bad} {values[bad]!r} (from {sources[bad]})",
+            hint="auth is oauth or legacy; api_version is " + " or ".join(wire.LEGACY_API_VERSIONS),
+        )
+    # A legacy profile's host is the regional Knox Cloud Authentication one [doc].
+    region_host = wire.LEGACY_REGIONS.get(values["region"] or wire.LEGACY_DEFAULT_REGION)
+    default_base = (region_host or wire.LEGACY_US_HOST) if auth == "legacy" else None
+    base_url = (values["base_url"] or default_base or wire.DEFAULT_BASE_URL).rstrip("/")
     token_url = values["token_url"] or base_url + wire.TOKEN_PATH
     if values["token_url"] is None and sources["base_url"] != "default":
         sources["token_url"] = sources["base_url"]
@@ -215,6 +237,9 @@ def load_settings(
         cache_dir=kdir,
         secret_store=values["secret_store"],
         sources=sources,
+        auth=auth,
+        api_version=api_version,
+        region=values["region"],
         allow_http=allowed,
     )
 

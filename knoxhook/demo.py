@@ -62,13 +62,16 @@ def demo_settings(base_url: str, client_id: str, workdir: Path) -> Settings:
     )
 
 
-def run_demo(*, signing: str = DEFAULT_SIGNING, callback_timeout: float = 10.0) -> Iterator[Step]:
-    """Run the workflow; yields each step once it has succeeded."""
+def run_demo(
+    *, signing: str = DEFAULT_SIGNING, callback_timeout: float = 10.0, auth: str = "oauth"
+) -> Iterator[Step]:
+    """Run the workflow; yields each step once it has succeeded. ``auth="legacy"``: with
+    Knox Guard's keys.json authentication (``knoxhook.legacy.demo``)."""
     with tempfile.TemporaryDirectory(prefix="knoxhook-demo-") as tmp:
-        yield from _run(Path(tmp), signing, callback_timeout)
+        yield from _run(Path(tmp), signing, callback_timeout, auth)
 
 
-def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]:
+def _run(workdir: Path, signing: str, callback_timeout: float, auth: str) -> Iterator[Step]:
     import httpx2
 
     from knoxhook import certs, tokens
@@ -91,6 +94,10 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
             {"base_url": knox.base_url, "signing": str(signing), "client_id": DEMO_CLIENT_ID},
         )
         settings = demo_settings(knox.base_url, DEMO_CLIENT_ID, workdir)
+        if auth == "legacy":
+            from knoxhook.legacy import demo as legacy_demo
+
+            settings = legacy_demo.prepare(settings)
         with KnoxClient(settings, secret=DEMO_CLIENT_SECRET) as client:
             fetched = certs.fetch_and_store(settings, client)
             fetched.info.check_valid()
@@ -106,17 +113,20 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                 },
             )
 
-            token = client.tokens.get()
-            yield Step(
-                "token",
-                "OAuth 2.0 access token obtained (client credentials)",
-                {
-                    "token_url": settings.token_url,
-                    "scope": settings.scope,
-                    "expires_in": round(token.expires_in(time.time())),
-                    "cache_mode": _mode(tokens.cache_path(settings)),
-                },
-            )
+            if auth == "legacy":
+                yield Step(*legacy_demo.token_step(client))
+            else:
+                token = client.tokens.get()
+                yield Step(
+                    "token",
+                    "OAuth 2.0 access token obtained (client credentials)",
+                    {
+                        "token_url": settings.token_url,
+                        "scope": settings.scope,
+                        "expires_in": round(token.expires_in(time.time())),
+                        "cache_mode": _mode(tokens.cache_path(settings)),
+                    },
+                )
 
             verdicts: queue.Queue[Verdict] = queue.Queue()
             trusted = StaticCertificates(certs.load_certificates(fetched.pem))
@@ -139,6 +149,7 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                         callback_url,
                         verdicts,
                         callback_timeout,
+                        legacy_demo.EVENT if auth == "legacy" else DEMO_EVENT,
                     )
             finally:
                 recorder.close()
@@ -151,18 +162,21 @@ def _subscription_steps(
     callback_url: str,
     verdicts: queue.Queue[Verdict],
     callback_timeout: float,
+    event: str = DEMO_EVENT,
 ) -> Iterator[Step]:
     from knoxhook.httpoptions import HttpOptions
 
-    subscription = service.create(callback_url, [DEMO_EVENT])
-    yield Step("subscribe", f"Subscribed {callback_url} to {DEMO_EVENT}", subscription.to_json())
+    subscription = service.create(callback_url, [event])
+    yield Step("subscribe", f"Subscribed {callback_url} to {event}", subscription.to_json())
 
-    delivery = knox.trigger(DEMO_EVENT)
+    delivery = knox.trigger(event)
     if delivery.get("status") != "delivered":
         raise KnoxhookError(f"the emulator could not deliver the callback: {delivery.get('error')}")
     yield Step(
         "trigger",
-        f"Knox completed the device upload and sent {DEMO_EVENT}",
+        f"Knox completed the device upload and sent {event}"
+        if event == DEMO_EVENT
+        else f"Knox Guard locked the device and sent {event}",
         {k: delivery.get(k) for k in ("traceId", "nonce", "httpStatus", "attempts", "latencyMs")},
     )
 

@@ -87,12 +87,13 @@ def untrusted_dir(settings: Settings) -> str | None:
     return None
 
 
-def read_cached(settings: Settings) -> Token | None:
-    """The cached token (fresh or not); None when missing, unreadable or untrusted."""
+def read_cached(settings: Settings, path: Path | None = None) -> Token | None:
+    """The cached token (fresh or not); None when missing, unreadable or untrusted.
+    ``path``: another token file in the tokens dir (``knoxhook.legacy.cache``)."""
     if untrusted_dir(settings):
         return None
     try:
-        fd = os.open(cache_path(settings), os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(path or cache_path(settings), os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as fh:
@@ -194,8 +195,8 @@ def _replace(directory: Path, problem: str) -> None:
     shutil.rmtree(aside, ignore_errors=True)  # rmtree never follows links out of it
 
 
-def write_cached(settings: Settings, token: Token) -> None:
-    path = cache_path(settings)
+def write_cached(settings: Settings, token: Token, path: Path | None = None) -> None:
+    path = path or cache_path(settings)
     prepare_dir(settings)
     try:  # a token file it did not write (a link, someone else's) is replaced, not refused
         if not _our_private_file(os.lstat(path)):

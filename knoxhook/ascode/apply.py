@@ -54,9 +54,8 @@ class StepResult:
 
 
 class ApplyFailed(KnoxhookError):
-    """A step failed; ``results`` says what happened to every step."""
-
-    code = "apply_failed"
+    """A step failed; ``results`` says what happened to every step. Its ``code`` and
+    exit code are the failure's own (a network error still exits 7)."""
 
     def __init__(self, results: list[StepResult], cause: KnoxhookError) -> None:
         failed = next(r for r in results if r.outcome == "failed")
@@ -70,6 +69,7 @@ class ApplyFailed(KnoxhookError):
         self.results = results
         self.cause = cause
         self.exit_code = cause.exit_code
+        self.code = cause.code
 
 
 def describe(step: Step) -> str:
@@ -106,9 +106,8 @@ def adopt(plan: Plan, state: State) -> None:
             if old is not None and old != name:
                 state.records.pop(old)
             state.record(name, sub.subscription_id, sub.url, sub.events)
-    wanted = plan.desired.by_name()
     for name in [*plan.forgotten, *(d.name for d in plan.drift if d.live is None)]:
-        if name not in plan.matched and (name in wanted or name in plan.forgotten):
+        if name not in plan.matched:  # its subscription is gone (a create may follow)
             state.forget(name)
 
 

@@ -101,7 +101,10 @@ def load_saved(path: Path) -> dict[str, Any]:
             f"no plan file at {path}", hint="make one: knoxhook plan --out PLAN.json"
         ) from None
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path} is not a knoxhook plan: {exc}") from None
+        raise UsageError(
+            f"{path} is not a knoxhook plan: {exc}",
+            hint="PLAN.json is what `plan --out` saved; give a desired-state file with -f FILE",
+        ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise UsageError(f'{path} is not a knoxhook plan (no "format": "{FORMAT}")')
     if document.get("version") != VERSION:

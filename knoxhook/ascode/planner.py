@@ -1,8 +1,8 @@
 """Plan: what to do so that the live subscriptions become the desired ones.
 
 1. **Match** each desired entry to a live subscription: by the id recorded in the state
-   file, else by URL (trailing slash ignored; among several, the one sharing most
-   events). A recorded id that is no longer live is drift ("deleted outside knoxhook").
+   file, else by URL (trailing slash ignored; the pairs sharing most events first). A
+   recorded id that is no longer live is drift ("deleted outside knoxhook").
 2. **Diff** each pair: events added or removed, URL changed. Unmatched entries are
    created. Live subscriptions recorded in the state but gone from the file are deleted
    with ``prune`` only; others are never touched (they are "unmanaged").
@@ -22,6 +22,9 @@
      refuse events of a service the customer has not licensed, and the endpoint would get
      callbacks it never asked for;
    - *create*: the new subscriptions, whose events are all free by then.
+
+   A change of URL alone is an ``update`` step in the shrink pass; a URL that changes
+   with the events changes in that subscription's last step.
 
    The order is simulated on the refreshed state as it is built, so every step is
    checked against exactly the holdings Knox will have when it runs.
@@ -135,21 +138,22 @@ def _match(plan: Plan, state: State) -> None:
             taken.add(sub.subscription_id)
             if _norm(sub.url) != _norm(rec.url) or set(sub.events) != set(rec.events):
                 plan.drift.append(Drift(d.name, sub.subscription_id, rec, sub))
-    for d in plan.desired.subscriptions:
-        if d.name in plan.matched:
-            continue
+    unmatched = [d for d in plan.desired.subscriptions if d.name not in plan.matched]
+    for d in unmatched:
         rec = state.records.get(d.name)
         if rec is not None:
             plan.drift.append(Drift(d.name, rec.subscription_id, rec, None))
-        candidates = [
-            s
-            for s in plan.refresh
-            if s.subscription_id not in taken and _norm(s.url) == _norm(d.url)
-        ]
-        if candidates:  # the most events in common; the server's order breaks ties
-            best = max(candidates, key=lambda s: len(set(s.events) & set(d.events)))
-            plan.matched[d.name] = (best, "url")
-            taken.add(best.subscription_id)
+    # by URL: the pairs sharing most events first; file order, then the server's, break ties
+    pairs = [
+        (-len(set(s.events) & set(d.events)), i, j, d, s)
+        for i, d in enumerate(unmatched)
+        for j, s in enumerate(plan.refresh)
+        if s.subscription_id not in taken and _norm(s.url) == _norm(d.url)
+    ]
+    for *_, d, s in sorted(pairs, key=lambda p: p[:3]):
+        if d.name not in plan.matched and s.subscription_id not in taken:
+            plan.matched[d.name] = (s, "url")
+            taken.add(s.subscription_id)
     for name, rec in state.records.items():
         if rec.subscription_id not in live_by_id:
             if name not in wanted:
@@ -232,8 +236,8 @@ def _schedule(plan: Plan) -> None:
             plan.unchanged.append(d.name)
             continue
         keep = (have & final) or (have - all_targets)
-        if keep == final:
-            update(d, sid, d.url, final, "shrink", "")
+        if keep == final:  # its last step: fewer events, or only a new URL
+            update(d, sid, d.url, final, "shrink" if have != final else "update", "")
         elif keep and keep != have:
             update(d, sid, url, keep, "shrink", "release events before others take them")
             pending.append((d, sid))
@@ -271,7 +275,7 @@ def _schedule(plan: Plan) -> None:
             url, have = held.current[sid]
             plan.steps.append(
                 Step("delete", "replace", d.name, sid, url, tuple(sorted(have)), url,
-                     tuple(sorted(have)), f"replace: events swap with {others}, none free")
+                     tuple(sorted(have)), f"events swap with {others}, none free")
             )  # fmt: skip
             held.release(sid)
             pending.remove((d, sid))
@@ -280,7 +284,7 @@ def _schedule(plan: Plan) -> None:
     # create: the replaced ones first, to keep the time their events are unheld short
     for d in [*replaced, *creates]:
         assert not held.blockers(None, frozenset(d.events)), "event held elsewhere"
-        why = "replace: re-created with its new events" if d in replaced else ""
+        why = "re-created with its new events" if d in replaced else ""
         plan.steps.append(
             Step("create", "create", d.name, None, d.url, tuple(sorted(d.events)),
                  reason=why, allow_http=d.allow_http)

@@ -13,18 +13,22 @@ deleted) and what tells drift (changed outside knoxhook) from a change in the fi
 ``url`` and ``events`` are what knoxhook last applied (or saw, when it adopted the
 subscription). The file is rewritten after every step of an apply, atomically and 0600
 (``knoxhook.files.write_private``), so a crash or Ctrl-C leaves a state the next plan
-understands.
+understands. ``locked`` keeps two applies from writing one state file at once.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knoxhook.errors import UsageError
-from knoxhook.files import write_private
+from knoxhook.errors import KnoxhookError, UsageError
+from knoxhook.files import make_private_dirs, write_private
 
 VERSION = 1
 
@@ -85,6 +89,36 @@ class State:
                 f"cannot write the state file {self.path}: {exc.strerror or exc}",
                 hint="check the directory, or give another place with --state",
             ) from exc
+
+
+@contextmanager
+def locked(path: Path, timeout: float = 10.0) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside the state file: one apply (or import) at a time."""
+    from filelock import FileLock, Timeout
+
+    try:  # filelock keeps retrying a lock file it may not create: say why at once
+        make_private_dirs(path.parent)
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the state file {path}: {exc.strerror or exc}",
+            hint="check the directory, or give another place with --state",
+        ) from None
+    lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except Timeout as exc:  # first: filelock's Timeout is an OSError too
+        raise KnoxhookError(
+            f"timed out waiting for the lock on {path}",
+            hint="another knoxhook apply or import is using this state file; try again",
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot lock the state file {path}: {exc.strerror or exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def path_for(config: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -115,6 +116,38 @@ def login(
             help="Store the secret in a 0600 file in the config dir instead of the OS keyring.",
         ),
     ] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            metavar="KEYS.json",
+            help="Knox Guard (legacy Knox Cloud Authentication): the keys.json or "
+            "certificate.json from the Knox Cloud API portal (env KNOXHOOK_KEYS_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    client_identifier_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--client-identifier-stdin",
+            help="With --keys: read the Client Identifier from stdin (else "
+            "KNOXHOOK_CLIENT_IDENTIFIER, else a hidden prompt).",
+        ),
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="us|eu", help="With --keys: the portal's region."),
+    ] = None,
+    api_version: Annotated[
+        str | None,
+        typer.Option(
+            "--api-version", metavar="v0.1|v1", help="With --keys: where KWN lives (v0.1)."
+        ),
+    ] = None,
+    validity: Annotated[
+        int | None,
+        typer.Option("--validity", metavar="MINUTES", help="With --keys: token life, 1-30."),
+    ] = None,
     json_flag: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -125,15 +158,27 @@ def login(
     prompt on a terminal; never from a plain argument. Nothing is saved unless Knox
     accepts the credentials (exit 4 when it refuses them).
 
-    Example:
+    Knox Guard customers (no OAuth): --keys keys.json, with the Client Identifier from
+    --client-identifier-stdin, KNOXHOOK_CLIENT_IDENTIFIER or a hidden prompt. Both are
+    stored like the secret; the profile gets auth = "legacy" (docs/configuration.md).
+
+    Examples:
 
       printf '%s' "$SECRET" | knoxhook auth login --client-id my-client --client-secret-stdin
+      printf '%s' "$IDENTIFIER" | knoxhook auth login --keys keys.json --client-identifier-stdin
     """
     import dataclasses
 
     from knoxhook import config, credentials, wire
+    from knoxhook.cli import legacy_auth
 
     fmt = common.output_format(json_flag, output)
+    if legacy_auth.wants_legacy(keys, client_id):
+        return legacy_auth.login(
+            keys=keys, identifier_stdin=client_identifier_stdin, region=region,
+            base_url=base_url, api_version=api_version, tenant_id=tenant_id,
+            validity=validity, insecure_storage=insecure_storage, fmt=fmt,
+        )  # fmt: skip
     common.require_text(
         client_id=client_id,
         scope=scope,
@@ -217,6 +262,10 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
     """
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.status(settings, fmt)
     data = _status(settings)
     common.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
@@ -239,6 +288,10 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
     """
     fmt = common.output_format(json_flag, output)
     resolved = common.check_urls(common.settings())
+    if resolved.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.token(resolved, fmt)
     with common.secret_env_hint():
         current = common.token_manager(resolved).get()
     if fmt is common.OutputFormat.TABLE:
@@ -270,6 +323,10 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
     fmt = common.output_format(json_flag, output)
     settings = common.settings()
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.logout(settings, fmt)
     manager = common.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False

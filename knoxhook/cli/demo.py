@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common, registry
-from knoxhook.emulator import DEFAULT_SIGNING, SigningMode
+from knoxhook.emulator import DEFAULT_SIGNING, SIGNING_HELP, SigningMode
 
 demo_app = registry.command()
 
@@ -19,10 +19,19 @@ def demo(
         SigningMode,
         typer.Option(
             "--signing",
-            help="How the emulator signs callbacks (the three forms Knox may send).",
+            help=f"How the emulator signs callbacks. {SIGNING_HELP}.",
             case_sensitive=False,
         ),
     ] = DEFAULT_SIGNING,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            metavar="oauth|legacy",
+            help="OAuth 2.0 (default), or legacy: Knox Guard's keys.json + Client Identifier "
+            "(the emulator's demo legacy client) and KG_DEVICE_LOCKED.",
+        ),
+    ] = "oauth",
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -40,7 +49,8 @@ def demo(
 
     \b
       knoxhook demo
-      knoxhook demo --signing detached --json
+      knoxhook demo --signing samsung-reserialized --json
+      knoxhook demo --auth legacy
 
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.
@@ -49,7 +59,11 @@ def demo(
 
     fmt = common.output_format(json_output, output)
     steps: list[dict[str, Any]] = []
-    for step in run_demo(signing=signing):
+    if auth not in ("oauth", "legacy"):
+        from knoxhook.errors import UsageError
+
+        raise UsageError(f"--auth must be oauth or legacy, not {auth!r}")
+    for step in run_demo(signing=signing, auth=auth):
         record = step.to_json()
         steps.append(record)
         if fmt is common.OutputFormat.NDJSON:

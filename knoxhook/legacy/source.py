@@ -26,24 +26,24 @@ from typing import TYPE_CHECKING, Any
 from knoxhook import wire
 from knoxhook.config import Settings
 from knoxhook.errors import AuthenticationError, KnoxhookError, TransportError, UsageError
-from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.legacy.cache import cache_path, read_cached, write_cached
-from knoxhook.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from knoxhook.tokencache import Token
+from knoxhook.retry import RETRY_STATUSES, parse_retry_after
+from knoxhook.tokencache import Token, prepare_dir
 
 if TYPE_CHECKING:
     import httpx2
 
-    from knoxhook.httptrace import Trace
     from knoxhook.legacy.store import LegacyCredentials
 
 LOGIN_HINT = "run `knoxhook auth login --keys keys.json` (the Client Identifier from stdin)"
 
 
 class LegacyTokenManager:
-    """Signed access tokens for one legacy profile. ``credentials`` None: resolved lazily."""
+    """Signed access tokens for one legacy profile. ``credentials`` None: resolved lazily
+    (``legacy.store.resolve``) only when a fetch is needed. ``http`` as ``TokenManager``'s:
+    the same ``HttpOptions`` the ``KnoxClient`` using these tokens has."""
 
     scheme = "legacy"
     header = wire.H_API_TOKEN
@@ -55,13 +55,8 @@ class LegacyTokenManager:
         credentials: LegacyCredentials | None = None,
         validity: int = wire.LEGACY_VALIDITY_DEFAULT,
         http: HttpOptions | None = None,
-        transport: httpx2.BaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        trace: Trace | None = None,
         now: Callable[[], float] = time.time,
         margin: float = 60.0,
-        timeout: float = 30.0,
         lock_timeout: float = 60.0,
     ) -> None:
         if not wire.LEGACY_VALIDITY_MIN <= validity <= wire.LEGACY_VALIDITY_MAX:
@@ -72,13 +67,7 @@ class LegacyTokenManager:
         self.settings = settings
         self.validity = validity
         self._credentials = credentials
-        self.http = http or HttpOptions(
-            transport=transport,
-            retry=retry or RetryPolicy(),
-            sleep=sleep,
-            trace=trace,
-            timeout=timeout,
-        )
+        self.http = http if http is not None else HttpOptions.for_settings(settings)
         self._now = now
         self.margin = margin
         self._lock_timeout = lock_timeout
@@ -144,7 +133,7 @@ class LegacyTokenManager:
         from filelock import FileLock, Timeout
 
         path = cache_path(self.settings)
-        ensure_private_dir(path.parent)
+        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
         lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
         try:
             lock.acquire()

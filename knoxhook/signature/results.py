@@ -36,10 +36,15 @@ class Reason(StrEnum):
 
 
 class NonceStore(Protocol):
-    """Remembers nonces of verified callbacks (see ``knoxhook.receiver.nonces``)."""
+    """Remembers nonces of verified callbacks (see ``knoxhook.receiver.nonces``, whose
+    ``ReplayStore`` adds the two-phase claims the receiver uses)."""
 
     def check_and_remember(self, nonce: str, now: float) -> bool:
         """Remember ``nonce``; False when it was already seen (a replay)."""
+        ...
+
+    def forget(self, nonce: str) -> None:
+        """Release ``nonce`` (its callback was not kept), so a resend is accepted."""
         ...
 
 

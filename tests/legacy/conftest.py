@@ -112,3 +112,6 @@ def requests_to(handle: EmulatorHandle, key: str) -> int:
 
 
 ACCESS_TOKEN_REQUEST = "POST /ams/v1/users/accesstoken"
+
+
+from tests.cli.conftest import cli  # noqa: E402, F401 - the in-process CLI fixture
