@@ -45,6 +45,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from knoxhook.errors import CallbackVerificationError
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
 from knoxhook.receiver.forwarder import Forwarder, handed_on
 from knoxhook.receiver.nonces import (
@@ -118,12 +119,15 @@ class CallbackReceiver:
         refresh_interval: float = 300.0,
         refresh_every: float = 6 * 3600.0,
         forward_timeout: float = 10.0,
+        http_options: HttpOptions | None = None,
         prune_every: float = PRUNE_EVERY,
     ) -> None:
         self.provider = certificates_provider
         self.store = nonce_store
         self.recorder = recorder
-        self.forwarder = Forwarder(forward_to, forward_timeout) if forward_to else None
+        self.forwarder = (
+            Forwarder(forward_to, forward_timeout, http_options) if forward_to else None
+        )
         self.on_callback = on_callback
         self.require_nonce = require_nonce
         self.verify_options: dict[str, Any] = {"strict": True} if strict else {}
