@@ -182,13 +182,15 @@ def test_bytes_after_the_json_value_are_refused_in_every_form(signer: Signer) ->
 
 def test_any_jose_alg_is_verified_as_rs256_and_reported(signer: Signer) -> None:
     body = KG_EXAMPLE
-    for alg in (b'{"alg":"none"}', b'{"alg":"HS256","typ":"JWT"}', b'{"typ":"JWT"}'):
+    for alg in (b'{"alg":"none"}', b'{"alg":"HS256","typ":"JWT"}', b'{"alg":"ES512"}'):
         jose = b64url(alg, padded=False)
         headers = samsung_headers(signer, body, jose=jose)
         steps: list[Attempt] = []
         result = verify_callback(body, headers, [signer.cert], explain=steps)
-        assert result.form == "raw-body/unpadded/detached" or result.form.startswith("raw-body/")
-        assert "verified as RS256" in steps[0].outcome
+        assert result.form == "raw-body/padded/detached"
+        assert "ignored, verified as RS256" in steps[0].outcome
+    no_alg = samsung_headers(signer, body, jose=b64url(b'{"typ":"JWT"}', padded=False))
+    assert refusal(body, no_alg, signer) == Reason.MALFORMED_SIGNATURE_HEADER  # RFC 7515
 
 
 def test_hs256_key_confusion_and_alg_none_cannot_verify(signer: Signer) -> None:

@@ -22,6 +22,7 @@ Only ``order`` is public: it returns the keys in iteration order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -43,10 +44,24 @@ def java_string_hash(key: str) -> int:
     return h
 
 
+_SPREAD_MAX: Final = 4096
+_spread: dict[str, int] = {}  # callbacks repeat the same few names: hash each once
+
+
 def spread(key: str) -> int:
     """``HashMap.hash(key)``: the hash code with its high half folded into the low half."""
-    h = java_string_hash(key)
-    return h ^ (h >> 16)
+    h = _spread.get(key)
+    if h is None:
+        h = java_string_hash(key)
+        h ^= h >> 16
+        if len(_spread) >= _SPREAD_MAX:
+            _spread.clear()
+        _spread[key] = h
+    return h
+
+
+def _bucket16(key: str) -> int:
+    return spread(key) & 15
 
 
 def _signed(h: int) -> int:
@@ -383,15 +398,26 @@ class _HashMap:
         return out
 
 
-def order(keys: list[str]) -> list[str]:
+def order(keys: Sequence[str]) -> Sequence[str]:
     """The distinct ``keys``, in the order a ``HashMap`` they were ``put`` into iterates.
 
     ``keys`` are distinct and in first-insertion order (a later ``put`` of the same key
     does not move it).
     """
     if len(keys) <= _TREEIFY_THRESHOLD:  # no resize, no tree: sort by bucket of 16
-        return sorted(keys, key=lambda k: spread(k) & 15)  # sorted() is stable
+        shape = keys if type(keys) is tuple else tuple(keys)
+        known = _orders.get(shape)
+        if known is None:
+            known = tuple(sorted(keys, key=_bucket16))  # sorted() is stable
+            if len(_orders) >= _ORDERS_MAX:
+                _orders.clear()
+            _orders[shape] = known
+        return known
     hashmap = _HashMap()
     for key in keys:
         hashmap.put(key)
     return hashmap.keys()
+
+
+_ORDERS_MAX: Final = 1024
+_orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # callbacks repeat a few small key sets
