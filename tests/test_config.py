@@ -191,3 +191,20 @@ def test_source_of_names_the_flag_the_variable_or_the_profile(
     assert settings.source_of("base_url") == "--base-url"
     assert settings.source_of("token_url") == "KNOXHOOK_TOKEN_URL"
     assert settings.source_of("tenant_id") == "tenant_id"  # a default: just its name
+
+
+def test_a_symlinked_config_file_is_refused_naming_it_and_left_alone(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles.toml"
+    dotfiles.write_text('[profiles.a]\nclient_id = "kept"\n')
+    directory = tmp_path / "knoxhook"
+    directory.mkdir()
+    (directory / "config.toml").symlink_to(dotfiles)
+    with pytest.raises(UsageError) as info:
+        config.save_profile(directory, "a", {"client_id": "new"})
+    assert info.value.message == (
+        f"cannot write {directory / 'config.toml'}: {directory / 'config.toml'} is a "
+        "symbolic link: refusing to follow it"
+    )
+    assert info.value.exit_code == ExitCode.USAGE
+    assert dotfiles.read_text() == '[profiles.a]\nclient_id = "kept"\n'
+    assert (directory / "config.toml").is_symlink()

@@ -182,13 +182,15 @@ def test_bytes_after_the_json_value_are_refused_in_every_form(signer: Signer) ->
 
 def test_any_jose_alg_is_verified_as_rs256_and_reported(signer: Signer) -> None:
     body = KG_EXAMPLE
-    for alg in (b'{"alg":"none"}', b'{"alg":"HS256","typ":"JWT"}', b'{"typ":"JWT"}'):
+    for alg in (b'{"alg":"none"}', b'{"alg":"HS256","typ":"JWT"}', b'{"alg":"ES512"}'):
         jose = b64url(alg, padded=False)
         headers = samsung_headers(signer, body, jose=jose)
         steps: list[Attempt] = []
         result = verify_callback(body, headers, [signer.cert], explain=steps)
-        assert result.form == "raw-body/unpadded/detached" or result.form.startswith("raw-body/")
-        assert "verified as RS256" in steps[0].outcome
+        assert result.form == "raw-body/padded/detached"
+        assert "ignored, verified as RS256" in steps[0].outcome
+    no_alg = samsung_headers(signer, body, jose=b64url(b'{"typ":"JWT"}', padded=False))
+    assert refusal(body, no_alg, signer) == Reason.MALFORMED_SIGNATURE_HEADER  # RFC 7515
 
 
 def test_hs256_key_confusion_and_alg_none_cannot_verify(signer: Signer) -> None:
@@ -282,3 +284,23 @@ def test_compact_json_third_party_form_still_verifies(signer: Signer) -> None:
     assert result.form == "compact-json/padded/detached"
     assert result.signed_bytes == json.dumps(json.loads(body), separators=(",", ":")).encode()
     assert result.body_is_signed is False
+
+
+def test_floats_printed_by_java_19_or_later_verify_as_their_own_form(signer: Signer) -> None:
+    body = b'{"subscriptionId":"s","event":"KAI_BATTERY_LEVEL_TRIGGERED","payload":{"v":2e23}}'
+    jdk17, jdk21 = samsung.reserialize(body), samsung.reserialize(body, jdk=21)
+    assert jdk17 is not None
+    assert jdk21 is not None
+    assert b"1.9999999999999998E23" in jdk17
+    assert b"2.0E23" in jdk21
+    assert verify_callback(body, samsung_headers(signer, jdk17), [signer.cert]).form == (
+        "samsung-reserialized/padded/detached"
+    )
+    result = verify_callback(body, samsung_headers(signer, jdk21), [signer.cert])
+    assert result.form == "samsung-reserialized-jdk19/padded/detached"
+    assert result.signed_bytes == jdk21
+    # without such floats the Java 19 form is not even built
+    steps: list[Attempt] = []
+    with pytest.raises(CallbackVerificationError):
+        verify_callback(KG_EXAMPLE, samsung_headers(signer, b"x"), [signer.cert], explain=steps)
+    assert any(a.form == "samsung-reserialized-jdk19/*" and "no floats" in a.outcome for a in steps)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common, registry
-from knoxhook.emulator import DEFAULT_SIGNING, SigningMode
+from knoxhook.emulator import DEFAULT_SIGNING, SIGNING_HELP, SigningMode
 
 demo_app = registry.command()
 
@@ -19,7 +19,7 @@ def demo(
         SigningMode,
         typer.Option(
             "--signing",
-            help="How the emulator signs callbacks (the three forms Knox may send).",
+            help=f"How the emulator signs callbacks. {SIGNING_HELP}.",
             case_sensitive=False,
         ),
     ] = DEFAULT_SIGNING,
@@ -49,7 +49,7 @@ def demo(
 
     \b
       knoxhook demo
-      knoxhook demo --signing detached --json
+      knoxhook demo --signing samsung-reserialized --json
       knoxhook demo --auth legacy
 
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, emulator_controls, registry
 from knoxhook.emulator import (
     CLIENTS_ENV,
+    CONTROL_TOKEN_ENV,
+    CONTROL_TOKEN_HEADER,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_SIGNING,
@@ -21,6 +23,7 @@ from knoxhook.emulator import (
     DELIVERY_RETRIES,
     DELIVERY_TIMEOUT,
     DEMO_CLIENT_ID,
+    SIGNING_HELP,
     CertAction,
     SigningMode,
 )
@@ -30,8 +33,13 @@ emulator_app = registry.group(
     "Run a local Knox cloud emulator (OAuth, KWN subscriptions, signed callbacks).\n\n"
     "Examples:\n\n\b\n"
     "  knoxhook emulator run --port 8765\n"
-    "  knoxhook emulator run --port 0 --cert-state expired",
+    "  knoxhook emulator run --port 0 --cert-state expired\n"
+    "  knoxhook emulator fault add --path /kwn/v1/subscriptions --status 503\n"
+    "  knoxhook emulator cert rotate --new-key\n"
+    "  knoxhook emulator deliveries --json",
 )
+# The controls of a running emulator (emulator_controls.py): fault, cert, deliveries, reset.
+emulator_controls.attach(emulator_app)
 
 
 def _clients(specs: list[str] | None) -> dict[str, str] | None:
@@ -90,7 +98,9 @@ def run(
     ] = None,
     signing: Annotated[
         SigningMode,
-        typer.Option("--signing", help="How callbacks are signed (X-WSM-SIGNATURE)."),
+        typer.Option(
+            "--signing", help=f"How callbacks are signed (X-WSM-SIGNATURE). {SIGNING_HELP}."
+        ),
     ] = DEFAULT_SIGNING,
     cert_state: Annotated[
         CertAction | None,
@@ -101,6 +111,23 @@ def run(
             show_default=False,
         ),
     ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a --host that is not loopback. The control endpoints (/_emulator) "
+            f"then need the control token printed at start-up (set {CONTROL_TOKEN_ENV} to "
+            "choose it), sent in the " + CONTROL_TOKEN_HEADER + " header.",
+        ),
+    ] = False,
+    allow_remote_delivery: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote-delivery",
+            help="Deliver callbacks to addresses other than loopback too. Default: loopback "
+            "only, checked on the address connected to.",
+        ),
+    ] = False,
     delivery_timeout: Annotated[
         float,
         typer.Option(
@@ -125,15 +152,18 @@ def run(
     (trigger events, inject faults, counters) and /openapi.json. Without --client it
     accepts the demo client knoxhook-demo / knoxhook-demo-secret (test data).
 
-    The base URL is the only line on stdout, so scripts can read it.
+    The base URL is the only line on stdout, so scripts can read it. It listens on
+    loopback and delivers callbacks to loopback addresses only, unless told otherwise
+    (--allow-remote, --allow-remote-delivery).
 
     Examples:
 
     \b
       knoxhook emulator run
-      knoxhook emulator run --port 0 --data-dir ./emulator-state --signing unpadded
+      knoxhook emulator run --port 0 --data-dir ./emulator-state --signing samsung-reserialized
       KNOXHOOK_EMULATOR_CLIENTS=ci:ci-test-secret knoxhook emulator run --port 0
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
+      knoxhook emulator run --host 0.0.0.0 --allow-remote
     """
     from knoxhook.emulator.config import EmulatorConfig
     from knoxhook.emulator.runner import run_emulator
@@ -154,6 +184,7 @@ def run(
         from knoxhook.emulator.legacy import parse_legacy_clients
 
         config_kw["legacy_clients"] = parse_legacy_clients(legacy_client)
+    token, token_line = _control_token(host, allow_remote)
     config = EmulatorConfig(
         signing=signing,
         data_dir=data_dir,
@@ -161,15 +192,10 @@ def run(
         delivery_timeout=delivery_timeout,
         delivery_retries=delivery_retries,
         delivery_backoff=delivery_backoff,
+        control_token=token,
+        allow_remote_delivery=allow_remote_delivery,
         **config_kw,
     )
-    from knoxhook.validation import is_loopback
-
-    if not is_loopback(host):
-        common.warn(
-            f"listening on {host}: the emulator has no real security and its control "
-            "endpoints need no authentication; anyone who can reach it can use it"
-        )
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -181,6 +207,10 @@ def run(
             names = ", ".join(sorted(config.clients))
             common.info(f"Knox emulator ready at {server.base_url} (clients: {names})")
             common.info(legacy_line(config.legacy_clients))
+            if token_line:
+                common.info(token_line)
+            if allow_remote_delivery:
+                common.warn("callbacks go to any address a subscription names")
             common.info("Press Ctrl-C to stop.")
             while not stop.wait(0.2):
                 pass
@@ -188,6 +218,37 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _control_token(host: str, allow_remote: bool) -> tuple[str | None, str | None]:
+    """The control token (None on loopback, unless one is set) and the line saying so.
+
+    Off loopback the control endpoints would let anyone create deliveries to any URL and
+    have the emulator sign whatever they send, so they need a token (issue 14.4).
+    """
+    import secrets
+
+    from knoxhook.errors import UsageError
+    from knoxhook.validation import is_loopback
+
+    remote = not is_loopback(host)
+    if remote and not allow_remote:
+        raise UsageError(
+            f"--host {host} is not a loopback address: anyone who can reach it could use "
+            "the emulator",
+            hint="add --allow-remote (its control endpoints then need a token), or listen "
+            "on 127.0.0.1",
+        )
+    chosen = os.environ.get(CONTROL_TOKEN_ENV, "").strip()
+    if chosen:
+        return chosen, f"control endpoints need the token in {CONTROL_TOKEN_ENV}"
+    if not remote:
+        return None, None
+    token = secrets.token_urlsafe(24)
+    return token, (
+        f"control token: {token} (send it in {CONTROL_TOKEN_HEADER}; knoxhook reads it from "
+        f"{CONTROL_TOKEN_ENV})"
+    )
 
 
 def legacy_line(clients: Any) -> str:

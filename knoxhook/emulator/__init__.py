@@ -27,6 +27,9 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
 CONTROL_PREFIX: Final = "/_emulator"
 CLIENTS_ENV: Final = "KNOXHOOK_EMULATOR_CLIENTS"
+URL_ENV: Final = "KNOXHOOK_EMULATOR_URL"  # where `trigger` and the control commands look
+# A trace id is sent as the X-WSM-TRACEID header: printable ASCII, no space at either end.
+TRACE_ID_PATTERN: Final = r"^[!-~]([ -~]{0,254}[!-~])?$"
 # Off loopback (``--allow-remote``) the control endpoints need the token printed at
 # start-up, sent in this header; the CLI's control commands read it from this variable.
 CONTROL_TOKEN_HEADER: Final = "X-Emulator-Token"  # noqa: S105 - a header name
@@ -36,13 +39,30 @@ CONTROL_TOKEN_ENV: Final = "KNOXHOOK_EMULATOR_TOKEN"  # noqa: S105 - a variable 
 class SigningMode(StrEnum):
     """How the emulator signs a callback (``X-WSM-SIGNATURE``); see ``signer.py``."""
 
+    SAMSUNG = "samsung"  # sends and signs what Samsung's sample verifier signs
+    SAMSUNG_RESERIALIZED = "samsung-reserialized"  # sends other text re-serializing to it
     PADDED = "padded"
     UNPADDED = "unpadded"
     DETACHED = "detached"
 
 
 SIGNING_MODES: Final = tuple(mode.value for mode in SigningMode)
-DEFAULT_SIGNING: Final = SigningMode.PADDED
+DEFAULT_SIGNING: Final = SigningMode.SAMSUNG
+# Which verifiers accept a callback signed in each mode: for --help and docs/emulator.md.
+SIGNING_ACCEPTED_BY: Final = {
+    SigningMode.SAMSUNG: "the body is exactly what Samsung's sample signs (compact, top-level "
+    "keys in Java HashMap order), padded: accepted by Samsung's sample, knoxhook, and any "
+    "verifier of the raw body with padded base64url",
+    SigningMode.SAMSUNG_RESERIALIZED: "the body is pretty JSON in document order; the "
+    "signature covers Samsung's re-serialization of it: accepted by Samsung's sample and "
+    "knoxhook, not by verifiers of the raw body",
+    SigningMode.PADDED: "compact body in document order, padded base64url: raw-body "
+    "verifiers and knoxhook; not Samsung's sample (it re-orders the keys)",
+    SigningMode.UNPADDED: "compact body, standard JWS (RFC 7515): JWS libraries and knoxhook; "
+    "not Samsung's sample",
+    SigningMode.DETACHED: "compact body, part 1 empty (RFC 7515 appendix F): JWS libraries "
+    "given the body as detached payload, and knoxhook; not Samsung's sample",
+}
 
 
 class CertAction(StrEnum):
@@ -71,3 +91,4 @@ CERT_ACTIONS: Final = tuple(action.value for action in CertAction)
 DELIVERY_TIMEOUT: Final = 5.0  # seconds per attempt
 DELIVERY_RETRIES: Final = 2  # after the first attempt
 DELIVERY_BACKOFF: Final = 0.2  # seconds before the first retry; doubles each time
+SIGNING_HELP: Final = "; ".join(f"{mode}: {text}" for mode, text in SIGNING_ACCEPTED_BY.items())

@@ -46,6 +46,10 @@ class EmulatorConfig:
     delivery_retries: int = DELIVERY_RETRIES
     delivery_backoff: float = DELIVERY_BACKOFF
     max_body_bytes: int = 1_000_000
+    # Off loopback (issue 14.4): the control endpoints need this token (None: they need
+    # none), and deliveries go to other than loopback addresses only when allowed.
+    control_token: str | None = field(default=None, repr=False)
+    allow_remote_delivery: bool = False
     legacy_clients: Mapping[str, str] | None = None  # identifier -> base64 SPKI; None: demo
 
     def __post_init__(self) -> None:

@@ -48,6 +48,7 @@ class EmulatorHandle:
     client_secret: str
     app: Any = field(repr=False)
     _http: Any = field(default=None, repr=False)
+    control_token: str | None = field(default=None, repr=False)
 
     def _client(self) -> Any:
         """One keep-alive client for the controls (no TLS: the emulator is plain HTTP)."""
@@ -59,7 +60,7 @@ class EmulatorHandle:
 
     @property
     def controls(self) -> EmulatorControls:
-        return EmulatorControls(self.base_url, self._client())
+        return EmulatorControls(self.base_url, self._client(), token=self.control_token)
 
     def close(self) -> None:
         if self._http is not None:
@@ -144,6 +145,8 @@ def running_emulator(
     delivery_retries: int = DELIVERY_RETRIES,
     delivery_timeout: float = DELIVERY_TIMEOUT,
     delivery_backoff: float = DELIVERY_BACKOFF,
+    control_token: str | None = None,
+    allow_remote_delivery: bool = False,
 ) -> Iterator[EmulatorHandle]:
     """An emulator on 127.0.0.1 (free port) until the block ends.
 
@@ -163,10 +166,14 @@ def running_emulator(
         delivery_retries=delivery_retries,
         delivery_timeout=delivery_timeout,
         delivery_backoff=delivery_backoff,
+        control_token=control_token,
+        allow_remote_delivery=allow_remote_delivery,
     )
     client_id, client_secret = next(iter(chosen.items()))
     with run_emulator(config) as running:
-        handle = EmulatorHandle(running.base_url, client_id, client_secret, running.app)
+        handle = EmulatorHandle(
+            running.base_url, client_id, client_secret, running.app, control_token=control_token
+        )
         try:
             yield handle
         finally:

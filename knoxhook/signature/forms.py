@@ -8,7 +8,8 @@ ONE parse of the body, in the order tried (knox-api.md §5):
 1. ``raw-body``: the body as received;
 2. ``samsung-reserialized``: what Samsung's sample verifier builds and verifies
    (``samsung.reserialize``: Jackson's re-serialization of the body parsed into a
-   ``HashMap``);
+   ``HashMap``), on JDK 17; ``samsung-reserialized-jdk19``: the same on Java 19 or later,
+   built only for a body whose floats print differently there (``javadouble``);
 3. ``compact-json``: the document re-encoded compactly in document order (what a
    JavaScript ``JSON.stringify`` or Python ``json.dumps`` signer produces). Samsung's
    sample does NOT build this; it is kept for third-party signers, costs one RSA verify
@@ -25,7 +26,7 @@ import binascii
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -44,8 +45,11 @@ _STD_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
 
 RAW: Final = "raw-body"
 SAMSUNG: Final = "samsung-reserialized"
+SAMSUNG_JDK19: Final = "samsung-reserialized-jdk19"  # the same on Java 19+ (floats differ)
 COMPACT: Final = "compact-json"
 FIRST_FORM: Final = f"{RAW}/padded"
+SAMSUNG_PADDED: Final = f"{SAMSUNG}/padded"
+SAMSUNG_UNPADDED: Final = f"{SAMSUNG}/unpadded"
 
 
 def b64url_decode(text: str) -> bytes:
@@ -68,7 +72,7 @@ class JoseHeader:
     key, so a header claiming ``none`` or ``HS256`` cannot choose a weaker check.
     """
 
-    alg: str | None
+    alg: str
     prefix: bytes  # part0 + b".", the start of every signing input
 
 
@@ -85,17 +89,16 @@ def jose_header(part0: str) -> JoseHeader:
         decoded = json.loads(b64url_decode(part0))
     except (ValueError, RecursionError) as exc:
         raise ValueError("the JOSE header (part 0) is not base64url-encoded JSON") from exc
-    if not isinstance(decoded, dict):
-        raise ValueError("the JOSE header (part 0) is not a JSON object")
-    alg = decoded.get("alg")
-    header = JoseHeader(alg if isinstance(alg, str) else None, part0.encode("ascii") + b".")
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("alg"), str):
+        # RFC 7515 4.1.1: "alg" MUST be present; its value is only reported (see JoseHeader)
+        raise ValueError('the JOSE header (part 0) is not a JSON object with "alg"')
+    header = JoseHeader(decoded["alg"], part0.encode("ascii") + b".")
     if len(_headers) < _HEADERS_MAX:  # bounded: part 0 comes from the network
         _headers[part0] = header
     return header
 
 
-@dataclass(frozen=True, slots=True)
-class Form:
+class Form(NamedTuple):
     """One signing form: its name, the bytes it signs, and their base64url encoding."""
 
     name: str  # e.g. "samsung-reserialized/padded"
@@ -108,18 +111,26 @@ class SigningForms:
     """The forms of one body, each built at most once, from at most one parse.
 
     ``strict``: only the raw body (``raw-body/padded`` and ``/unpadded``).
-    ``raw_padded``: b64url_padded(body), when the caller already encoded it.
+    ``raw_padded``, ``parsed``: b64url_padded(body) and samsung.parse(body), when the
+    caller already has them.
     """
 
     __slots__ = ("_forms", "_parsed", "_parsed_done", "_signed", "body", "skipped", "strict")
 
-    def __init__(self, body: bytes, *, strict: bool = False, raw_padded: bytes | None = None):
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        strict: bool = False,
+        raw_padded: bytes | None = None,
+        parsed: samsung.Parsed | None = None,
+    ) -> None:
         self.body = body
         self.strict = strict
         self._forms: dict[str, list[Form]] = {}
         self._signed: dict[str, bytes | None] = {RAW: body}
-        self._parsed: samsung.Parsed | None = None
-        self._parsed_done = False
+        self._parsed = parsed
+        self._parsed_done = parsed is not None
         self.skipped: dict[str, str] = {}  # form family -> why it was not tried
         if raw_padded is not None:
             self._forms[RAW] = _encoded(RAW, body, raw_padded)
@@ -132,8 +143,12 @@ class SigningForms:
             self._parsed_done = True
         return self._parsed
 
+    def seed(self, family: str, signed: bytes) -> None:
+        """X of ``family``, already built by the caller (it must differ from the body)."""
+        self._signed[family] = signed
+
     def families(self) -> tuple[str, ...]:
-        return (RAW,) if self.strict else (RAW, SAMSUNG, COMPACT)
+        return (RAW,) if self.strict else (RAW, SAMSUNG, SAMSUNG_JDK19, COMPACT)
 
     def signed(self, family: str) -> bytes | None:
         """X of ``family`` (None, with the reason in ``skipped``, when it does not apply)."""
@@ -150,6 +165,14 @@ class SigningForms:
             elif signed == self.body:
                 self.skipped[family] = "the body already is Samsung's re-serialization"
                 signed = None
+        elif family == SAMSUNG_JDK19:
+            if not parsed.has_float:
+                self.skipped[family] = "no floats: the same bytes on every Java"
+            else:
+                signed = samsung.reserialize_parsed(parsed, jdk=19)
+                if signed is None or signed in (self.body, self.signed(SAMSUNG)):
+                    self.skipped[family] = "its floats print the same on Java 17 and 19+"
+                    signed = None
         else:
             signed = _compact(parsed.document)
             if signed is not None and signed in (self.body, self.signed(SAMSUNG)):

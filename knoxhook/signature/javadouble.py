@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import struct
+from decimal import Decimal
+from fractions import Fraction
 from typing import Final
 
 _EXP_SHIFT: Final = 52
@@ -221,3 +223,40 @@ def double_to_string(value: float) -> str:
         n_significant_bits = _EXP_SHIFT + 1
     digits, dec_exponent = _dtoa(bin_exp - _EXP_BIAS, fract_bits, n_significant_bits)
     return _chars(negative, digits, dec_exponent)
+
+
+def _shortest_digits(value: float) -> tuple[str, int]:
+    """JDK 19+ digits of a positive finite double: (digits, decimal exponent of the first).
+
+    The shortest decimal that rounds to ``value`` (Python's ``repr`` picks the same, the
+    closest when several), except that a 1-digit result gives way to a closer 2-digit one
+    (the JDK 19 ``Double.toString`` specification: for ``5e-324`` it is ``4.9E-324``).
+    """
+    _, ds, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, ds))
+    exp10 = len(digits) + exponent - 1  # the power of ten of the first digit
+    if len(digits) == 1:
+        exact = Fraction(value)
+        one = Fraction(int(digits)) * Fraction(10) ** exp10
+        two_text = f"{value:.1e}"
+        two = Fraction(two_text)
+        if float(two_text) == value and abs(two - exact) < abs(one - exact):
+            d2, _, e2 = two_text.partition("e")
+            return d2.replace(".", "").rstrip("0") or "0", int(e2)
+    return digits, exp10
+
+
+def _jdk19(value: float) -> str:
+    negative = math.copysign(1.0, value) < 0
+    x = -value if negative else value
+    digits, exp10 = _shortest_digits(x)
+    return _chars(negative, [int(c) for c in digits], exp10 + 1)
+
+
+def double_to_string_jdk(value: float, jdk: int) -> str:
+    """``Double.toString(value)`` as JDK ``jdk`` prints it: JDK 17's algorithm up to 18,
+    the shortest-decimal one (JDK-4511638) from 19 on."""
+    if jdk < 19 or not math.isfinite(value) or value == 0:
+        return double_to_string(value)
+    return _jdk19(value)

@@ -3,6 +3,7 @@ the steps of ``--explain``, and the nonce store it checks against."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -64,7 +65,16 @@ class VerifiedCallback:
     # these, not the received bytes, unless ``body_is_signed``.
     signed_bytes: bytes = field(repr=False, default=b"")
     body_is_signed: bool = True  # the received bytes ARE the signed bytes
-    signature_sha256: str = ""  # hex SHA-256 of the decoded signature (replay store key)
+    signature: bytes = field(repr=False, default=b"")  # the decoded signature (part 2)
+
+    @property
+    def signature_sha256(self) -> str:
+        """Hex SHA-256 of the decoded signature: the replay store's key ("" without one).
+
+        RSASSA-PKCS1-v1_5 is deterministic, so a replay with a fresh nonce carries the
+        same signature. Computed on use: a caller without a replay store does not pay.
+        """
+        return hashlib.sha256(self.signature).hexdigest() if self.signature else ""
 
     def to_json(self) -> dict[str, Any]:
         return {

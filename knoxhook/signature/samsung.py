@@ -39,16 +39,17 @@ names at any depth and bytes after the value, which the verifier refuses.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from knoxhook.signature.javadouble import double_to_string
+from knoxhook.signature.javadouble import double_to_string, double_to_string_jdk
 from knoxhook.signature.javahashmap import order
 
+JDK: Final = 17  # the Java whose Double.toString serialize follows unless told otherwise
 _SHORT: Final = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f"\\]')
 
@@ -68,81 +69,113 @@ def _string(text: str) -> str:
     return f'"{_NEEDS_ESCAPE.sub(_escape_char, text)}"'
 
 
-def _float(value: float) -> str:
+def _float(value: float, jdk: int) -> str:
     if math.isfinite(value):
-        return double_to_string(value)
+        return double_to_string(value) if jdk == JDK else double_to_string_jdk(value, jdk)
     if math.isnan(value):  # never parsed from JSON; Jackson would quote it too
         return '"NaN"'
     return '"Infinity"' if value > 0 else '"-Infinity"'
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str], jdk: int = JDK) -> None:
     """Append Jackson's output for a nested value (objects keep their order)."""
-    if isinstance(value, str):
+    kind = type(value)  # exact types first: what json.loads builds, the hot cases
+    if kind is str:
         out.append(_string(value))
+    elif kind is dict:
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if first:
+                first = False
+            else:
+                out.append(",")
+            out.append(_string(key) if type(key) is str else _string(str(key)))
+            out.append(":")
+            _write(item, out, jdk)
+        out.append("}")
+    elif kind is int:
+        out.append(int.__repr__(value))
     elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(_float(value))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_string(str(key)))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
+    elif kind is float:
+        out.append(_float(value, jdk))
+    elif kind is list:
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, out)
+            _write(item, out, jdk)
         out.append("]")
     else:
-        raise TypeError(f"not a JSON value: {type(value).__name__}")
+        _write(_plain(value), out, jdk)
 
 
-def _value(value: Any, no_floats: bool) -> str:
-    """One top-level value. Without floats Python's C encoder prints what Jackson does,
-    except ``\\u00xx`` escapes (lower-case there): those fall back to ``_write``."""
-    if no_floats:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def _plain(value: Any) -> Any:
+    """A subclass or other container as the plain JSON type it stands for."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+# Python's C encoder, compact, no NaN, no circular-reference bookkeeping: stateless, so one
+# instance serves every call. For documents WITHOUT floats it prints exactly what Jackson
+# prints, except that it escapes control characters as lower-case "\\u00xx": output with
+# any "\\u" goes through ``_write`` instead.
+_C_ENCODE: Final = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
+def _serialize(document: dict[str, Any], c_encoder: bool, jdk: int = JDK) -> bytes:
+    """``document`` (str keys) in HashMap order, as Jackson prints it, in UTF-8."""
+    ordered = {k: document[k] for k in order(tuple(document))}
+    if c_encoder and _C_ENCODE is not None:
+        chunks = _C_ENCODE(ordered, 0)
+        text = chunks[0] if len(chunks) == 1 else "".join(chunks)
         if "\\u" not in text:
-            return text
+            # "replace": a lone surrogate becomes "?", as Java's String.getBytes(UTF_8) does
+            return text.encode("utf-8", "replace")
     out: list[str] = []
-    _write(value, out)
-    return "".join(out)
+    _write(ordered, out, jdk)
+    return "".join(out).encode("utf-8", "replace")
 
 
-def _serialize(document: Mapping[str, Any], no_floats: bool) -> bytes:
-    keys = order([str(k) for k in document])
-    by_name = {str(k): v for k, v in document.items()}
-    parts = [f"{_string(k)}:{_value(by_name[k], no_floats)}" for k in keys]
-    # "replace": a lone surrogate becomes "?", as in Java's String.getBytes(UTF_8)
-    return ("{" + ",".join(parts) + "}").encode("utf-8", "replace")
-
-
-def serialize(document: Mapping[str, Any]) -> bytes:
+def serialize(document: Mapping[str, Any], *, jdk: int = JDK) -> bytes:
     """What Jackson's ``writeValueAsString`` prints for a ``HashMap`` of ``document``.
 
     ``document``'s keys are put into the map in its iteration order; nested mappings keep
     their order. Values are JSON values (str, int, float, bool, None, lists, mappings).
+    ``jdk``: the Java version whose ``Double.toString`` prints the floats (17 by default;
+    from 19 on it prints the shortest decimal, ``javadouble``).
     """
-    return _serialize(document, no_floats=False)
+    plain = {str(k): v for k, v in document.items()}
+    return _serialize(plain, c_encoder=False, jdk=jdk)
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A body parsed once: the document and what the verifier refuses about it."""
 
     document: Any  # dicts keep the first position and last value of a repeated name
@@ -151,14 +184,22 @@ class Parsed:
     has_float: bool  # some number is a float (Jackson: a Double)
 
 
-_local = threading.local()
+class _Repeated(Exception):
+    """An object repeats a name (raised out of the strict parse; not a ValueError)."""
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        _local.duplicate = True
+        raise _Repeated
     return result
+
+
+def _pairs_last_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(pairs)  # Map.put: the first position, the last value
+
+
+_local = threading.local()  # per thread: whether the current parse met a float
 
 
 def _float_token(text: str) -> float:
@@ -170,43 +211,61 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # RFC 8259; Jackson refuses it too
 
 
-_DECODER: Final = json.JSONDecoder(
+_STRICT: Final = json.JSONDecoder(
     object_pairs_hook=_pairs, parse_float=_float_token, parse_constant=_no_constant
 )
+_LAST_WINS: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs_last_wins, parse_float=_float_token, parse_constant=_no_constant
+)
+_STRICT_SCAN: Final = _STRICT.scan_once  # type: ignore[attr-defined]
+_LAST_WINS_SCAN: Final = _LAST_WINS.scan_once  # type: ignore[attr-defined]
 _WS: Final = " \t\n\r"
 
 
 def parse(body: bytes) -> Parsed | None:
-    """Parse ``body`` once, as Jackson reads it; None when it is not one JSON value."""
-    _local.duplicate = False
-    _local.has_float = False
+    """Parse ``body`` as Jackson reads it; None when it does not start with a JSON value.
+
+    One parse, except for a body that repeats a name: the first parse stops there and a
+    second builds the document as Jackson would (for the signature check only; the
+    verifier refuses such bodies).
+    """
+    local = _local
+    local.has_float = False
     try:
         text = body.decode("utf-8")
-        if text.startswith("\ufeff"):  # Jackson skips a UTF-8 BOM
-            text = text[1:]
-        start = len(text) - len(text.lstrip(_WS))
-        document, end = _DECODER.raw_decode(text, start)
-    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
+        if text[:1] == "{":
+            start = 0
+        else:
+            if text.startswith("\ufeff"):  # Jackson skips a UTF-8 BOM
+                text = text[1:]
+            start = len(text) - len(text.lstrip(_WS))
+        duplicate = False
+        try:  # scan_once is what raw_decode calls, without its Python frame
+            document, end = _STRICT_SCAN(text, start)
+        except _Repeated:
+            duplicate = True
+            document, end = _LAST_WINS_SCAN(text, start)
+    except (ValueError, RecursionError, StopIteration):  # + UnicodeDecodeError, no value
         return None
     trailing = end != len(text) and bool(text[end:].strip(_WS))
-    return Parsed(document, _local.duplicate, trailing, _local.has_float)
+    return Parsed(document, duplicate, trailing, local.has_float)
 
 
-def reserialize_parsed(parsed: Parsed) -> bytes | None:
+def reserialize_parsed(parsed: Parsed, *, jdk: int = JDK) -> bytes | None:
     """``reserialize`` of an already parsed body."""
     if type(parsed.document) is not dict:
         return None
     try:
-        return _serialize(parsed.document, no_floats=not parsed.has_float)
+        return _serialize(parsed.document, c_encoder=not parsed.has_float, jdk=jdk)
     except RecursionError:
         return None
 
 
-def reserialize(body: bytes) -> bytes | None:
+def reserialize(body: bytes, *, jdk: int = JDK) -> bytes | None:
     """The bytes Samsung's sample signs for ``body``; None when it would refuse the body.
 
     Bytes after the first JSON value are ignored, as Jackson ignores them (the verifier
-    refuses such bodies separately).
+    refuses such bodies separately). ``jdk`` as in ``serialize``.
     """
     parsed = parse(body)
-    return None if parsed is None else reserialize_parsed(parsed)
+    return None if parsed is None else reserialize_parsed(parsed, jdk=jdk)

@@ -14,7 +14,6 @@ the diagnosis of a refusal are left to helpers.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,9 +23,13 @@ from cryptography.exceptions import InvalidSignature
 
 from knoxhook import wire
 from knoxhook.errors import CallbackVerificationError
+from knoxhook.signature import samsung
 from knoxhook.signature.forms import (
     FIRST_FORM,
     PKCS1,
+    SAMSUNG,
+    SAMSUNG_PADDED,
+    SAMSUNG_UNPADDED,
     SHA256,
     Form,
     SigningForms,
@@ -127,15 +130,32 @@ def verify_callback(
         _fail(Reason.NO_CERTIFICATE, why, explain, "signature")
     valid = keyset.valid
     matched: tuple[TrustedKey, Form] | None = None
-    forms: SigningForms
+    forms: SigningForms | None = None
+    parsed: samsung.Parsed | None = None
     if valid and explain is None:  # hot path: the last matching form inline, then the rest
-        preferred = _preferred.get(valid[0].fingerprint, FIRST_FORM) if _preferred else FIRST_FORM
-        if preferred == FIRST_FORM or strict:
-            preferred = FIRST_FORM
-            forms = SigningForms(body, strict=strict, raw_padded=b64url_padded(body))
+        preferred = FIRST_FORM
+        if _preferred and not strict:
+            for candidate in valid:
+                found = _preferred.get(candidate.fingerprint)
+                if found is not None:
+                    preferred = found
+                    break
+        first: Form | None = None
+        if preferred == FIRST_FORM:
+            first = Form(FIRST_FORM, body, b64url_padded(body), True)
+        elif preferred.partition("/")[0] == SAMSUNG:  # inline too: what the cache is for
+            parsed = samsung.parse(body)
+            signed = None if parsed is None else samsung.reserialize_parsed(parsed)
+            if signed is not None and signed != body:
+                encoded = b64url_padded(signed)
+                if preferred == SAMSUNG_UNPADDED and encoded[-1:] == b"=":
+                    first = Form(preferred, signed, encoded.rstrip(b"="), False)
+                else:
+                    first = Form(SAMSUNG_PADDED, signed, encoded, False)
+                preferred = first.name
         else:
             forms = SigningForms(body)
-        first = forms.get(preferred)
+            first = forms.get(preferred)
         if first is not None:
             data = jose.prefix + first.encoded
             for key in valid:
@@ -146,12 +166,20 @@ def verify_callback(
                 matched = key, first
                 break
         if matched is None:
+            if forms is None and parsed is not None:  # the Samsung form was tried inline
+                forms = SigningForms(body, parsed=parsed)
+                if first is not None:
+                    forms.seed(SAMSUNG, first.signed)
+            elif forms is None:
+                raw_padded = None if first is None else first.encoded
+                forms = SigningForms(body, strict=strict, raw_padded=raw_padded)
             matched = find_signed_form(valid, forms, jose.prefix, signature, skip=preferred)
     else:
         forms = SigningForms(body, strict=strict)
         if valid:
             matched = find_signed_form(valid, forms, jose.prefix, signature, explain)
     if matched is None:
+        assert forms is not None
         matched = _refuse(
             keyset.usable, valid, ts, forms, jose.prefix, signature, explain, allow_expired
         )
@@ -164,13 +192,18 @@ def verify_callback(
         _explain_part1(part1, form, explain)
 
     # 3. The body, parsed once (the forms may have parsed it already) now that it is Knox's.
-    document = _body(forms, explain)
+    if forms is not None:
+        parsed = forms.parsed
+    elif parsed is None:
+        parsed = samsung.parse(body)
+    document = _body(parsed, explain)
     event = document.get(wire.F_CB_EVENT)
     subscription_id = document.get(wire.F_CB_SUBSCRIPTION_ID)
     if type(event) is not str or type(subscription_id) is not str:
         name = wire.F_CB_EVENT if type(event) is not str else wire.F_CB_SUBSCRIPTION_ID
         _fail(Reason.MISSING_FIELD, f'the body has no string "{name}"', explain, "body")
-    _note(explain, "body", "ok: a JSON object with subscriptionId and event")
+    if explain is not None:
+        explain.append(Attempt("body", "ok: a JSON object with subscriptionId and event"))
 
     # 4. The nonce, remembered only once everything else holds (knox-api.md §5).
     nonce = headers.get(_H_NONCE) or header_value(headers, _H_NONCE)
@@ -182,7 +215,8 @@ def verify_callback(
     elif nonce_store is not None and not nonce_store.check_and_remember(nonce, ts):
         why = f"nonce {nonce[:64]!r} was already seen (a replay)"
         _fail(Reason.REPLAYED_NONCE, why, explain, "nonce")
-    _note(explain, "nonce", "ok" if nonce else "ok: no nonce (not required)")
+    if explain is not None:
+        explain.append(Attempt("nonce", "ok" if nonce else "ok: no nonce (not required)"))
     return VerifiedCallback(
         event,
         subscription_id,
@@ -194,18 +228,16 @@ def verify_callback(
         document,
         signed_bytes=form.signed,
         body_is_signed=form.is_body,
-        signature_sha256=hashlib.sha256(signature).hexdigest(),
+        signature=signature,
     )
 
 
-def _explain_header(alg: str | None, explain: list[Attempt]) -> None:
+def _explain_header(alg: str, explain: list[Attempt]) -> None:
     if alg == ALGORITHM:
         explain.append(Attempt("header", f"ok: compact JWS, alg {alg}"))
     else:
-        claimed = "no alg" if alg is None else f"alg {alg[:32]!r}"
-        explain.append(
-            Attempt("header", f"ok: compact JWS with {claimed}; ignored, verified as {ALGORITHM}")
-        )
+        why = f"ok: compact JWS with alg {alg[:32]!r}; ignored, verified as {ALGORITHM}"
+        explain.append(Attempt("header", why))
 
 
 def _explain_part1(part1: str, form: Form, explain: list[Attempt]) -> None:
@@ -220,9 +252,8 @@ def _explain_part1(part1: str, form: Form, explain: list[Attempt]) -> None:
         explain.append(Attempt("signature", f"ok: {why}"))
 
 
-def _body(forms: SigningForms, explain: list[Attempt] | None) -> dict[str, Any]:
+def _body(parsed: samsung.Parsed | None, explain: list[Attempt] | None) -> dict[str, Any]:
     """The body as a JSON object, or fail (not JSON, trailing bytes, repeats, not object)."""
-    parsed = forms.parsed
     if parsed is None:
         _fail(Reason.BODY_NOT_JSON, "the signature holds but the body is not JSON", explain, "body")
     if parsed.trailing:

@@ -441,6 +441,17 @@ def test_record_on_a_full_disk_answers_503_and_knox_resend_is_accepted_later(
     assert [r["verdict"] for r in read_records(record)] == ["accepted"]
 
 
+def _wait_for_url(err_file: Path, proc: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if err_file.exists():
+            for line in err_file.read_text().splitlines():
+                if line.startswith("listening on "):
+                    return line.split()[2]
+        time.sleep(0.05)
+    raise AssertionError("listen did not start")
+
+
 def test_stdout_closed_by_head_never_changes_an_answer_and_listen_exits_0(
     knox: Signer, cert_file: Path
 ) -> None:
@@ -451,18 +462,23 @@ def test_stdout_closed_by_head_never_changes_an_answer_and_listen_exits_0(
     proc = subprocess.Popen(
         ["sh", "-c", cmd], stdout=subprocess.PIPE, text=True, cwd=cert_file.parent
     )
-    assert proc.stdout is not None
-    url = json.loads(proc.stdout.readline())["url"]
+    err_file = cert_file.parent / "listen.err"
+    url = _wait_for_url(err_file, proc)  # head holds its first line until it has two
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     statuses = []
     with httpx2.Client(timeout=10) as http:
         for i in range(4):
-            body, headers = knox.callback(nonce=f"pipe-{i}", payload={"x": "y" * 70_000})
+            body, headers = knox.callback(nonce=f"pipe-{i}", payload={"i": i, "x": "y" * 70_000})
             try:
                 statuses.append(http.post(url, content=body, headers=headers).status_code)
             except httpx2.HTTPError:
                 break  # listen stopped after stdout went away: no answer is a wrong one
     assert proc.wait(timeout=30) == 0
-    err = (cert_file.parent / "listen.err").read_text()
+    reader.join(timeout=10)
+    assert [json.loads(line)["kind"] for line in out] == ["listening", "callback"]
+    err = err_file.read_text()
     assert statuses[:2] == [200, 200]
     assert set(statuses) == {200}
     assert "stdout was closed: stopping" in err
@@ -474,19 +490,27 @@ def test_stdout_closed_with_a_record_keeps_serving(
     knox: Signer, cert_file: Path, tmp_path: Path
 ) -> None:
     record = tmp_path / "r.ndjson"
-    rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:", "--record", str(record))
-    assert rx.proc.stdout is not None
-    rx.proc.stdout.close()  # our reader goes away
+    cmd = [sys.executable, "-m", "knoxhook", "listen", "--port", "0", "--json"]
+    cmd += ["--cert", str(cert_file), "--nonce-db", ":memory:", "--record", str(record)]
+    with (tmp_path / "err").open("w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+    assert proc.stdout is not None
+    url = json.loads(proc.stdout.readline())["url"]
+    proc.stdout.close()  # our reader goes away
     with httpx2.Client(timeout=10) as http:
         statuses = []
         for i in range(3):
-            body, headers = knox.callback(nonce=f"rec-{i}", payload={"x": "y" * 70_000})
-            statuses.append(http.post(rx.url, content=body, headers=headers).status_code)
+            body, headers = knox.callback(nonce=f"rec-{i}", payload={"i": i, "x": "y" * 70_000})
+            statuses.append(http.post(url, content=body, headers=headers).status_code)
     assert statuses == [200, 200, 200]
-    assert rx.proc.poll() is None  # still serving
-    assert rx.stop() == 0
+    assert proc.poll() is None  # still serving
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0
     assert len(read_records(record)) == 3
-    assert "stdout was closed: still serving" in "".join(rx.err)
+    err_text = (tmp_path / "err").read_text()
+    assert "stdout was closed: still serving" in err_text
+    assert "stopped: 3 accepted, 0 rejected" in err_text
+    assert "Traceback" not in err_text
 
 
 def _dead_url() -> str:
@@ -580,7 +604,7 @@ def test_max_callbacks_exits_0_and_timeout_exits_7(knox: Signer, cert_file: Path
     rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:", "--max-callbacks", "2")
     with httpx2.Client(timeout=10) as http:
         for i in range(2):
-            body, headers = knox.callback(nonce=f"ci-{i}")
+            body, headers = knox.callback(nonce=f"ci-{i}", payload={"i": i})
             assert http.post(rx.url, content=body, headers=headers).status_code == 200
     assert rx.proc.wait(timeout=30) == 0
     waited = Listener(
@@ -659,3 +683,81 @@ def test_sigterm_drains_a_callback_in_flight(knox: Signer, cert_file: Path, tmp_
         sender.join(timeout=30)
     assert answer == [200]
     assert "stopped: 1 accepted, 0 rejected" in "".join(rx.err)
+
+
+def _server_tls(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files)."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def test_tls_cert_and_key_serve_https(knox: Signer, cert_file: Path, tmp_path: Path) -> None:
+    import ssl
+
+    server_cert, server_key = _server_tls(tmp_path)
+    rx = Listener(
+        "--cert", str(cert_file), "--nonce-db", ":memory:",
+        "--tls-cert", str(server_cert), "--tls-key", str(server_key),
+    )  # fmt: skip
+    assert rx.url.startswith("https://127.0.0.1:")
+    trust = ssl.create_default_context(cafile=str(server_cert))
+    body, headers = knox.callback(nonce="over-tls")
+    with httpx2.Client(timeout=10, verify=trust) as http:
+        answer = http.post(rx.url, content=body, headers=headers)
+    with pytest.raises(httpx2.HTTPError):  # plain HTTP to the TLS port gets no answer
+        httpx2.post(rx.url.replace("https://", "http://"), content=body, timeout=5)
+    assert rx.stop() == 0
+    assert (answer.status_code, answer.json()["status"]) == (200, "accepted")
+
+
+def test_tls_options_go_together_and_must_be_usable(cert_file: Path, tmp_path: Path) -> None:
+    server_cert, _ = _server_tls(tmp_path)
+    base = [sys.executable, "-m", "knoxhook", "listen", "--port", "0", "--cert", str(cert_file)]
+    alone = subprocess.run(
+        [*base, "--tls-cert", str(server_cert)], capture_output=True, text=True, timeout=60
+    )
+    wrong = subprocess.run(
+        [*base, "--tls-cert", str(server_cert), "--tls-key", str(cert_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.returncode == 2
+    assert "Error: --tls-cert and --tls-key go together" in alone.stderr
+    assert wrong.returncode == 2
+    assert f"--tls-key {cert_file}: cannot use them" in wrong.stderr
+    assert "Traceback" not in alone.stderr + wrong.stderr

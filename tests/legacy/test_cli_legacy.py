@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from knoxhook import wire
 from knoxhook.emulator import legacy
 from tests.fakes import MemoryKeyring
@@ -282,3 +284,80 @@ def test_a_cached_legacy_token_starts_without_crypto_keyring_or_authlib(
         assert result.returncode == 0, result.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert {"cryptography", "keyring", "authlib", "knoxhook.legacy.jwt"}.isdisjoint(imported)
+
+
+def test_login_on_a_tty_prompts_for_the_identifier_with_hidden_input(
+    cli: Cli,
+    legacy_emulator: EmulatorHandle,
+    keys_file: Callable[..., Path],
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import typer
+
+    from knoxhook.cli import common
+
+    asked: list[tuple[str, bool]] = []
+
+    def prompt(text: str, hide_input: bool = False, err: bool = False) -> str:
+        asked.append((text, hide_input))
+        return IDENTIFIER
+
+    monkeypatch.setattr(common, "is_interactive", lambda: True)
+    monkeypatch.setattr(typer, "prompt", prompt)
+    r = cli("auth", "login", "--keys", str(keys_file()), "--base-url", legacy_emulator.base_url)
+    assert r.code == 0, r.err
+    assert asked == [("Client Identifier", True)]
+    assert list(memory_keyring.store) == [("knoxhook", "default:legacy")]
+
+
+def test_login_from_the_environment_alone_and_without_an_identifier(
+    cli: Cli,
+    legacy_emulator: EmulatorHandle,
+    keys_file: Callable[..., Path],
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KNOXHOOK_KEYS_FILE", str(keys_file()))
+    r = cli("auth", "login", "--base-url", legacy_emulator.base_url)
+    assert r.code == 2
+    assert "no Client Identifier given" in r.err
+    monkeypatch.setenv("KNOXHOOK_CLIENT_IDENTIFIER", IDENTIFIER)
+    r = cli("auth", "login", "--base-url", legacy_emulator.base_url, "--json")
+    assert (r.code, r.json()["auth"]) == (0, "legacy"), r.err
+
+
+def test_region_picks_the_host_and_is_recorded(
+    cli: Cli, keys_file: Callable[..., Path], memory_keyring: MemoryKeyring, isolated_env: Path
+) -> None:
+    from knoxhook.config import profile_values
+
+    r = cli(
+        "auth",
+        "login",
+        "--keys",
+        str(keys_file()),
+        "--region",
+        "xx",
+        "--client-identifier-stdin",
+        stdin=b"id\n",
+    )
+    assert r.code == 2
+    assert "--region must be one of: us, eu" in r.err
+    assert profile_values(isolated_env / "config", "default") == {}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["auth", "login", "--help"], ["demo", "--help"]])
+def test_help_never_imports_the_legacy_crypto(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "knoxhook", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert {"cryptography", "authlib", "knoxhook.legacy.keys", "knoxhook.legacy.jwt"}.isdisjoint(
+        imported
+    )
+    if args != ["--help"]:
+        assert "--keys" in result.stdout or "--auth" in result.stdout

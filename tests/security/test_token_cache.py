@@ -29,6 +29,10 @@ PLANTED = "planted-token-from-someone-else"
 OTHER_UID = 12345
 
 
+def tokens_of(settings: config.Settings) -> Path:
+    return settings.cache_dir / tokencache.TOKENS_DIR
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
@@ -62,7 +66,7 @@ def assert_fresh_token_used(cli: Cli, knox: EmulatorHandle) -> str:
     assert token
     assert token != PLANTED
     settings = config.load_settings()
-    tokens = tokencache.tokens_dir(settings)
+    tokens = tokens_of(settings)
     assert not tokens.is_symlink()
     assert (mode(settings.cache_dir), mode(tokens)) == (0o700, 0o700)
     assert os.lstat(tokens).st_uid == os.geteuid()
@@ -81,7 +85,7 @@ def test_a_symlinked_tokens_dir_is_not_followed_and_is_replaced(
     plant(elsewhere / tokencache.cache_path(settings).name, record())
     settings.cache_dir.mkdir(parents=True)
     os.chmod(settings.cache_dir, 0o700)
-    tokencache.tokens_dir(settings).symlink_to(elsewhere)
+    tokens_of(settings).symlink_to(elsewhere)
     assert_fresh_token_used(cli, knox)
     assert sorted(p.name for p in elsewhere.iterdir()) == [
         tokencache.cache_path(settings).name
@@ -108,11 +112,9 @@ def test_a_directory_of_another_user_is_not_trusted(
 ) -> None:
     settings = config.load_settings()
     plant(tokencache.cache_path(settings), record())
-    for directory in (settings.cache_dir, tokencache.tokens_dir(settings)):
+    for directory in (settings.cache_dir, tokens_of(settings)):
         os.chmod(directory, 0o700)
-    chown_to_someone_else(
-        settings.cache_dir if which == "cache" else tokencache.tokens_dir(settings)
-    )
+    chown_to_someone_else(settings.cache_dir if which == "cache" else tokens_of(settings))
     assert_fresh_token_used(cli, knox)
 
 
@@ -123,7 +125,7 @@ def test_a_directory_others_can_write_to_is_not_trusted(
     settings = config.load_settings()
     plant(tokencache.cache_path(settings), record())  # made under umask 000: 0777 dirs
     os.chmod(settings.cache_dir, 0o777 if which == "cache" else 0o700)
-    os.chmod(tokencache.tokens_dir(settings), 0o777 if which == "tokens" else 0o700)
+    os.chmod(tokens_of(settings), 0o777 if which == "tokens" else 0o700)
     assert_fresh_token_used(cli, knox)
 
 

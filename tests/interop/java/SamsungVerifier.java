@@ -15,7 +15,8 @@
 // One JVM serves many cases: stdin holds one JSON object per line,
 //   {"body": base64, "signature": "<X-WSM-SIGNATURE>" | null, "certificate": base64 DER | null}
 // and stdout gets one line per case,
-//   {"verdict": ..., "reserialized": base64 of the bytes Samsung signs | null, "error": ...}
+//   {"verdict": ..., "reserialized": base64 of the bytes Samsung signs | null, "error": ...,
+//    "java": the JVM's java.specification.version (Double.toString changed in Java 19)}
 // With no signature only the re-serialization is computed (verdict "none").
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -76,6 +77,7 @@ public final class SamsungVerifier {
 
     public static void main(String[] args) throws Exception {
         CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+        String javaVersion = System.getProperty("java.specification.version");
         Map<String, PublicKey> keys = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
@@ -113,6 +115,7 @@ public final class SamsungVerifier {
             } else {
                 result.putNull("reserialized");
             }
+            result.put("java", javaVersion);
             out.println(io.writeValueAsString(result));
             out.flush();
         }
