@@ -39,7 +39,7 @@ from knoxhook.certinfo import load_certificates as load_certificates  # re-expor
 from knoxhook.certinfo import rfc3339
 from knoxhook.certinfo import spki_sha256 as spki_sha256  # re-exported
 from knoxhook.errors import CertificateError
-from knoxhook.files import ensure_private_dir, write_private
+from knoxhook.files import ensure_private_dir, store_private, write_private
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -90,13 +90,15 @@ def read_stored(settings: Settings) -> bytes | None:
         raise CertificateError(f"cannot read {stored_path(settings)}: {exc.strerror}") from exc
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, 0600; a missing directory is created 0700.
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+    """Write ``data`` to ``path`` atomically with exactly ``mode`` (0600 unless told),
+    whatever the umask; missing directories are created 0700, a symbolic link refused.
 
-    For any path (``cert fetch --out``): an existing directory keeps its mode.
+    For any path (``cert fetch --out``, which shares it 0644): an existing directory keeps
+    its mode. Never group/world-writable: whoever may replace a certificate decides
+    which callbacks verify.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private(path, data)
+    write_private(path, data, mode=mode)
     return path
 
 
@@ -105,7 +107,7 @@ def store(settings: Settings, pem: bytes) -> Path:
     load_certificates(pem)  # never store garbage
     path = stored_path(settings)
     ensure_private_dir(path.parent)
-    write_private(path, pem)
+    store_private(path, pem)
     return path
 
 
@@ -186,8 +188,11 @@ def fetch_and_store(
 
 def _default_factory(settings: Settings) -> CertClient:
     from knoxhook.client import open_client
+    from knoxhook.validation import validate_knox_urls
 
-    client: CertClient = open_client(settings)
+    # the certificate is the root of trust of every callback: never over plain http to a
+    # remote host unless allowed (``verify``/``listen`` download it without a client)
+    client: CertClient = open_client(validate_knox_urls(settings))
     return client
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -49,6 +49,9 @@ from knoxhook.retry import (
     retrying,
 )
 from knoxhook.tokens import TokenManager
+
+if TYPE_CHECKING:
+    from knoxhook.legacy.source import LegacyTokenManager
 
 __all__ = ["BearerAuth", "HttpOptions", "KnoxClient", "RetryPolicy", "open_client"]
 
@@ -89,7 +92,7 @@ class KnoxClient:
         *,
         http: HttpOptions | None = None,
         secret: str | None = None,
-        tokens: TokenManager | None = None,
+        tokens: TokenManager | LegacyTokenManager | None = None,
     ) -> None:
         self.settings = settings
         if http is None:
@@ -97,10 +100,21 @@ class KnoxClient:
         if http.base_url is None:  # options made without settings: this profile's host
             http = dataclasses.replace(http, base_url=settings.base_url)
         self.http = http
-        self.tokens = tokens or TokenManager(settings, secret=secret, http=http)
         self.retry = http.retry
         self._sleep = http.sleep
-        self.auth = BearerAuth(self.tokens)
+        self.tokens: TokenManager | LegacyTokenManager
+        self.auth: httpx2.Auth
+        if settings.auth == "legacy":  # Knox Guard: x-knox-apitoken (knoxhook.legacy)
+            from knoxhook.legacy.auth import ApiTokenAuth
+            from knoxhook.legacy.source import LegacyTokenManager
+
+            legacy = tokens if isinstance(tokens, LegacyTokenManager) else None
+            self.tokens = legacy or LegacyTokenManager(settings, http=http)
+            self.auth = ApiTokenAuth(self.tokens)
+        else:
+            oauth = tokens if isinstance(tokens, TokenManager) else None
+            self.tokens = oauth or TokenManager(settings, secret=secret, http=http)
+            self.auth = BearerAuth(self.tokens)
         tenant = {wire.TENANT_HEADER: settings.tenant_id} if settings.tenant_id else {}
         self._http = http.client(secrets=self.tokens.known_secrets, headers=tenant, auth=self.auth)
 
@@ -124,6 +138,8 @@ class KnoxClient:
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
+        if path.startswith(wire.KWN_PREFIX + "/"):  # a legacy profile's KWN may be v0.1
+            path = self.settings.kwn_prefix + path[len(wire.KWN_PREFIX) :]
         where = f"{method} {self.settings.base_url}{path}"
 
         def attempt(number: int) -> httpx2.Response:

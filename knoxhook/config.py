@@ -8,6 +8,11 @@ Resolution, highest first (``load_settings``):
 3. the profile's table in ``config.toml`` in the config dir (``[profiles.NAME]``);
 4. defaults (``https://api.samsungknox.com``, token URL ``{base}/ams/v1/oauth2/token``).
 
+``allow_http`` (plain http:// to a host that is not this machine, refused by
+``validation.validate_knox_urls`` unless allowed) is on when the ``--allow-http`` flag,
+``KNOXHOOK_ALLOW_HTTP=1`` or the profile's ``allow_http = true`` says so; it is never
+inferred from the URL.
+
 The profile is ``--profile``, else ``KNOXHOOK_PROFILE``, else ``default_profile`` in
 ``config.toml``, else ``default``. Directories: ``KNOXHOOK_CONFIG_DIR`` /
 ``KNOXHOOK_CACHE_DIR``, else the platform's (platformdirs). The client secret is NOT a
@@ -27,6 +32,7 @@ from typing import Any, Final
 from knoxhook import wire
 from knoxhook.errors import UsageError
 from knoxhook.files import ensure_private_dir as ensure_private_dir  # re-exported
+from knoxhook.files import store_private
 from knoxhook.files import write_private as write_private  # re-exported
 
 APP_NAME: Final = "knoxhook"
@@ -40,8 +46,14 @@ ENV_VARS: Final[dict[str, str]] = {
     "client_id": "KNOXHOOK_CLIENT_ID",
     "scope": "KNOXHOOK_SCOPE",
     "tenant_id": "KNOXHOOK_TENANT_ID",
+    "auth": "KNOXHOOK_AUTH",  # "oauth" (default) or "legacy" (Knox Guard: knoxhook.legacy)
+    "api_version": "KNOXHOOK_API_VERSION",  # legacy profiles: "v0.1" (default) or "v1"
 }
-PROFILE_KEYS: Final = (*ENV_VARS, "secret_store")
+PROFILE_KEYS: Final = (*ENV_VARS, "secret_store", "region")
+ALLOW_HTTP_ENV: Final = "KNOXHOOK_ALLOW_HTTP"
+ALLOW_HTTP_KEY: Final = "allow_http"  # a TOML boolean in the profile's table
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -76,6 +88,29 @@ class Settings:
     cache_dir: Path
     secret_store: str | None = None  # "keyring" | "file" | None (where login put it)
     sources: Mapping[str, str] | None = None  # setting -> "flag"|"env"|"profile"|"default"
+    auth: str = "oauth"  # "legacy": keys.json + Client Identifier (knoxhook.legacy)
+    api_version: str | None = None  # legacy: where KWN lives, wire.LEGACY_API_VERSIONS
+    region: str | None = None  # legacy: the portal region the host came from (us, eu)
+    allow_http: bool = False  # plain http:// to a remote host explicitly allowed
+
+    @property
+    def kwn_prefix(self) -> str:
+        """``/kwn/v1``; for a legacy profile ``/kcs/kwn/v0.1`` unless api_version is v1."""
+        if self.auth != "legacy":
+            return wire.KWN_PREFIX
+        return wire.LEGACY_API_VERSIONS[self.api_version or wire.LEGACY_DEFAULT_API_VERSION]
+
+    def source_of(self, key: str) -> str:
+        """Where ``key`` came from, for a message: ``--base-url``, ``KNOXHOOK_BASE_URL``,
+        ``base_url in profile 'x' (config.toml)``, or ``base_url`` (the default)."""
+        source = (self.sources or {}).get(key, "")
+        flag = "--" + key.replace("_", "-")
+        env = ALLOW_HTTP_ENV if key == ALLOW_HTTP_KEY else ENV_VARS.get(key, key)
+        return {
+            "flag": flag,
+            "env": env,
+            "profile": f"{key} in profile {self.profile!r} ({CONFIG_FILE})",
+        }.get(source, key)
 
     @property
     def revoke_url(self) -> str:
@@ -118,12 +153,39 @@ def _profiles(document: dict[str, Any], directory: Path) -> dict[str, Any]:
     return profiles
 
 
+def _allow_http(
+    flag: bool, env: Mapping[str, str], table: Mapping[str, Any], where: str
+) -> tuple[bool, str]:
+    """(allowed, source): the flag, else ``KNOXHOOK_ALLOW_HTTP``, else the profile key."""
+    if flag:
+        return True, "flag"
+    raw = env.get(ALLOW_HTTP_ENV)
+    if raw is not None and raw.strip().lower() not in _FALSE:
+        if raw.strip().lower() not in _TRUE:
+            raise UsageError(
+                f"{ALLOW_HTTP_ENV}={raw!r} is not a yes/no value", hint="set it to 1 or 0"
+            )
+        return True, "env"
+    value = table.get(ALLOW_HTTP_KEY)
+    if value is None or value is False:
+        return False, "default"
+    if value is not True:
+        raise UsageError(
+            f"{ALLOW_HTTP_KEY} in {where} must be true or false, not {value!r}",
+            hint=f"write {ALLOW_HTTP_KEY} = true (a TOML boolean, no quotes)",
+        )
+    return True, "profile"
+
+
 def load_settings(
     profile: str | None = None,
     overrides: Mapping[str, str | None] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    allow_http: bool = False,
 ) -> Settings:
-    """Resolve settings: flag (``overrides``) > env > profile > default (module docstring)."""
+    """Resolve settings: flag (``overrides``, ``allow_http``) > env > profile > default
+    (module docstring). ``allow_http`` is the ``--allow-http`` flag: True when given."""
     env = os.environ if env is None else env
     overrides = overrides or {}
     cdir, kdir = config_dir(env), cache_dir(env)
@@ -147,10 +209,23 @@ def load_settings(
         else:
             values[key], sources[key] = None, "default"
 
-    base_url = (values["base_url"] or wire.DEFAULT_BASE_URL).rstrip("/")
+    auth, api_version = values["auth"] or "oauth", values["api_version"]
+    if auth not in ("oauth", "legacy") or api_version not in (None, *wire.LEGACY_API_VERSIONS):
+        bad = "auth" if auth not in ("oauth", "legacy") else "api_version"
+        raise UsageError(
+            f"unknown {bad} {values[bad]!r} (from {sources[bad]})",
+            hint="auth is oauth or legacy; api_version is " + " or ".join(wire.LEGACY_API_VERSIONS),
+        )
+    # A legacy profile's host is the regional Knox Cloud Authentication one [doc].
+    region_host = wire.LEGACY_REGIONS.get(values["region"] or wire.LEGACY_DEFAULT_REGION)
+    default_base = (region_host or wire.LEGACY_US_HOST) if auth == "legacy" else None
+    base_url = (values["base_url"] or default_base or wire.DEFAULT_BASE_URL).rstrip("/")
     token_url = values["token_url"] or base_url + wire.TOKEN_PATH
     if values["token_url"] is None and sources["base_url"] != "default":
         sources["token_url"] = sources["base_url"]
+    allowed, sources[ALLOW_HTTP_KEY] = _allow_http(
+        allow_http, env, table, f"profile {name!r} ({cdir / CONFIG_FILE})"
+    )
     return Settings(
         profile=name,
         base_url=base_url,
@@ -162,6 +237,10 @@ def load_settings(
         cache_dir=kdir,
         secret_store=values["secret_store"],
         sources=sources,
+        auth=auth,
+        api_version=api_version,
+        region=values["region"],
+        allow_http=allowed,
     )
 
 
@@ -224,7 +303,7 @@ def write_config(directory: Path, document: Mapping[str, Any]) -> Path:
     if not directory.is_dir():
         ensure_private_dir(directory)
     path = directory / CONFIG_FILE
-    write_private(path, dump_toml(document).encode("utf-8"))
+    store_private(path, dump_toml(document).encode("utf-8"))
     return path
 
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from knoxhook.config import Settings
 from knoxhook.errors import NotConfiguredError
-from knoxhook.files import ensure_private_dir, write_private
+from knoxhook.files import ensure_private_dir, store_private
 
 ENV_SECRET: Final = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
 KEYRING_SERVICE: Final = "knoxhook"
@@ -157,7 +157,7 @@ def store_secret(settings: Settings, secret: str, *, insecure_file: bool) -> str
     if insecure_file:
         path = secret_file(settings)
         ensure_private_dir(path.parent)
-        write_private(path, secret.encode("utf-8"))
+        store_private(path, secret.encode("utf-8"))
         _keyring_delete(settings)
         return FILE_STORE
     if not settings.client_id:

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from knoxhook import wire
 from knoxhook.config import Settings
+from knoxhook.emulator import DEFAULT_SIGNING, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from knoxhook.errors import KnoxhookError, VerificationError
 
 if TYPE_CHECKING:  # imported at run time inside _run: `knoxhook --help` stays fast
-    from knoxhook.emulator.testing import EmulatorHandle
+    from knoxhook.emulator.controls import EmulatorControls
     from knoxhook.receiver.app import Verdict
     from knoxhook.subscriptions import SubscriptionService
 
@@ -61,30 +62,43 @@ def demo_settings(base_url: str, client_id: str, workdir: Path) -> Settings:
     )
 
 
-def run_demo(*, signing: str = "padded", callback_timeout: float = 10.0) -> Iterator[Step]:
-    """Run the workflow; yields each step once it has succeeded."""
+def run_demo(
+    *, signing: str = DEFAULT_SIGNING, callback_timeout: float = 10.0, auth: str = "oauth"
+) -> Iterator[Step]:
+    """Run the workflow; yields each step once it has succeeded. ``auth="legacy"``: with
+    Knox Guard's keys.json authentication (``knoxhook.legacy.demo``)."""
     with tempfile.TemporaryDirectory(prefix="knoxhook-demo-") as tmp:
-        yield from _run(Path(tmp), signing, callback_timeout)
+        yield from _run(Path(tmp), signing, callback_timeout, auth)
 
 
-def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]:
+def _run(workdir: Path, signing: str, callback_timeout: float, auth: str) -> Iterator[Step]:
+    import httpx2
+
     from knoxhook import certs, tokens
     from knoxhook.client import KnoxClient
-    from knoxhook.emulator.testing import running_emulator
+    from knoxhook.emulator.config import EmulatorConfig
+    from knoxhook.emulator.controls import EmulatorControls
+    from knoxhook.emulator.runner import run_emulator
     from knoxhook.receiver.app import StaticCertificates, create_receiver
     from knoxhook.receiver.nonces import SqliteNonceStore
     from knoxhook.receiver.recorder import NdjsonRecorder
     from knoxhook.serving import serve_in_thread
     from knoxhook.subscriptions import SubscriptionService
 
-    with running_emulator(signing=signing) as knox:
+    config = EmulatorConfig(clients={DEMO_CLIENT_ID: DEMO_CLIENT_SECRET}, signing=signing)
+    with run_emulator(config) as emulator, httpx2.Client(timeout=60.0) as control_http:
+        knox = EmulatorControls(emulator.base_url, control_http)
         yield Step(
             "emulator",
             "Knox cloud emulator started",
-            {"base_url": knox.base_url, "signing": signing, "client_id": knox.client_id},
+            {"base_url": knox.base_url, "signing": str(signing), "client_id": DEMO_CLIENT_ID},
         )
-        settings = demo_settings(knox.base_url, knox.client_id, workdir)
-        with KnoxClient(settings, secret=knox.client_secret) as client:
+        settings = demo_settings(knox.base_url, DEMO_CLIENT_ID, workdir)
+        if auth == "legacy":
+            from knoxhook.legacy import demo as legacy_demo
+
+            settings = legacy_demo.prepare(settings)
+        with KnoxClient(settings, secret=DEMO_CLIENT_SECRET) as client:
             fetched = certs.fetch_and_store(settings, client)
             fetched.info.check_valid()
             cert = fetched.info.to_json()
@@ -99,17 +113,20 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                 },
             )
 
-            token = client.tokens.get()
-            yield Step(
-                "token",
-                "OAuth 2.0 access token obtained (client credentials)",
-                {
-                    "token_url": settings.token_url,
-                    "scope": settings.scope,
-                    "expires_in": round(token.expires_in(time.time())),
-                    "cache_mode": _mode(tokens.cache_path(settings)),
-                },
-            )
+            if auth == "legacy":
+                yield Step(*legacy_demo.token_step(client))
+            else:
+                token = client.tokens.get()
+                yield Step(
+                    "token",
+                    "OAuth 2.0 access token obtained (client credentials)",
+                    {
+                        "token_url": settings.token_url,
+                        "scope": settings.scope,
+                        "expires_in": round(token.expires_in(time.time())),
+                        "cache_mode": _mode(tokens.cache_path(settings)),
+                    },
+                )
 
             verdicts: queue.Queue[Verdict] = queue.Queue()
             trusted = StaticCertificates(certs.load_certificates(fetched.pem))
@@ -132,6 +149,7 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
                         callback_url,
                         verdicts,
                         callback_timeout,
+                        legacy_demo.EVENT if auth == "legacy" else DEMO_EVENT,
                     )
             finally:
                 recorder.close()
@@ -140,22 +158,25 @@ def _run(workdir: Path, signing: str, callback_timeout: float) -> Iterator[Step]
 
 def _subscription_steps(
     service: SubscriptionService,
-    knox: EmulatorHandle,
+    knox: EmulatorControls,
     callback_url: str,
     verdicts: queue.Queue[Verdict],
     callback_timeout: float,
+    event: str = DEMO_EVENT,
 ) -> Iterator[Step]:
     from knoxhook.httpoptions import HttpOptions
 
-    subscription = service.create(callback_url, [DEMO_EVENT])
-    yield Step("subscribe", f"Subscribed {callback_url} to {DEMO_EVENT}", subscription.to_json())
+    subscription = service.create(callback_url, [event])
+    yield Step("subscribe", f"Subscribed {callback_url} to {event}", subscription.to_json())
 
-    delivery = knox.trigger(DEMO_EVENT)
+    delivery = knox.trigger(event)
     if delivery.get("status") != "delivered":
         raise KnoxhookError(f"the emulator could not deliver the callback: {delivery.get('error')}")
     yield Step(
         "trigger",
-        f"Knox completed the device upload and sent {DEMO_EVENT}",
+        f"Knox completed the device upload and sent {event}"
+        if event == DEMO_EVENT
+        else f"Knox Guard locked the device and sent {event}",
         {k: delivery.get(k) for k in ("traceId", "nonce", "httpStatus", "attempts", "latencyMs")},
     )
 

@@ -1,12 +1,25 @@
 """Run an ASGI app on uvicorn in a background thread (emulator, receiver, demo, tests).
 
 ``serve_in_thread`` binds first and reports the real port, so ``port=0`` works; it
-waits (bounded) until uvicorn is serving and stops it cleanly on exit.
+waits (bounded) until uvicorn is serving, runs the app's lifespan (startup before the
+first request, shutdown at the end), and on exit stops it gracefully: requests in
+flight are finished (up to ``Limits.drain_seconds``), idle connections closed.
+
+Every server is guarded against slow or hoarding clients (issue 13.4, "slowloris";
+``Limits``): a connection must deliver a request's headers within ``header_seconds``
+of opening (or of its previous answer), else it is closed, however slowly it trickles
+bytes; past ``max_connections`` open connections a new one is closed at once, so
+hoarders cannot exhaust the file descriptors. (uvicorn's own ``timeout_keep_alive``
+is reset by every byte, and ``limit_concurrency`` answers 503 but keeps the socket.)
+The body's deadline is the app's (``knoxhook.receiver.body``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
+import resource
 import socket
 import threading
 import time
@@ -22,11 +35,39 @@ from knoxhook.errors import KnoxhookError, UsageError
 class RunningServer:
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A certificate chain and its private key (PEM files), for HTTPS."""
+
+    certfile: str
+    keyfile: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much a client may take."""
+
+    header_seconds: float = 10.0  # from connect (or the last answer) to complete headers
+    keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
+    max_connections: int | None = None  # None: 1000, or fewer under a low `ulimit -n`
+    max_header_bytes: int = 64 * 1024  # the receiver raises it: an attached JWS is 4/3 body
+    drain_seconds: float = 10.0  # on stop, requests in flight get this long to finish
+
+    def connections(self) -> int:
+        if self.max_connections is not None:
+            return self.max_connections
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return 1000
+        return max(16, min(1000, soft - 64))  # leave descriptors for files and clients
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -51,16 +92,98 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a header deadline and a connection cap."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    max_connections = limits.connections()
+
+    class Guarded(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                self.connections.discard(self)
+                transport.abort()  # at the cap: free the descriptor now
+                return
+            self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(limits.header_seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            waiting_for_headers = self.cycle is None or self.cycle.response_complete
+            if waiting_for_headers and not self.transport.is_closing():
+                self.transport.abort()
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            if self.cycle is not before:  # the headers of a new request are complete
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return Guarded
+
+
 @contextmanager
 def serve_in_thread(
-    app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    startup_timeout: float = 10.0,
+    limits: Limits | None = None,
+    log_handler: logging.Handler | None = None,
+    tls: Tls | None = None,
 ) -> Iterator[RunningServer]:
-    """Serve ``app`` until the block ends; yields the host and the bound port."""
+    """Serve ``app`` until the block ends; yields the host and the bound port.
+
+    ``log_handler``: where uvicorn's and knoxhook's warnings go (``listen
+    --log-format``); by default uvicorn's own stderr format. ``tls``: serve HTTPS."""
     import uvicorn
 
+    limits = limits or Limits()
+    options: dict[str, Any] = {}
+    if log_handler is not None:
+        options["log_config"] = None
+        for name in ("uvicorn", "knoxhook"):
+            logger = logging.getLogger(name)
+            logger.handlers[:] = [log_handler]
+            logger.setLevel(logging.WARNING)
+            logger.propagate = False
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    if tls is not None:
+        options["ssl_certfile"] = tls.certfile
+        options["ssl_keyfile"] = tls.keyfile
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=guarded_protocol(limits),
+        timeout_keep_alive=int(limits.keep_alive_seconds),
+        timeout_graceful_shutdown=int(limits.drain_seconds),
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        **options,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -72,8 +195,8 @@ def serve_in_thread(
             raise KnoxhookError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     try:
-        yield RunningServer(host, bound_port)
+        yield RunningServer(host, bound_port, "https" if tls else "http")
     finally:
         server.should_exit = True
-        thread.join(timeout=startup_timeout)
+        thread.join(timeout=limits.drain_seconds + startup_timeout)
         sock.close()

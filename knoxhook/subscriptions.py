@@ -9,17 +9,23 @@ returns one with the same URL and events if there is one; only if there is none 
 it try again (bounded). An exact match that existed *before* the create is returned
 too, which is the right idempotent answer: Knox lets an event belong to at most one
 subscription, so a create with those events could not have succeeded anyway.
+
+Idempotent on purpose (issue 11), so that scripts and ``knoxhook apply`` can run twice:
+``upsert`` returns the identical subscription when it exists (``changed=False``);
+``modify`` reads first and sends nothing when nothing would change; ``delete_many``
+reports every id with its outcome, also when some fail.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from knoxhook import wire
-from knoxhook.errors import KnoxhookError, NotFoundError, TransportError, UsageError
+from knoxhook.errors import ApiError, KnoxhookError, NotFoundError, TransportError, UsageError
 from knoxhook.validation import is_loopback as is_loopback  # re-exported
 from knoxhook.validation import validate_events as validate_events  # re-exported
 from knoxhook.validation import validate_url as validate_url  # re-exported
@@ -95,6 +101,41 @@ class Subscription:
     def matches(self, url: str, events: Iterable[str]) -> bool:
         """Same callback URL (ignoring a trailing slash) and the same set of events."""
         return self.url.rstrip("/") == url.rstrip("/") and set(self.events) == set(events)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A subscription after a write that may not have been needed."""
+
+    subscription: Subscription
+    changed: bool  # False: it was already so, nothing was sent
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.subscription.to_json(), "changed": self.changed}
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What happened to one id of ``delete_many``."""
+
+    subscription_id: str
+    outcome: str  # "deleted" | "already_gone" | "failed" | "skipped" (not tried)
+    error: KnoxhookError | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.outcome in ("deleted", "already_gone")
+
+    def to_json(self) -> dict[str, Any]:
+        error = None
+        if self.error is not None:
+            error = {"code": self.error.code, "message": self.error.message}
+        return {
+            wire.F_SUBSCRIPTION_ID: self.subscription_id,
+            "deleted": self.deleted,
+            "outcome": self.outcome,
+            "error": error,
+        }
 
 
 def _opt_str(value: Any) -> str | None:
@@ -184,6 +225,18 @@ class SubscriptionService:
             hint="check the network and try again",
         ) from last
 
+    def upsert(self, url: str, events: Sequence[str], *, allow_http: bool = False) -> Outcome:
+        """The identical subscription (same URL, same events) if it exists, else a new one.
+
+        Anything else holding one of the events still makes the create fail (exit 5).
+        """
+        url = validate_url(url, allow_http=allow_http)
+        names = validate_events(events)
+        existing = self.find(url, names)
+        if existing is not None:
+            return Outcome(existing, changed=False)
+        return Outcome(self.create(url, names, allow_http=allow_http), changed=True)
+
     def _look(self, url: str, events: Sequence[str], cause: TransportError) -> Subscription | None:
         try:
             return self.find(url, events)
@@ -205,10 +258,32 @@ class SubscriptionService:
         remove_events: Sequence[str] = (),
         allow_http: bool = False,
     ) -> Subscription:
+        """``modify``'s subscription (kept for callers that do not ask what changed)."""
+        return self.modify(
+            subscription_id,
+            url=url,
+            events=events,
+            add_events=add_events,
+            remove_events=remove_events,
+            allow_http=allow_http,
+        ).subscription
+
+    def modify(
+        self,
+        subscription_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        add_events: Sequence[str] = (),
+        remove_events: Sequence[str] = (),
+        allow_http: bool = False,
+    ) -> Outcome:
         """Change the URL and/or the events (replace, add, remove) of one subscription.
 
-        The API's PUT replaces the whole object, so the current one is read first when
-        only part of it changes.
+        The current one is read first: the API's PUT replaces the whole object, and when
+        nothing would change nothing is sent (``changed=False``; the PUT would only move
+        ``updatedAt``). An event both added and removed is a UsageError, before any
+        request.
         """
         if url is None and events is None and not add_events and not remove_events:
             raise UsageError(
@@ -218,22 +293,34 @@ class SubscriptionService:
         replace = None if events is None else validate_events(events)
         add = validate_events(add_events) if add_events else ()
         remove = validate_events(remove_events) if remove_events else ()
-        path = _id_path(subscription_id)
-        if new_url is None or replace is None or add or remove:
-            current = self.get(subscription_id)
-            new_url = new_url or current.url
-            base = replace if replace is not None else current.events
-        else:
-            base = replace
+        both = [e for e in add if e in remove]
+        if both:
+            raise UsageError(
+                f"both added and removed: {', '.join(both)}",
+                hint="give each event to --add-event or to --remove-event, not both",
+            )
+        names = [e for e in dict.fromkeys([*(replace or ()), *add]) if e not in remove]
+        if replace is not None and not names:
+            raise self._empty(subscription_id)
+        current = self.get(subscription_id)
+        new_url = new_url or current.url
+        base = replace if replace is not None else current.events
         names = [e for e in dict.fromkeys([*base, *add]) if e not in remove]
         if not names:
-            raise UsageError(
-                "a subscription needs at least one event",
-                hint=f"to drop them all: knoxhook subscriptions delete {subscription_id}",
-            )
+            raise self._empty(subscription_id)
+        if new_url == current.url and set(names) == set(current.events):
+            return Outcome(current, changed=False)
         body = {wire.F_URL: new_url, wire.F_EVENTS: names}
+        path = _id_path(subscription_id)
         response = self._client.request("PUT", path, json=body, idempotent=True)
-        return Subscription.from_wire(_json(response))
+        return Outcome(Subscription.from_wire(_json(response)), changed=True)
+
+    @staticmethod
+    def _empty(subscription_id: str) -> UsageError:
+        return UsageError(
+            "a subscription needs at least one event",
+            hint=f"to drop them all: knoxhook subscriptions delete {subscription_id}",
+        )
 
     def delete(self, subscription_id: str, *, missing_ok: bool = False) -> bool:
         """Delete one subscription; False if it was already gone and ``missing_ok``.
@@ -249,3 +336,28 @@ class SubscriptionService:
                 raise
             return False
         return True
+
+    def delete_many(self, subscription_ids: Sequence[str]) -> builtins.list[Deletion]:
+        """Delete each id; one ``Deletion`` per id, in order, whatever happens.
+
+        A refusal of one id (4xx) does not stop the others. A network or authentication
+        failure does: the ids after it are ``skipped`` (not tried), since they would only
+        fail the same way after their own retries.
+        """
+        results: builtins.list[Deletion] = []
+        stop: KnoxhookError | None = None
+        for sid in subscription_ids:
+            if stop is not None:
+                results.append(Deletion(sid, "skipped"))
+                continue
+            try:
+                gone = self.delete(sid, missing_ok=True)
+            except ApiError as exc:  # this id only (NotFoundError cannot happen: missing_ok)
+                results.append(Deletion(sid, "failed", exc))
+                continue
+            except KnoxhookError as exc:
+                results.append(Deletion(sid, "failed", exc))
+                stop = exc
+                continue
+            results.append(Deletion(sid, "deleted" if gone else "already_gone"))
+        return results

@@ -29,15 +29,14 @@ from knoxhook.errors import (
     TransportError,
     UsageError,
 )
-from knoxhook.files import ensure_private_dir
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
 from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
 from knoxhook.tokencache import Token as Token  # re-exported
 from knoxhook.tokencache import cache_path as cache_path  # re-exported
+from knoxhook.tokencache import prepare_dir, write_cached
 from knoxhook.tokencache import read_cached as read_cached  # re-exported
-from knoxhook.tokencache import write_cached
 
 if TYPE_CHECKING:
     import httpx2
@@ -115,7 +114,7 @@ class TokenManager:
         from filelock import FileLock, Timeout
 
         path = cache_path(self.settings)
-        ensure_private_dir(path.parent)
+        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
         lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
         try:
             lock.acquire()

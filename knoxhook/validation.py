@@ -2,17 +2,32 @@
 
 Event names are checked against the catalogue (``knoxhook.events``), with the closest
 names suggested for a typo; callback URLs must be absolute https, or http to loopback
-(Knox would otherwise send device data unencrypted), unless ``allow_http``.
+(Knox would otherwise send device data unencrypted), unless ``allow_http``. The Knox
+base and token URLs likewise (``validate_knox_urls``): the client secret crosses to the
+token URL, and the validation certificate, the root of trust of every callback, comes
+from the base URL (RFC 6749 §2.3.1 and §3.2 require TLS for client authentication).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from knoxhook import events as catalogue
 from knoxhook.errors import UsageError
+
+if TYPE_CHECKING:
+    from knoxhook.config import Settings
+
+log = logging.getLogger(__name__)
+KNOX_URLS = ("base_url", "token_url")
+ALLOW_HTTP_HINT = (
+    "use https://, or, if you really mean it, pass --allow-http (before the command), "
+    "set KNOXHOOK_ALLOW_HTTP=1, or write allow_http = true in the profile"
+)
 
 
 def validate_events(names: Iterable[str]) -> tuple[str, ...]:
@@ -80,3 +95,51 @@ def validate_url(url: str, *, allow_http: bool = False) -> str:
             hint="use https://, or pass --allow-http if you really mean it",
         )
     return url
+
+
+def validate_knox_urls(
+    settings: Settings, *, warn: Callable[[str], None] | None = None
+) -> Settings:
+    """``settings`` when its base and token URLs may be used; a UsageError (exit 2)
+    naming where the URL came from (flag, env variable, profile) otherwise:
+
+    - not an absolute http(s) URL (httpx2 would fail later with "UnsupportedProtocol",
+      reported as a network error);
+    - plain ``http://`` to a host that is not this machine (127.0.0.0/8, ::1,
+      localhost: the emulator and the demo stay as easy as ever), unless
+      ``settings.allow_http``; then ``warn`` (default: a logged warning) is told, on
+      every use, once per host.
+    """
+    remote: list[str] = []
+    for key in KNOX_URLS:
+        value = str(getattr(settings, key))
+        where = settings.source_of(key)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+            parts = urlsplit("")
+        host = parts.hostname
+        if parts.scheme not in ("http", "https") or not host:
+            raise UsageError(
+                f"{where}: {value!r} is not an http(s) URL",
+                hint="for example https://api.samsungknox.com, or the URL `knoxhook emulator "
+                "run` printed",
+            )
+        if parts.scheme == "https" or is_loopback(host):
+            continue
+        if not settings.allow_http:
+            raise UsageError(
+                f"{where}: refusing plain http:// to {host}: the client secret, tokens and "
+                "the validation certificate would cross the network unencrypted",
+                hint=ALLOW_HTTP_HINT,
+            )
+        if host not in remote:
+            remote.append(host)
+    for host in remote:
+        message = (
+            f"plain http:// to {host}: the client secret, tokens and the validation "
+            f"certificate cross the network unencrypted ({settings.source_of('allow_http')} "
+            "allows it)"
+        )
+        (warn or log.warning)(message)
+    return settings

@@ -69,3 +69,44 @@ CALLBACK_CONTENT_TYPE: Final = "application/json"  # [assume]
 F_CB_SUBSCRIPTION_ID: Final = "subscriptionId"
 F_CB_EVENT: Final = "event"
 F_CB_PAYLOAD: Final = "payload"
+
+# --- legacy Knox Cloud Authentication (knox-api.md §2b; Knox Guard customers) -------
+# Keys file downloaded from the Knox Cloud API portal: keys.json (or certificate.json).
+KEYS_PUBLIC: Final = "Public"  # [doc] PEM or base64 DER, PKCS#1 or PKCS#8 [code: Samsung's npm lib]
+KEYS_PRIVATE: Final = "Private"  # [doc] same encodings
+KEYS_IDENTIFIER: Final = "Identifier"  # [doc] sometimes present; not needed to sign
+LEGACY_ACCESS_TOKEN_PATH: Final = "/ams/v1/users/accesstoken"  # noqa: S105 - a path [doc]
+F_LEGACY_PUBLIC_KEY: Final = "base64EncodedStringPublicKey"  # [doc] base64 DER SPKI
+F_LEGACY_CLIENT_IDENTIFIER_JWT: Final = "clientIdentifierJwt"  # [doc]
+F_LEGACY_VALIDITY: Final = "validityForAccessTokenInMinutes"  # [doc] int32
+F_LEGACY_ACCESS_TOKEN: Final = "accessToken"  # noqa: S105 - a field name [doc] response
+LEGACY_VALIDITY_MIN: Final = 1  # [doc] minutes
+LEGACY_VALIDITY_MAX: Final = 30  # [doc] minutes; "regenerate every 30 minutes at most"
+LEGACY_VALIDITY_DEFAULT: Final = 30  # [doc]
+H_API_TOKEN: Final = "x-knox-apitoken"  # noqa: S105 - a header [doc] signed token, every call
+# The JWTs, as Samsung's knox-token-library-js@1.0.22 makes them [code: its index.js]:
+JWT_ALG: Final = "RS512"  # [code]
+JWT_TYP: Final = "JWT"  # [code]
+JWT_AUDIENCE: Final = "KnoxWSM"  # [code]
+JWT_LIFETIME: Final = 1800  # [code] expiresIn "30m": exp = iat + 1800
+CLAIM_CLIENT_IDENTIFIER: Final = "clientIdentifier"  # [code]
+CLAIM_ACCESS_TOKEN: Final = "accessToken"  # noqa: S105 - a claim name [code]
+CLAIM_PUBLIC_KEY: Final = "publicKey"  # [code] base64 DER SubjectPublicKeyInfo
+JTI_LENGTH: Final = 72  # [code] two UUIDv1 strings concatenated
+# Refusals. 403225 for an expired token is what the Knox Guard docs name [doc]; the Knox
+# Cloud Authentication error page lists 4032251 ACCESS_TOKEN_EXPIRED [doc]: accept both.
+LEGACY_EXPIRED_CODE: Final = 403225  # [doc] the emulator sends this one
+LEGACY_EXPIRED_CODES: Final = frozenset({403225, 4032251})  # [doc]
+LEGACY_EXPIRED_NAME: Final = "ACCESS_TOKEN_EXPIRED"  # [doc]
+LEGACY_BAD_JWT_CODE: Final = 4012250  # [doc] ACCESS_TOKEN_BAD_REQUEST: JWT not properly signed
+LEGACY_BAD_JWT_NAME: Final = "ACCESS_TOKEN_BAD_REQUEST"  # [doc]
+LEGACY_REUSED_JTI_CODE: Final = 4002250  # [doc] API_KEY_NON_UNIQUE_JWTID
+LEGACY_REUSED_JTI_NAME: Final = "API_KEY_NON_UNIQUE_JWTID"  # [doc]
+LEGACY_BAD_VALIDITY_CODE: Final = 4002251  # [doc]
+LEGACY_BAD_VALIDITY_NAME: Final = "ACCESS_TOKEN_TIMEOUT_VALIDITY_RESOURCE_INVALID_PARAM"  # [doc]
+# Where KWN lives for a legacy profile: v0.1 on the legacy host is documented with this
+# scheme; whether /kwn/v1 also takes x-knox-apitoken is not public [assume: both].
+LEGACY_API_VERSIONS: Final = {"v0.1": KWN_LEGACY_PREFIX, "v1": KWN_PREFIX}  # [assume]
+LEGACY_DEFAULT_API_VERSION: Final = "v0.1"  # [assume]
+LEGACY_REGIONS: Final = {"us": LEGACY_US_HOST, "eu": LEGACY_EU_HOST}  # [doc] us, [code] eu
+LEGACY_DEFAULT_REGION: Final = "us"  # [assume]

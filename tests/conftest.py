@@ -28,6 +28,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "KNOXHOOK_CLIENT_SECRET",
         "KNOXHOOK_SCOPE",
         "KNOXHOOK_TENANT_ID",
+        "KNOXHOOK_AUTH",
+        "KNOXHOOK_API_VERSION",
+        "KNOXHOOK_KEYS_FILE",
+        "KNOXHOOK_CLIENT_IDENTIFIER",
+        "KNOXHOOK_ALLOW_HTTP",
         "NO_COLOR",
     ):
         monkeypatch.delenv(name, raising=False)

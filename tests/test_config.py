@@ -160,3 +160,51 @@ def test_write_private_replaces_atomically_and_keeps_0600(tmp_path: Path) -> Non
     assert target.read_bytes() == b"new"
     assert mode(target) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_allow_http_is_off_unless_a_flag_env_or_profile_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cdir = Path(os.environ["KNOXHOOK_CONFIG_DIR"])
+    off = config.load_settings()
+    assert (off.allow_http, off.source_of("allow_http")) == (False, "allow_http")
+    assert config.load_settings(allow_http=True).source_of("allow_http") == "--allow-http"
+    for value in ("", "0", "false", "No", "off"):
+        monkeypatch.setenv("KNOXHOOK_ALLOW_HTTP", value)
+        assert config.load_settings().allow_http is False
+    monkeypatch.setenv("KNOXHOOK_ALLOW_HTTP", "TRUE")
+    assert config.load_settings().source_of("allow_http") == "KNOXHOOK_ALLOW_HTTP"
+    monkeypatch.delenv("KNOXHOOK_ALLOW_HTTP")
+    cdir.mkdir(parents=True)
+    (cdir / "config.toml").write_text("[profiles.lab]\nallow_http = true\n")
+    lab = config.load_settings("lab")
+    assert lab.allow_http is True
+    assert lab.source_of("allow_http") == "allow_http in profile 'lab' (config.toml)"
+    assert config.load_settings("other").allow_http is False
+
+
+def test_source_of_names_the_flag_the_variable_or_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KNOXHOOK_TOKEN_URL", "https://t.example/token")
+    settings = config.load_settings(overrides={"base_url": "https://b.example"})
+    assert settings.source_of("base_url") == "--base-url"
+    assert settings.source_of("token_url") == "KNOXHOOK_TOKEN_URL"
+    assert settings.source_of("tenant_id") == "tenant_id"  # a default: just its name
+
+
+def test_a_symlinked_config_file_is_refused_naming_it_and_left_alone(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles.toml"
+    dotfiles.write_text('[profiles.a]\nclient_id = "kept"\n')
+    directory = tmp_path / "knoxhook"
+    directory.mkdir()
+    (directory / "config.toml").symlink_to(dotfiles)
+    with pytest.raises(UsageError) as info:
+        config.save_profile(directory, "a", {"client_id": "new"})
+    assert info.value.message == (
+        f"cannot write {directory / 'config.toml'}: {directory / 'config.toml'} is a "
+        "symbolic link: refusing to follow it"
+    )
+    assert info.value.exit_code == ExitCode.USAGE
+    assert dotfiles.read_text() == '[profiles.a]\nclient_id = "kept"\n'
+    assert (directory / "config.toml").is_symlink()

@@ -12,7 +12,7 @@ from keyring.backends import null
 
 from knoxhook import config, credentials
 from knoxhook.config import Settings
-from knoxhook.errors import ExitCode, NotConfiguredError
+from knoxhook.errors import ExitCode, NotConfiguredError, UsageError
 from tests.fakes import FailingKeyring, MemoryKeyring
 
 SECRET = "s3cret-value-123"
@@ -125,3 +125,18 @@ def test_profiles_do_not_share_secrets(settings: Settings, memory_keyring: Memor
     with pytest.raises(NotConfiguredError):
         credentials.resolve_secret(other)
     assert Path(credentials.secret_file(other)).name == "other"
+
+
+def test_the_secret_is_never_written_through_a_planted_link(
+    settings: Settings, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    path = credentials.secret_file(settings)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    with pytest.raises(UsageError, match="is a symbolic link: refusing to follow it") as info:
+        credentials.store_secret(settings, SECRET, insecure_file=True)
+    assert str(path) in info.value.message
+    assert info.value.exit_code == ExitCode.USAGE
+    assert target.read_text() == ""

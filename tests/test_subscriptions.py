@@ -247,13 +247,113 @@ def test_create_get_list_update_delete_round_trip(
         service.get(sub.subscription_id)
 
 
-def test_update_with_url_and_events_sends_one_put_without_reading(
+def test_update_reads_first_then_sends_one_put_of_the_whole_object(
     service: SubscriptionService, knox: FakeKnox
 ) -> None:
     sid = service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"]).subscription_id
     knox.calls.clear()
-    service.update(sid, url="https://b.example/cb", events=["KE_CAMPAIGN_DELETE"])
-    assert knox.methods() == ["PUT"]
+    outcome = service.modify(sid, url="https://b.example/cb", events=["KE_CAMPAIGN_DELETE"])
+    assert knox.methods() == ["GET", "PUT"]
+    assert knox.calls[-1][2] == {"url": "https://b.example/cb", "events": ["KE_CAMPAIGN_DELETE"]}
+    assert outcome.changed is True
+    assert outcome.to_json()["changed"] is True
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "https://a.example/cb"},
+        {"events": ["KG_DEVICE_UNLOCKED", "KG_DEVICE_LOCKED"]},  # same set, other order
+        {"add_events": ["KG_DEVICE_LOCKED"]},
+        {"remove_events": ["KE_CAMPAIGN_DELETE"]},  # not there: nothing to remove
+        {"url": "https://a.example/cb", "events": ["kg_device_locked,KG_DEVICE_UNLOCKED"]},
+    ],
+)
+def test_update_that_changes_nothing_sends_nothing(
+    service: SubscriptionService, knox: FakeKnox, kwargs: dict[str, Any]
+) -> None:
+    sub = service.create("https://a.example/cb", ["KG_DEVICE_LOCKED", "KG_DEVICE_UNLOCKED"])
+    knox.calls.clear()
+    outcome = service.modify(sub.subscription_id, **kwargs)
+    assert knox.methods() == ["GET"]
+    assert outcome.changed is False
+    assert outcome.subscription == sub
+    assert outcome.to_json() == {**sub.to_json(), "changed": False}
+
+
+def test_an_event_both_added_and_removed_is_refused_before_any_request(
+    service: SubscriptionService, knox: FakeKnox
+) -> None:
+    sid = service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"]).subscription_id
+    knox.calls.clear()
+    with pytest.raises(UsageError, match="both added and removed: KG_DEVICE_UNLOCKED") as exc:
+        service.modify(
+            sid,
+            add_events=["KG_DEVICE_UNLOCKED", "KE_CAMPAIGN_DELETE"],
+            remove_events=["kg_device_unlocked"],
+        )
+    assert exc.value.hint == "give each event to --add-event or to --remove-event, not both"
+    assert knox.calls == []
+
+
+def test_upsert_returns_the_identical_subscription_unchanged_without_a_create(
+    service: SubscriptionService, knox: FakeKnox
+) -> None:
+    first = service.upsert("https://a.example/cb", ["KG_DEVICE_LOCKED", "KG_DEVICE_UNLOCKED"])
+    assert first.changed is True
+    knox.calls.clear()
+    again = service.upsert("https://a.example/cb/", ["KG_DEVICE_UNLOCKED", "KG_DEVICE_LOCKED"])
+    assert again.changed is False
+    assert again.subscription == first.subscription
+    assert knox.methods() == ["GET"]
+    assert len(knox.subs) == 1
+
+
+def test_upsert_with_other_events_creates_and_knox_decides(
+    service: SubscriptionService, knox: FakeKnox
+) -> None:
+    service.upsert("https://a.example/cb", ["KG_DEVICE_LOCKED"])
+    other = service.upsert("https://a.example/cb", ["KG_DEVICE_UNLOCKED"])
+    assert other.changed is True
+    assert knox.methods()[-2:] == ["GET", "POST"]
+    assert len(knox.subs) == 2
+
+
+def test_delete_many_reports_every_id_and_carries_on_after_a_refusal(
+    service: SubscriptionService, knox: FakeKnox
+) -> None:
+    a = service.create("https://a.example/cb", ["KG_DEVICE_LOCKED"]).subscription_id
+    b = service.create("https://b.example/cb", ["KG_DEVICE_UNLOCKED"]).subscription_id
+    knox.faults.append(("DELETE", ApiError("Knox refused the request (403)", status=403), False))
+    results = service.delete_many([a, "999", b])
+    assert [(r.subscription_id, r.outcome) for r in results] == [
+        (a, "failed"),
+        ("999", "already_gone"),
+        (b, "deleted"),
+    ]
+    assert results[0].to_json() == {
+        "subscriptionId": a,
+        "deleted": False,
+        "outcome": "failed",
+        "error": {"code": "api_refused", "message": "Knox refused the request (403)"},
+    }
+    assert results[1].to_json()["deleted"] is True
+    assert set(knox.subs) == {a}
+
+
+def test_delete_many_skips_the_rest_after_a_network_failure(
+    service: SubscriptionService, knox: FakeKnox
+) -> None:
+    pairs = (("a", "KG_DEVICE_LOCKED"), ("b", "KG_DEVICE_UNLOCKED"), ("c", "KE_CAMPAIGN_DELETE"))
+    ids = [service.create(f"https://{n}.example/cb", [e]).subscription_id for n, e in pairs]
+    knox.faults.append(("DELETE", TransportError("no answer", ambiguous=True), False))
+    knox.calls.clear()
+    results = service.delete_many(ids)
+    assert [r.outcome for r in results] == ["failed", "skipped", "skipped"]
+    assert [r.deleted for r in results] == [False, False, False]
+    assert results[0].to_json()["error"] == {"code": "network_error", "message": "no answer"}
+    assert knox.methods() == ["DELETE"]
+    assert set(knox.subs) == set(ids)
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from knoxhook.cli import checks, clients, context, display, registry
+from knoxhook.credentials import ENV_SECRET
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
@@ -48,8 +50,6 @@ def _read_secret(from_stdin: bool) -> str:
                 "--client-id ID --client-secret-stdin",
             )
         return secret
-    from knoxhook.credentials import ENV_SECRET
-
     if os.environ.get(ENV_SECRET):
         return os.environ[ENV_SECRET]
     if context.current().may_prompt:
@@ -111,6 +111,38 @@ def login(
             help="Store the secret in a 0600 file in the config dir instead of the OS keyring.",
         ),
     ] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            metavar="KEYS.json",
+            help="Knox Guard (legacy Knox Cloud Authentication): the keys.json or "
+            "certificate.json from the Knox Cloud API portal (env KNOXHOOK_KEYS_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    client_identifier_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--client-identifier-stdin",
+            help="With --keys: read the Client Identifier from stdin (else "
+            "KNOXHOOK_CLIENT_IDENTIFIER, else a hidden prompt).",
+        ),
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="us|eu", help="With --keys: the portal's region."),
+    ] = None,
+    api_version: Annotated[
+        str | None,
+        typer.Option(
+            "--api-version", metavar="v0.1|v1", help="With --keys: where KWN lives (v0.1)."
+        ),
+    ] = None,
+    validity: Annotated[
+        int | None,
+        typer.Option("--validity", metavar="MINUTES", help="With --keys: token life, 1-30."),
+    ] = None,
     json_flag: context.JsonOption = False,
     output: context.OutputOption = None,
 ) -> None:
@@ -121,15 +153,27 @@ def login(
     prompt on a terminal; never from a plain argument. Nothing is saved unless Knox
     accepts the credentials (exit 4 when it refuses them).
 
-    Example:
+    Knox Guard customers (no OAuth): --keys keys.json, with the Client Identifier from
+    --client-identifier-stdin, KNOXHOOK_CLIENT_IDENTIFIER or a hidden prompt. Both are
+    stored like the secret; the profile gets auth = "legacy" (docs/configuration.md).
+
+    Examples:
 
       printf '%s' "$SECRET" | knoxhook auth login --client-id my-client --client-secret-stdin
+      printf '%s' "$IDENTIFIER" | knoxhook auth login --keys keys.json --client-identifier-stdin
     """
     import dataclasses
 
     from knoxhook import config, credentials, wire
+    from knoxhook.cli import legacy_auth
 
     fmt = context.output_format(json_flag, output)
+    if legacy_auth.wants_legacy(keys, client_id):
+        return legacy_auth.login(
+            keys=keys, identifier_stdin=client_identifier_stdin, region=region,
+            base_url=base_url, api_version=api_version, tenant_id=tenant_id,
+            validity=validity, insecure_storage=insecure_storage, fmt=fmt,
+        )  # fmt: skip
     checks.require_text(
         client_id=client_id,
         scope=scope,
@@ -213,6 +257,10 @@ def status(json_flag: context.JsonOption = False, output: context.OutputOption =
     """
     fmt = context.output_format(json_flag, output)
     settings = clients.settings()
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.status(settings, fmt)
     data = _status(settings)
     display.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
@@ -235,6 +283,10 @@ def token(json_flag: context.JsonOption = False, output: context.OutputOption = 
     """
     fmt = context.output_format(json_flag, output)
     resolved = checks.check_urls(clients.settings())
+    if resolved.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.token(resolved, fmt)
     with clients.secret_env_hint():
         current = clients.token_manager(resolved).get()
     if fmt is context.OutputFormat.TABLE:
@@ -266,10 +318,16 @@ def logout(json_flag: context.JsonOption = False, output: context.OutputOption =
 
     fmt = context.output_format(json_flag, output)
     settings = clients.settings()
+    if settings.auth == "legacy":
+        from knoxhook.cli import legacy_auth
+
+        return legacy_auth.logout(settings, fmt)
     manager = clients.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:
+        if had_token:
+            checks.check_urls(settings)  # the revoke sends the token: not over plain http
         revoked = manager.revoke()
     except KnoxhookError as exc:
         display.warn(f"could not revoke the token at Knox: {exc.message}")
@@ -281,8 +339,8 @@ def logout(json_flag: context.JsonOption = False, output: context.OutputOption =
         display.info(f"Nothing to do: profile {settings.profile} holds no token and no secret.")
     else:
         display.info(f"Logged out of profile {settings.profile}.")
-    if os.environ.get(credentials.ENV_SECRET):
-        display.warn(f"{credentials.ENV_SECRET} is still set in the environment")
+    if os.environ.get(ENV_SECRET):
+        display.warn(f"{ENV_SECRET} is still set in the environment")
     display.emit(
         {
             "profile": settings.profile,

@@ -84,7 +84,7 @@ def fetch(
         display.info(f"stored {result.path}")
         if out is not None:
             _write_out(out, result.pem)
-            display.info(f"wrote {out}")
+            display.info(f"wrote {out} (mode 0644: a public certificate, readable by all)")
     if result.change is certs.Change.KEY_CHANGED:
         display.warn(
             "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "

@@ -41,32 +41,11 @@ def check_port(port: int, flag: str = "--port") -> None:
         raise UsageError(f"{flag} {port}: a port is 0..65535", hint="0 picks a free port")
 
 
-_URL_SOURCES = {
-    "base_url": ("--base-url", "KNOXHOOK_BASE_URL"),
-    "token_url": ("--token-url", "KNOXHOOK_TOKEN_URL"),
-}
-
-
 def check_urls(resolved: Settings) -> Settings:
-    """A usage error, naming where the value came from, unless the base and token URLs
-    are absolute http(s) URLs (else httpx2 fails later with "UnsupportedProtocol",
-    reported as a network error)."""
-    from urllib.parse import urlsplit
+    """``validation.validate_knox_urls``: a usage error naming where a base or token URL
+    came from when it is not http(s), or plain http to a remote host without
+    --allow-http; the warning that it was allowed goes to stderr."""
+    from knoxhook.cli.display import warn
+    from knoxhook.validation import validate_knox_urls
 
-    sources = resolved.sources or {}
-    for key, (flag, env) in _URL_SOURCES.items():
-        value = str(getattr(resolved, key))
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            continue
-        where = {
-            "flag": flag,
-            "env": env,
-            "profile": f"{key} in profile {resolved.profile!r} (config.toml)",
-        }.get(sources.get(key, ""), key)
-        raise UsageError(
-            f"{where}: {value!r} is not an http(s) URL",
-            hint="for example https://api.samsungknox.com, or the URL `knoxhook emulator "
-            "run` printed",
-        )
-    return resolved
+    return validate_knox_urls(resolved, warn=warn)

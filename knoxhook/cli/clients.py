@@ -32,7 +32,10 @@ def settings(**overrides: str | None) -> Settings:
     """
     from knoxhook.config import load_settings
 
-    return load_settings(profile=current().profile, overrides=overrides)
+    invocation = current()
+    return load_settings(
+        profile=invocation.profile, overrides=overrides, allow_http=invocation.allow_http
+    )
 
 
 def http_trace() -> Callable[[str], None] | None:

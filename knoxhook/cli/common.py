@@ -9,7 +9,8 @@ New code imports the module of the concern it needs:
 - ``clients``: settings, and the HTTP wiring (one ``HttpOptions`` per command).
 
 This module only re-exports them, for command modules written before the split (listen,
-verify, emulator, trigger, demo); it goes once they import the modules above.
+verify, emulator, trigger, demo, plan, apply, legacy_auth); it goes once they import
+the modules above.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from knoxhook.cli.clients import (
     token_manager,
 )
 from knoxhook.cli.context import (
+    Invocation,
     JsonOption,
     OutputFormat,
     OutputOption,
@@ -44,6 +46,18 @@ from knoxhook.cli.display import (
     warn,
 )
 
+
+def is_interactive() -> bool:
+    """``context.current().may_prompt``, for modules written before the context."""
+    return current().may_prompt
+
+
+def get_state() -> Invocation:
+    """``context.current()`` (the global options of this run), for modules written
+    before the context."""
+    return current()
+
+
 __all__ = [
     "PIPE_WIDTH",
     "Column",
@@ -56,9 +70,11 @@ __all__ = [
     "console",
     "current",
     "emit",
+    "get_state",
     "http_options",
     "http_trace",
     "info",
+    "is_interactive",
     "knox_client",
     "one_line",
     "output_format",

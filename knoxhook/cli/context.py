@@ -97,6 +97,7 @@ class Invocation:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
 
     @classmethod
     def from_argv(cls, args: Sequence[str], env: Environment | None = None) -> Invocation:
@@ -131,6 +132,7 @@ class Invocation:
         verbose: bool,
         debug: bool,
         no_color: bool,
+        allow_http: bool = False,
     ) -> None:
         """The root callback's parsed options. It sees only those given before the
         command, so a format guessed from later argv stays: ``subscriptions get --json``
@@ -138,6 +140,7 @@ class Invocation:
         self.profile = profile
         self.output = output or self.output
         self.verbose, self.debug, self.no_color = verbose, debug, no_color
+        self.allow_http = allow_http
 
     def output_format(
         self, json_flag: bool = False, output: OutputFormat | None = None

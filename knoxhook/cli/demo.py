@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from knoxhook.cli import common, registry
-
-
-class Signing(StrEnum):
-    PADDED = "padded"
-    UNPADDED = "unpadded"
-    DETACHED = "detached"
-
+from knoxhook.emulator import DEFAULT_SIGNING, SIGNING_HELP, SigningMode
 
 demo_app = registry.command()
 
@@ -23,13 +16,22 @@ demo_app = registry.command()
 @demo_app.command("demo")
 def demo(
     signing: Annotated[
-        Signing,
+        SigningMode,
         typer.Option(
             "--signing",
-            help="How the emulator signs callbacks (the three forms Knox may send).",
+            help=f"How the emulator signs callbacks. {SIGNING_HELP}.",
             case_sensitive=False,
         ),
-    ] = Signing.PADDED,
+    ] = DEFAULT_SIGNING,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            metavar="oauth|legacy",
+            help="OAuth 2.0 (default), or legacy: Knox Guard's keys.json + Client Identifier "
+            "(the emulator's demo legacy client) and KG_DEVICE_LOCKED.",
+        ),
+    ] = "oauth",
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -47,7 +49,8 @@ def demo(
 
     \b
       knoxhook demo
-      knoxhook demo --signing detached --json
+      knoxhook demo --signing samsung-reserialized --json
+      knoxhook demo --auth legacy
 
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.
@@ -56,7 +59,11 @@ def demo(
 
     fmt = common.output_format(json_output, output)
     steps: list[dict[str, Any]] = []
-    for step in run_demo(signing=signing.value):
+    if auth not in ("oauth", "legacy"):
+        from knoxhook.errors import UsageError
+
+        raise UsageError(f"--auth must be oauth or legacy, not {auth!r}")
+    for step in run_demo(signing=signing, auth=auth):
         record = step.to_json()
         steps.append(record)
         if fmt is common.OutputFormat.NDJSON:

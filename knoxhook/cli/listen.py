@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,34 +36,55 @@ def _line(verdict: Verdict) -> str:
             f"form={e(verdict.form)}"
         )
     else:
+        label = {502: "forward_failed", 503: "unavailable"}.get(verdict.status, "rejected")
         text = (
-            f"{time} [red]rejected {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
+            f"{time} [red]{label} {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
         )
     if verdict.forward is not None:
         forward = verdict.forward
         status = forward["status"] if forward["status"] is not None else forward["error"]
         text += f" -> app {e(status)}"
-        if verdict.status >= 500:
-            text += f" [red](answered {verdict.status}: a resend will be accepted)[/red]"
     return text
 
 
-class Printer:
-    """Prints one line per callback (JSON lines with --json) and keeps the counts."""
+VERDICTS = ("accepted", "forward_failed", "unavailable", "rejected")
 
-    def __init__(self, fmt: common.OutputFormat) -> None:
+
+class Printer:
+    """Prints one line per callback (JSON lines with --json) and keeps the counts.
+
+    When stdout goes away (``listen --json | head -2``), nothing it prints can change an
+    HTTP answer: if stdout was the only output (no --record, no --forward-to), the
+    listener stops cleanly (exit 0, in-flight callbacks answered); otherwise it keeps
+    serving and stops printing. ``stop`` is set then, and after ``max_callbacks``
+    accepted callbacks."""
+
+    def __init__(
+        self,
+        fmt: common.OutputFormat,
+        stop: threading.Event,
+        *,
+        max_callbacks: int | None = None,
+        stdout_is_the_point: bool = True,
+    ) -> None:
         self.json = fmt in (common.OutputFormat.JSON, common.OutputFormat.NDJSON)
-        self.counts = {"accepted": 0, "rejected": 0}
+        self.counts = dict.fromkeys(VERDICTS, 0)
+        self.stop = stop
+        self.max_callbacks = max_callbacks
+        self.stdout_is_the_point = stdout_is_the_point
+        self.stdout_closed = False
         self._lock = threading.Lock()
         self._console = None if self.json else common.console()
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.json:
-            self._write(json.dumps({"kind": kind, **fields}, ensure_ascii=False))
+            self._write(json.dumps({"kind": kind, **fields}, ensure_ascii=False) + "\n")
 
     def __call__(self, verdict: Verdict) -> None:
         with self._lock:
             self.counts[verdict.verdict] += 1
+            if self.max_callbacks is not None and self.counts["accepted"] >= self.max_callbacks:
+                self.stop.set()
         if verdict.rotation is not None:
             rotation = verdict.rotation
             common.info(
@@ -72,14 +94,79 @@ class Printer:
         if self.json:
             self.event("callback", **verdict.to_json())
         elif self._console is not None:
-            with self._lock:
+            with self._console.capture() as capture:
                 self._console.print(_line(verdict), markup=True, highlight=False)
-                sys.stdout.flush()
+            self._write(capture.get())
 
-    def _write(self, line: str) -> None:
+    def _write(self, text: str) -> None:
         with self._lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            if self.stdout_closed:
+                return
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except (BrokenPipeError, ValueError):
+                self._stdout_gone()
+
+    def _stdout_gone(self) -> None:
+        """stdout was closed by its reader: never print again (nor at exit)."""
+        import os
+
+        self.stdout_closed = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        os.close(devnull)
+        if self.stdout_is_the_point:
+            common.info("stdout was closed: stopping")
+            self.stop.set()
+        else:
+            common.info("stdout was closed: still serving (see --record), no longer printing")
+
+
+def _tls(cert: Path | None, key: Path | None) -> Any:
+    """``--tls-cert``/``--tls-key`` as a ``serving.Tls``, checked before serving."""
+    import ssl
+
+    from knoxhook.errors import UsageError
+    from knoxhook.serving import Tls
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"--tls-cert {cert} / --tls-key {key}: cannot use them ({why})",
+            hint="give a PEM certificate chain and its PEM private key",
+        ) from exc
+    return Tls(str(cert), str(key))
+
+
+def _log_handler(log_format: str) -> Any:
+    """One line per warning on stderr: ``warning: ...``, or a JSON object."""
+    import logging
+
+    class JsonLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return json.dumps(
+                {
+                    "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+                    "level": record.levelname.lower(),
+                    "logger": record.name,
+                    "message": record.getMessage(),
+                }
+            )
+
+    class TextLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{record.levelname.lower()}: {common.one_line(record.getMessage())}"
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
+    return handler
 
 
 def _nonce_store(path: Path | None, window: float) -> Any:
@@ -145,29 +232,96 @@ def listen(
             show_default=False,
         ),
     ] = None,
+    max_body: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body",
+            metavar="BYTES",
+            help="Refuse bodies over this size, while they arrive (default 16 MiB).",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Accept only callbacks whose signature covers the body exactly as "
+            "received (no re-serialized forms).",
+        ),
+    ] = False,
+    max_callbacks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-callbacks",
+            metavar="N",
+            help="Exit 0 once N callbacks were accepted (CI: wait for the callback).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Stop after this long; with --max-callbacks, exit 7 if fewer came.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            metavar="text|json",
+            help="Warnings on stderr as text lines or JSON objects.",
+        ),
+    ] = "text",
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE.pem",
+            help="Serve HTTPS with this certificate chain (with --tls-key).",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            metavar="FILE.pem",
+            help="The private key of --tls-cert (keep it 0600).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
     """Receive Knox callbacks: verify each one, refuse forgeries and replays.
 
     Answers 200 only to a callback whose signature verifies with the trusted
-    certificate and whose nonce is new; 400 (409 for a replay, 413 too large) with
-    {"status": "rejected", "reason", "message"} otherwise. Nonces are kept in a
-    SQLite file, so a replay is refused also after a restart. Prints one line per
-    callback (JSON lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C
-    stops. Without --cert it uses the stored Knox certificate (fetched when missing
-    or expired) and re-downloads it once when a signature fails (rotation).
+    certificate, whose nonce and signature are new, and which was recorded
+    (--record) and handed on (--forward-to); 400 (409 for a replay, 413 too large)
+    with {"status": "rejected", "reason", "message"} otherwise, and 503 (retry
+    later) when it cannot keep the callback now. Nonces are kept in a SQLite file,
+    so a replay is refused also after a restart. Prints one line per callback (JSON
+    lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C or SIGTERM
+    stop it after the callbacks in flight are answered. Without --cert it uses the
+    stored Knox certificate (fetched when missing or expired) and downloads it again
+    when a signature fails (rotation). GET /healthz and /readyz are probes.
 
     Examples:
 
     \b
       knoxhook listen --port 8000 --record callbacks.ndjson
       knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
+      knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
+      knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
     """
-    from knoxhook.errors import UsageError
-    from knoxhook.receiver.app import StaticCertificates, create_receiver
+    from knoxhook.errors import TransportError, UsageError
+    from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
     from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
-    from knoxhook.serving import serve_in_thread
+    from knoxhook.serving import Limits, serve_in_thread
+    from knoxhook.signature import MAX_BODY_BYTES
 
     fmt = common.output_format(json_output, output)
     common.require_text(path=path, forward_to=forward_to)
@@ -177,7 +331,17 @@ def listen(
         raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
     if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
         raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
+    if max_body is not None and max_body < 1:
+        raise UsageError(f"--max-body must be a positive number of bytes: {max_body}")
+    if max_callbacks is not None and max_callbacks < 1:
+        raise UsageError(f"--max-callbacks must be at least 1: {max_callbacks}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
+    if log_format not in ("text", "json"):
+        raise UsageError(f"--log-format must be text or json: {log_format!r}")
     common.check_port(port)
+    tls = _tls(tls_cert, tls_key)
+    body_limit = max_body or MAX_BODY_BYTES
     provider: Any
     if cert:
         provider = StaticCertificates(load_certificate_files(cert))
@@ -186,32 +350,56 @@ def listen(
             provider = StoredCertificates(common.settings())
     store = _nonce_store(nonce_db, nonce_window)
     recorder = _recorder(record) if record is not None else None
-    printer = Printer(fmt)
-    app = create_receiver(
+    stop = threading.Event()
+    printer = Printer(
+        fmt,
+        stop,
+        max_callbacks=max_callbacks,
+        stdout_is_the_point=record is None and forward_to is None,
+    )
+    receiver = CallbackReceiver(
         provider,
         path=path,
         nonce_store=store,
         recorder=recorder,
         forward_to=forward_to,
         on_callback=printer,
+        strict=strict,
+        max_body_bytes=body_limit,
     )
-    stop = threading.Event()
+    # an attached JWS carries the body again, base64url-encoded, in a header
+    limits = Limits(max_header_bytes=body_limit * 4 // 3 + 64 * 1024)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    timed_out = False
     try:
-        with serve_in_thread(app, host, port) as server:
+        with serve_in_thread(
+            receiver, host, port, limits=limits, log_handler=_log_handler(log_format), tls=tls
+        ) as server:
             url = server.base_url + path
             printer.event("listening", url=url)
             common.info(f"listening on {url} (Ctrl-C to stop)")
+            deadline = None if timeout is None else time.monotonic() + timeout
             try:
-                while not stop.wait(0.5):
-                    pass
+                while not stop.wait(0.1):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        timed_out = True
+                        break
             except KeyboardInterrupt:
                 pass
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-        if recorder is not None:
-            recorder.close()
     counts = printer.counts
-    common.info(f"stopped: {counts['accepted']} accepted, {counts['rejected']} rejected")
+    common.info(
+        "stopped: "
+        + ", ".join(
+            f"{counts[v]} {v}" for v in VERDICTS if counts[v] or v in ("accepted", "rejected")
+        )
+    )
+    if timed_out and max_callbacks is not None:
+        raise TransportError(
+            f"--timeout {timeout:g}: {counts['accepted']} of {max_callbacks} callbacks "
+            "accepted in time",
+            hint="is the subscription pointing at this listener's URL?",
+        )

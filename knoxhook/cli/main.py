@@ -81,6 +81,14 @@ def root(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")
     ] = False,
+    allow_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-http",
+            help="Allow plain http:// Knox URLs to a remote host (also KNOXHOOK_ALLOW_HTTP=1): "
+            "the secret then crosses unencrypted.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -97,6 +105,7 @@ def root(
         verbose=verbose,
         debug=debug,
         no_color=no_color,
+        allow_http=allow_http,
     )
     ctx.obj = invocation
 

@@ -76,6 +76,21 @@ COMMANDS: Final[dict[str, Entry]] = {
         "subscribe_app",
         "Subscribe a callback URL to one or more events, and print the subscription.",
     ),
+    "plan": Entry(
+        "knoxhook.cli.plan",
+        "plan_app",
+        "Show the changes that would make Knox match FILE, without making them.",
+    ),
+    "apply": Entry(
+        "knoxhook.cli.apply",
+        "apply_app",
+        "Make the live subscriptions match FILE or a saved PLAN.json, step by step.",
+    ),
+    "import": Entry(
+        "knoxhook.cli.apply",
+        "import_app",
+        "Adopt a live subscription as FILE's entry NAME, in the state file.",
+    ),
     "events": Entry(
         "knoxhook.cli.events",
         "events_app",

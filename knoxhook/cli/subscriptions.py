@@ -78,8 +78,10 @@ def _service() -> Iterator[SubscriptionService]:
         raise
 
 
-def _show(sub: Subscription, fmt: context.OutputFormat) -> None:
+def _show(sub: Subscription, fmt: context.OutputFormat, changed: bool | None = None) -> None:
     data = sub.to_json()
+    if changed is not None:  # upsert / update: whether anything was sent
+        data["changed"] = changed
     if fmt is context.OutputFormat.TABLE:
         data["events"] = ", ".join(sub.events)
     display.emit(data, fmt=fmt)
@@ -90,6 +92,10 @@ def subscribe(
     url: UrlOption = None,
     event: EventsOption = None,
     allow_http: AllowHttpOption = False,
+    upsert: Annotated[
+        bool,
+        typer.Option("--upsert", help="Succeed if the identical subscription exists already."),
+    ] = False,
     json_output: context.JsonOption = False,
     output: context.OutputOption = None,
 ) -> None:
@@ -99,7 +105,9 @@ def subscribe(
     names the closest events. An event already held by another subscription exits 5
     (Knox allows each event in at most one subscription). Plain http:// is refused
     except to loopback (127.0.0.1, ::1, localhost) unless --allow-http. After a network
-    failure the create is never blindly repeated: knoxhook first looks for it.
+    failure the create is never blindly repeated: knoxhook first looks for it. With
+    --upsert, the identical subscription (same URL, same events) existing already is
+    success too ("changed": false), so a deploy script can run it every time.
 
     Examples:
 
@@ -107,8 +115,9 @@ def subscribe(
       knoxhook subscribe --url https://hooks.example.com/knox --event KDMS_DEVICE_UPLOAD
       knoxhook subscribe --url https://hooks.example.com/kg -e KG_DEVICE_LOCKED \\
         -e KG_DEVICE_UNLOCKED --json
+      knoxhook subscribe --upsert --url https://hooks.example.com/knox -e KDMS_DEVICE_UPLOAD
 
-    JSON: {subscriptionId, url, events, createdAt, updatedAt}.
+    JSON: {subscriptionId, url, events, createdAt, updatedAt} (+ changed with --upsert).
     """
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
@@ -120,9 +129,11 @@ def subscribe(
     url = validate_url(url, allow_http=allow_http)
     names = validate_events(event or [])  # before any request, and before needing credentials
     with _service() as service:
-        sub = service.create(url, names, allow_http=allow_http)
-    display.info(f"subscribed {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
-    _show(sub, fmt)
+        outcome = service.upsert(url, names, allow_http=allow_http) if upsert else None
+        sub = outcome.subscription if outcome else service.create(url, names, allow_http=allow_http)
+    done = "already subscribed" if outcome and not outcome.changed else "subscribed"
+    display.info(f"{done} {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
+    _show(sub, fmt, None if outcome is None else outcome.changed)
 
 
 @subs_app.command("list")
@@ -198,14 +209,17 @@ def update(
 ) -> None:
     """Change a subscription's callback URL and/or its events, and print it.
 
-    --event replaces the whole set; --add-event and --remove-event change it. Events are
-    checked against the catalogue before any request.
+    --event replaces the whole set; --add-event and --remove-event change it (one event
+    in both is a usage error). Events are checked against the catalogue before any
+    request. When nothing would change, nothing is sent ("changed": false).
 
     Examples:
 
     \b
       knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --url https://new.example.com/k
       knoxhook subscriptions update 63689d7e4ee2721f7b50d2b1 --add-event KG_DEVICE_LOCKED
+
+    JSON: {subscriptionId, url, events, createdAt, updatedAt, changed}.
     """
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
@@ -224,7 +238,7 @@ def update(
         if names:
             validate_events(names)
     with _service() as service:
-        sub = service.update(
+        outcome = service.modify(
             subscription_id,
             url=url,
             events=event or None,
@@ -232,8 +246,10 @@ def update(
             remove_events=remove_event or (),
             allow_http=allow_http,
         )
-    display.info(f"updated subscription {sub.subscription_id}")
-    _show(sub, fmt)
+    sub = outcome.subscription
+    done = "updated" if outcome.changed else "nothing to change (nothing sent) in"
+    display.info(f"{done} subscription {sub.subscription_id}")
+    _show(sub, fmt, outcome.changed)
 
 
 @subs_app.command("delete")
@@ -257,7 +273,10 @@ def delete(
       knoxhook subscriptions delete 63689d7e4ee2721f7b50d2b1
       knoxhook subscriptions delete --all --yes --json
 
-    JSON: a list of {subscriptionId, deleted}.
+    Every id is reported with its outcome (deleted, already_gone, failed, skipped),
+    also when one fails; the exit code is then that failure's.
+
+    JSON: a list of {subscriptionId, deleted, outcome, error}.
     """
     from knoxhook.errors import NotFoundError, UsageError
 
@@ -292,13 +311,15 @@ def delete(
         if not yes and not display.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
             display.info("cancelled: nothing deleted")
             return
-        done = []
-        for sid in ids:
-            # missing_ok: it was listed a moment ago, so a 404 now means it is gone
-            # already (a retried DELETE whose first answer was lost, or a concurrent one).
-            if not service.delete(sid, missing_ok=True):
-                display.verbose(f"{sid} was already gone")
-            done.append({"subscriptionId": sid, "deleted": True})
-            display.verbose(f"deleted {sid}")
-    display.info(f"deleted {len(done)} subscription(s)")
-    display.emit(done, columns=[("subscriptionId", "ID"), ("deleted", "Deleted")], fmt=fmt)
+        # a 404 now is "already_gone": it was listed a moment ago (a retried DELETE whose
+        # first answer was lost, or a concurrent one)
+        results = service.delete_many(ids)
+    deleted = sum(r.deleted for r in results)
+    of = "" if deleted == len(results) else f" of {len(results)}"
+    display.info(f"deleted {deleted}{of} subscription(s)")
+    columns = [("subscriptionId", "ID"), ("deleted", "Deleted"), ("outcome", "Outcome")]
+    display.emit([r.to_json() for r in results], columns=columns, fmt=fmt)
+    failed = next((r for r in results if r.error is not None), None)
+    if failed is not None and failed.error is not None:
+        failed.error.message = f"{failed.subscription_id}: {failed.error.message}"
+        raise failed.error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from knoxhook.cli import common, context, registry
-from knoxhook.errors import ApiError, NotFoundError, TransportError, UsageError
-
-EMULATOR_URL_ENV = "KNOXHOOK_EMULATOR_URL"
+from knoxhook.cli.emulator_controls import EmulatorOption, controls
+from knoxhook.emulator import SIGNING_HELP, TRACE_ID_PATTERN, SigningMode
+from knoxhook.errors import TransportError, UsageError
 
 
 def _payload(source: str | None) -> dict[str, Any] | None:
@@ -34,64 +34,6 @@ def _payload(source: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise UsageError(f"the payload in {source} must be a JSON object")
     return value
-
-
-def _emulator_url(flag: str | None) -> str:
-    """--emulator, else KNOXHOOK_EMULATOR_URL, else the current profile's base URL."""
-    url = flag or os.environ.get(EMULATOR_URL_ENV)
-    if not url:
-        from urllib.parse import urlsplit
-
-        url = common.settings().base_url
-        host = (urlsplit(url).hostname or "").lower()
-        if host == "samsungknox.com" or host.endswith(".samsungknox.com"):
-            # never post emulator control requests to the real Knox cloud
-            raise UsageError(
-                f"no emulator to ask: the profile's base URL {url} is the real Knox cloud",
-                hint="pass --emulator URL (`knoxhook emulator run` prints it), or set "
-                f"{EMULATOR_URL_ENV}",
-            )
-    return url.rstrip("/")
-
-
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
-    from knoxhook.emulator import CONTROL_PREFIX
-
-    target = url + CONTROL_PREFIX + "/events"
-    try:
-        with common.http_options(timeout=120.0).client() as http:
-            response = http.post(target, json=body)
-    except httpx2.HTTPError as exc:
-        raise TransportError(
-            f"cannot reach the emulator at {url}: {type(exc).__name__}: {exc}",
-            hint="start it with `knoxhook emulator run`, or pass --emulator URL",
-        ) from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code == 200 and isinstance(data, dict):
-        return data
-    text = data.get("data") if isinstance(data, dict) else None
-    name = data.get("message") if isinstance(data, dict) else None
-    if response.status_code == 404 and name == "SUBSCRIPTION_NOT_FOUND":
-        raise NotFoundError(
-            str(text),
-            status=404,
-            knox_name=name,
-            hint="subscribe a callback URL to it first: knoxhook subscribe --url URL "
-            f"--event {body.get('event', 'EVENT')}",
-        )
-    if text is None:
-        raise UsageError(
-            f"{url} does not look like a knoxhook emulator (HTTP {response.status_code})",
-            hint="pass the emulator's URL with --emulator",
-        )
-    if response.status_code >= 500:
-        raise TransportError(f"the emulator failed: {text}", status=response.status_code)
-    raise ApiError(f"the emulator refused: {text}", status=response.status_code, knox_name=name)
 
 
 trigger_app = registry.command()
@@ -119,16 +61,16 @@ def trigger(
             "--trace-id", metavar="ID", help="The X-WSM-TRACEID to send.", show_default=False
         ),
     ] = None,
-    emulator: Annotated[
-        str | None,
+    signing: Annotated[
+        SigningMode | None,
         typer.Option(
-            "--emulator",
-            metavar="URL",
-            help=f"The emulator's base URL (default: {EMULATOR_URL_ENV}, else the "
-            "profile's base URL).",
+            "--signing",
+            help="Sign this callback in another mode than the emulator's --signing. "
+            f"{SIGNING_HELP}.",
             show_default=False,
         ),
     ] = None,
+    emulator: EmulatorOption = None,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -136,13 +78,15 @@ def trigger(
 
     The emulator sends it to the subscription that holds the event, signed like Knox
     (X-WSM-SIGNATURE, X-WSM-TRACEID, x-knox-nonce), with retries. Exits 6 when no
-    subscription holds the event, 7 when the callback could not be delivered.
+    subscription holds the event, 7 when the callback could not be delivered. For an
+    emulator off loopback, set KNOXHOOK_EMULATOR_TOKEN to its control token.
 
     Examples:
 
     \b
       knoxhook trigger KDMS_DEVICE_UPLOAD --emulator http://127.0.0.1:8765
       knoxhook trigger KG_DEVICE_LOCKED --payload locked.json --trace-id run-42 --json
+      knoxhook trigger KDMS_DEVICE_UPLOAD --signing detached
       echo '{"deviceUid": "u-1"}' | knoxhook trigger KG_DEVICE_ENROLLED --payload -
 
     JSON: {id, event, subscriptionId, url, traceId, nonce, signing, status,
@@ -159,20 +103,32 @@ def trigger(
         )
     fmt = common.output_format(json_output, output)
     common.require_text(trace_id=trace_id)
-    body: dict[str, Any] = {"event": name}
-    loaded = _payload(payload)
-    if loaded is not None:
-        body["payload"] = loaded
-    if trace_id is not None:
-        body["traceId"] = trace_id
-    record = _post(_emulator_url(emulator), body)
+    if trace_id is not None and not re.fullmatch(TRACE_ID_PATTERN, trace_id):
+        raise UsageError(
+            f"--trace-id {trace_id!r} cannot be sent as the X-WSM-TRACEID header",
+            hint="use printable ASCII, 1 to 256 characters, no space at either end",
+        )
+    body: dict[str, Any] = {
+        "event": name,
+        "payload": _payload(payload),
+        "trace_id": trace_id,
+        "signing": signing,
+    }
+    with controls(emulator, timeout=120.0) as emu:
+        record = emu.trigger(**body)
     common.emit(record, fmt=fmt)
     if record.get("status") != "delivered":
+        if record.get("attempts") == 0:  # refused before sending: not a loopback address
+            hint = "subscribe a loopback URL, or start the emulator with --allow-remote-delivery"
+        elif record.get("httpStatus") is None:
+            hint = "is the receiver running? (knoxhook listen)"
+        else:
+            hint = (
+                "the receiver answered but refused it: check the subscription's URL path "
+                "and the receiver's log"
+            )
         raise TransportError(
             f"the callback to {record.get('url')} failed after {record.get('attempts')} "
             f"attempt(s): {record.get('error')}",
-            hint="is the receiver running? (knoxhook listen)"
-            if record.get("httpStatus") is None
-            else "the receiver answered but refused it: check the subscription's URL path "
-            "and the receiver's log",
+            hint=hint,
         )

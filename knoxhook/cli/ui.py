@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from knoxhook.cli import clients, context, registry
+from knoxhook.cli import checks, clients, context, registry
 from knoxhook.errors import UsageError
 
 ui_app = registry.command()
@@ -72,8 +72,8 @@ def ui(
     """
     if listen is not None and follow is not None:
         raise UsageError("give --listen or --follow, not both")
-    if listen is not None and not 0 <= listen <= 65535:
-        raise UsageError(f"--listen {listen}: a port is 0..65535")
+    if listen is not None:
+        checks.check_port(listen, "--listen")
     # checked here, before the screen opens, so a typo is one line in the shell
     if not path.startswith("/"):
         raise UsageError(f"--path must start with '/': {path!r}")
@@ -99,4 +99,4 @@ def ui(
         cert=cert,
         no_color=context.current().no_color,
     )
-    run_ui(clients.settings(), options)
+    run_ui(checks.check_urls(clients.settings()), options)

@@ -125,6 +125,21 @@ def _attempt_rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
     return rows
 
 
+_UNITS = {"": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+
+
+def parse_size(text: str, option: str = "--max-body") -> int:
+    """A byte count: ``1048576``, ``512k``/``512KiB``, ``16M``/``16MiB`` (powers of 1024)."""
+    value = text.strip().lower()
+    number = value.rstrip("kmgib")
+    unit = value[len(number) :]
+    if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+        raise UsageError(
+            f"{option} {text!r}: expected a positive byte count such as 1048576, 512k or 16M"
+        )
+    return int(number) * _UNITS[unit]
+
+
 EXPLAIN_COLUMNS = [
     ("step", "Step"),
     ("form", "Form"),
@@ -183,31 +198,60 @@ def verify(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show each signing input tried and its outcome.")
     ] = False,
+    max_body: Annotated[
+        str,
+        typer.Option(
+            "--max-body",
+            metavar="BYTES",
+            help="Refuse a larger body (body_too_large): e.g. 1048576, 512k, 16M.",
+        ),
+    ] = "16M",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Accept only a signature over the body as received "
+            "(not Samsung's re-serialization).",
+        ),
+    ] = False,
+    allow_expired_cert: Annotated[
+        bool,
+        typer.Option(
+            "--allow-expired-cert",
+            help="Also accept a signature that verifies only with an expired "
+            "certificate (Samsung's sample never checks dates).",
+        ),
+    ] = False,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
     """Verify the signature of a saved Knox callback.
 
-    Checks X-WSM-SIGNATURE (RS256) against the trusted certificate in every signing
-    form Knox may use (raw body or compact JSON; base64url padded or not; payload
-    part detached or attached), then that the body is a callback. Exits 0 when it
-    is valid, 8 with the reason otherwise (bad_signature, payload_mismatch,
-    certificate_expired, replayed_nonce, ...). A nonce is required only with
-    --nonce-db. JSON keys: valid, event, subscriptionId, nonce, trace_id, form,
-    certificate_sha256, payload (reason and message when invalid; attempts with
-    --explain).
+    Checks X-WSM-SIGNATURE as RS256 (whatever its header claims) against the trusted
+    certificate in every signing form accepted: the body as received, then Samsung's
+    re-serialization of it (what Samsung's sample verifier builds), then compact
+    JSON; base64url padded or not; part 1 of the header is ignored, as Samsung's
+    sample ignores it. Then that the body is a callback (JSON, no repeated names, no
+    bytes after it). Exits 0 when it is valid, 8 with the reason otherwise
+    (bad_signature, certificate_expired, duplicate_key, replayed_nonce, ...). A nonce
+    is required only with --nonce-db. JSON keys: valid, event, subscriptionId, nonce,
+    trace_id, form, certificate_sha256, body_is_signed, payload (reason and message
+    when invalid; attempts with --explain).
 
     Examples:
 
     \b
       knoxhook verify --body body.json --headers headers.txt --cert knox.pem
       curl ... | knoxhook verify --body - --signature "$SIG" --explain
+      knoxhook verify --body big.json --signature "$SIG" --max-body 64M
+      knoxhook verify --body old.json --headers h.txt --cert old.pem --allow-expired-cert
     """
     from knoxhook.errors import CallbackVerificationError
     from knoxhook.signature import verify_callback
 
     fmt = common.output_format(json_output, output)
     common.require_text(signature=signature, nonce=nonce)
+    limit = parse_size(max_body)
     if (signature is None) == (headers_file is None):
         raise UsageError("give exactly one of --signature or --headers", hint="see --help")
     if body == "-" and headers_file == "-":
@@ -231,6 +275,9 @@ def verify(
             certificates,
             nonce_store=store,
             require_nonce=store is not None,
+            max_body_bytes=limit,
+            strict=strict,
+            allow_expired=allow_expired_cert,
             explain=attempts,
         )
     except CallbackVerificationError as exc:
@@ -241,7 +288,7 @@ def verify(
         }
         _show(failure, attempts, fmt)
         raise CallbackVerificationError(exc.reason, f"{exc.reason}: {exc.message}") from None
-    _show(result.to_json(), attempts, fmt)
+    _show({**result.to_json(), "body_is_signed": result.body_is_signed}, attempts, fmt)
 
 
 def _show(result: dict[str, Any], attempts: list[Attempt] | None, fmt: common.OutputFormat) -> None:

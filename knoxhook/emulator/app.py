@@ -2,7 +2,8 @@
 
 Layers, outermost first: ``FaultMiddleware`` (counts requests, applies injected faults),
 then a Starlette app whose exception handlers turn every failure into the Knox error
-body, so malformed input is a 4xx and never a bare 500.
+body, so malformed input is a 4xx and never a bare 500. Its routes come from
+``ENDPOINTS``, the one table that ``/openapi.json`` describes too.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from knoxhook import wire
-from knoxhook.emulator import CONTROL_PREFIX, control, kwn, oauth
+from knoxhook.emulator import control, kwn, legacy, oauth, openapi, routing
 from knoxhook.emulator.certs import CertificateStore
 from knoxhook.emulator.config import EmulatorConfig
 from knoxhook.emulator.delivery import Deliverer, DeliveryLog
 from knoxhook.emulator.faults import FaultMiddleware, FaultTable
 from knoxhook.emulator.httputil import BadRequest, knox_error
-from knoxhook.emulator.openapi import openapi_document
+from knoxhook.emulator.models import KnoxError
+from knoxhook.emulator.routing import Answer, Endpoint
 from knoxhook.emulator.state import Store
 from knoxhook.emulator.stats import Stats
 from knoxhook.errors import UsageError
@@ -78,42 +80,40 @@ def build(config: EmulatorConfig) -> Emulator:
             retries=config.delivery_retries,
             backoff=config.delivery_backoff,
             now=config.now,
+            allow_remote=config.allow_remote_delivery,
         ),
     )
 
 
+# Every endpoint the emulator serves; each is served and documented (``/openapi.json``)
+# from its entry. To add endpoints, export a list of ``routing.Endpoint`` from their
+# module and add it here.
+# Legacy Knox Cloud Authentication (knox-api.md §2b; legacy.py reads and validates its
+# own body, with its own models, and answers Knox's legacy error codes).
+LEGACY_ENDPOINTS = [
+    Endpoint("POST", wire.LEGACY_ACCESS_TOKEN_PATH, legacy.accesstoken,
+             "Legacy Knox Cloud Authentication: trade a signed Client Identifier for an "
+             "access token",
+             {200: Answer("the access token", legacy.AccessTokenResponse),
+              400: Answer("bad body, validity out of range, or a reused jti", KnoxError),
+              401: Answer("unknown identifier, bad signature, aud or exp", KnoxError)},
+             body=legacy.AccessTokenRequest, validate=False),
+]  # fmt: skip
+ENDPOINTS: list[Endpoint] = [
+    *oauth.ENDPOINTS,
+    *LEGACY_ENDPOINTS,
+    *kwn.endpoints(wire.KWN_PREFIX),
+    *kwn.endpoints(wire.KWN_LEGACY_PREFIX),
+    *control.ENDPOINTS,
+]
+
+
 def _routes() -> list[Route]:
-    routes = [
-        Route(wire.TOKEN_PATH, oauth.token, methods=["POST"]),
-        Route(wire.REVOKE_PATH, oauth.revoke, methods=["POST"]),
-    ]
-    for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX):
-        routes += [
-            Route(wire.subscriptions_path(prefix), kwn.list_or_create, methods=["GET", "POST"]),
-            Route(
-                wire.subscription_path("{subscription_id}", prefix),
-                kwn.one,
-                methods=["GET", "PUT", "DELETE"],
-            ),
-            Route(wire.certificate_path(prefix), kwn.certificate, methods=["GET"]),
-        ]
-    c = CONTROL_PREFIX
-    routes += [
-        Route(f"{c}/events", control.trigger, methods=["POST"]),
-        Route(f"{c}/deliveries", control.deliveries, methods=["GET", "DELETE"]),
-        Route(f"{c}/stats", control.stats, methods=["GET"]),
-        Route(f"{c}/stats/reset", control.stats_reset, methods=["POST"]),
-        Route(f"{c}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
-        Route(f"{c}/certificate", control.certificate, methods=["GET", "POST"]),
-        Route(f"{c}/reset", control.reset, methods=["POST"]),
-        Route(f"{c}/health", control.health, methods=["GET"]),
-        Route("/openapi.json", _openapi, methods=["GET"]),
-    ]
-    return routes
+    return [*routing.routes(ENDPOINTS), Route("/openapi.json", _openapi, methods=["GET"])]
 
 
 async def _openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    return JSONResponse(openapi.document(ENDPOINTS))
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
@@ -153,6 +153,7 @@ def create_app(config: EmulatorConfig | None = None) -> FaultMiddleware:
     # A JSON API answers 404, not a 307 to another path, for a trailing or doubled slash.
     inner.router.redirect_slashes = False
     inner.state.emulator = emulator
+    legacy.install(inner, emulator.config.legacy_clients, emulator.config.now)
     outer = FaultMiddleware(inner, emulator.faults, emulator.stats)
     outer.emulator = emulator
     return outer

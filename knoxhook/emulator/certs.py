@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from knoxhook.emulator import CERT_ACTIONS
+from knoxhook.emulator import CERT_ACTIONS, CertAction
 from knoxhook.errors import UsageError
-from knoxhook.files import write_private
+from knoxhook.files import make_private_dirs, read_private, write_private
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "certificate.pem"
@@ -97,24 +97,26 @@ class CertificateStore:
         }
 
     def apply(self, action: str) -> dict[str, str]:
-        """Re-issue the certificate: one of ``CERT_ACTIONS``. Returns ``describe()``."""
-        if action not in CERT_ACTIONS:
+        """Re-issue the certificate: one of ``CertAction``. Returns ``describe()``."""
+        try:
+            chosen = CertAction(action)
+        except ValueError:
             raise UsageError(
                 f"unknown certificate action {action!r}",
                 hint="use one of: " + ", ".join(CERT_ACTIONS),
-            )
+            ) from None
         now = self._utcnow()
         key_changed = False
         with self._lock:
-            if action == "rotate-new-key":
+            if chosen is CertAction.ROTATE_NEW_KEY:
                 self._key = new_key()
                 key_changed = True
-            if action in ("valid", "rotate-same-key", "rotate-new-key"):
-                self._cert = self._issue_valid(self._key)
-            elif action == "expire":
+            if chosen is CertAction.EXPIRED:
                 self._cert = issue(self._key, now - _LIFETIME - _DAY, now - _DAY)
-            else:  # not-yet-valid
+            elif chosen is CertAction.NOT_YET_VALID:
                 self._cert = issue(self._key, now + 30 * _DAY, now + _LIFETIME)
+            else:  # valid, rotate-same-key, rotate-new-key: a fresh valid certificate
+                self._cert = self._issue_valid(self._key)
             self._save(key_changed=key_changed)
         return self.describe()
 
@@ -132,15 +134,15 @@ class CertificateStore:
         key_path, cert_path = self._dir / KEY_FILE, self._dir / CERT_FILE
         if not key_path.exists() or not cert_path.exists():
             return None
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_private(key_path), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise UsageError(f"{key_path} is not an RSA private key")
-        return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return key, x509.load_pem_x509_certificate(read_private(cert_path))
 
     def _save(self, *, key_changed: bool) -> None:
         if self._dir is None:
             return
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self._dir, tighten=True)
         if key_changed or not (self._dir / KEY_FILE).exists():
             pem = self._key.private_bytes(
                 serialization.Encoding.PEM,

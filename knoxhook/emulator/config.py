@@ -7,7 +7,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knoxhook.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SIGNING_MODES
+from knoxhook.emulator import (
+    CERT_ACTIONS,
+    DEFAULT_SIGNING,
+    DELIVERY_BACKOFF,
+    DELIVERY_RETRIES,
+    DELIVERY_TIMEOUT,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    SIGNING_MODES,
+    CertAction,
+    SigningMode,
+)
 from knoxhook.errors import UsageError
 
 
@@ -27,21 +38,36 @@ class EmulatorConfig:
     """
 
     clients: Mapping[str, str] = field(default_factory=_demo_clients)
-    signing: str = "padded"
+    signing: str = DEFAULT_SIGNING
     data_dir: Path | None = None
     now: Callable[[], float] = time.time
     cert_state: str | None = None
-    delivery_timeout: float = 5.0
-    delivery_retries: int = 2
-    delivery_backoff: float = 0.2
+    delivery_timeout: float = DELIVERY_TIMEOUT
+    delivery_retries: int = DELIVERY_RETRIES
+    delivery_backoff: float = DELIVERY_BACKOFF
     max_body_bytes: int = 1_000_000
+    # Off loopback (issue 14.4): the control endpoints need this token (None: they need
+    # none), and deliveries go to other than loopback addresses only when allowed.
+    control_token: str | None = field(default=None, repr=False)
+    allow_remote_delivery: bool = False
+    legacy_clients: Mapping[str, str] | None = None  # identifier -> base64 SPKI; None: demo
 
     def __post_init__(self) -> None:
-        if self.signing not in SIGNING_MODES:
+        try:
+            object.__setattr__(self, "signing", SigningMode(self.signing))
+        except ValueError:
             raise UsageError(
                 f"unknown signing mode {self.signing!r}",
                 hint="use one of: " + ", ".join(SIGNING_MODES),
-            )
+            ) from None
+        if self.cert_state is not None:
+            try:
+                object.__setattr__(self, "cert_state", CertAction(self.cert_state))
+            except ValueError:
+                raise UsageError(
+                    f"unknown certificate state {self.cert_state!r}",
+                    hint="use one of: " + ", ".join(CERT_ACTIONS),
+                ) from None
         if not self.clients:
             raise UsageError("the emulator needs at least one client")
         if self.delivery_retries < 0 or self.delivery_timeout <= 0 or self.delivery_backoff < 0:

@@ -2,7 +2,8 @@
 
 A delivery is the body ``{subscriptionId, event, payload}`` (knox-api.md §5) with the
 headers ``X-WSM-SIGNATURE``, ``X-WSM-TRACEID``, ``x-knox-nonce`` (fresh per delivery,
-the same on each retry of it) and ``Content-Type: application/json``. A 2xx answer is a
+the same on each retry of it) and ``Content-Type: application/json``. Only to loopback
+addresses unless ``--allow-remote-delivery`` (``egress.py``). A 2xx answer is a
 success; a network error, timeout or any other status is retried with exponential
 backoff up to the configured number of retries (Knox's own policy is not documented).
 """
@@ -18,8 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from knoxhook import wire
+from knoxhook.emulator import egress
 from knoxhook.emulator.certs import CertificateStore
-from knoxhook.emulator.signer import encode_body, sign
+from knoxhook.emulator.signer import sign_document
 from knoxhook.emulator.state import rfc3339
 from knoxhook.emulator.stats import Stats
 
@@ -33,6 +35,28 @@ def _tls_context() -> Any:
     if not _tls:
         _tls.append(httpx2.create_ssl_context())
     return _tls[0]
+
+
+async def _post(
+    client: Any, targets: list[egress.Target], body: bytes, headers: dict[str, str]
+) -> Any:
+    """POST to the first of ``targets`` (the addresses of one URL) that takes a connection."""
+    import httpx2
+
+    for target in targets[:-1]:
+        try:
+            return await client.post(
+                target.url,
+                content=body,
+                headers={**headers, **target.headers},
+                extensions=target.extensions,
+            )
+        except httpx2.ConnectError:
+            continue  # nothing was sent: the next address
+    last = targets[-1]
+    return await client.post(
+        last.url, content=body, headers={**headers, **last.headers}, extensions=last.extensions
+    )
 
 
 class DeliveryLog:
@@ -70,6 +94,7 @@ class Deliverer:
         retries: int,
         backoff: float,
         now: Callable[[], float],
+        allow_remote: bool = False,
     ) -> None:
         self.certs = certs
         self.stats = stats
@@ -79,6 +104,7 @@ class Deliverer:
         self.retries = retries
         self.backoff = backoff
         self.now = now
+        self.allow_remote = allow_remote
 
     async def deliver(
         self,
@@ -86,21 +112,27 @@ class Deliverer:
         event: str,
         payload: dict[str, Any],
         trace_id: str | None = None,
+        signing: str | None = None,
     ) -> dict[str, Any]:
+        """Sign and POST one callback (``signing`` overrides the configured mode)."""
         import httpx2
 
-        body = encode_body(
+        mode = signing or self.signing
+
+        signed = sign_document(
             {
                 wire.F_CB_SUBSCRIPTION_ID: subscription[wire.F_SUBSCRIPTION_ID],
                 wire.F_CB_EVENT: event,
                 wire.F_CB_PAYLOAD: payload,
-            }
+            },
+            self.certs.key,
+            mode,
         )
         nonce = secrets.token_hex(16)
         trace_id = trace_id or str(uuid.uuid4())
         headers = {
             "Content-Type": wire.CALLBACK_CONTENT_TYPE,
-            wire.H_SIGNATURE: sign(body, self.certs.key, self.signing),
+            wire.H_SIGNATURE: signed.signature,
             wire.H_TRACE_ID: trace_id,
             wire.H_NONCE: nonce,
             "User-Agent": "knoxhook-emulator",
@@ -113,7 +145,7 @@ class Deliverer:
             "url": url,
             "traceId": trace_id,
             "nonce": nonce,
-            "signing": self.signing,
+            "signing": str(mode),
             "status": "failed",
             "httpStatus": None,
             "attempts": 0,
@@ -122,16 +154,23 @@ class Deliverer:
             "createdAt": rfc3339(self.now()),
         }
         started = time.perf_counter()
+        # trust_env=False: no proxy from the environment, so the address checked is the
+        # address connected to (egress.py).
         async with httpx2.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, verify=_tls_context()
+            timeout=self.timeout, follow_redirects=False, verify=_tls_context(), trust_env=False
         ) as client:
             for attempt in range(self.retries + 1):
                 if attempt:
                     await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+                try:
+                    targets = await egress.resolve(url, allow_remote=self.allow_remote)
+                except egress.DeliveryRefused as exc:
+                    record["error"] = str(exc)  # nothing was sent; retrying cannot help
+                    break
                 record["attempts"] = attempt + 1
                 self.stats.bump("delivery_attempts")
                 try:
-                    response = await client.post(url, content=body, headers=headers)
+                    response = await _post(client, targets, signed.body, headers)
                 except httpx2.HTTPError as exc:
                     record["httpStatus"] = None
                     record["error"] = (

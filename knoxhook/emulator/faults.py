@@ -1,11 +1,11 @@
 """Injected faults: make the next N matching requests fail, slow down, or drop.
 
-A fault matches a request by path (exact, or a ``fnmatch`` pattern such as
-``/kwn/v1/subscriptions/*``) and optionally method. It answers a status (429 with
-``Retry-After``, 500, 502, 503...), adds latency, or drops the connection without any
-response. With ``after`` the real handler runs first (a create takes effect) and only
-then is its response replaced or dropped: the ambiguous failure a client must survive
-without making a duplicate.
+A fault (validated by ``models.FaultSpec``) matches a request by path (exact, or a
+``fnmatch`` pattern such as ``/kwn/v1/subscriptions/*``) and optionally method. It
+answers a status (429 with ``Retry-After``, 500, 502, 503...), adds latency, or drops
+the connection without any response. With ``after`` the real handler runs first (a
+create takes effect) and only then is its response replaced or dropped: the ambiguous
+failure a client must survive without making a duplicate.
 
 Applied by ``FaultMiddleware``, the outermost ASGI layer; control paths
 (``/_emulator``) are never faulted.
@@ -25,7 +25,6 @@ from knoxhook.emulator.stats import Stats
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
-FAULT_STATUSES = frozenset({400, 401, 403, 404, 406, 408, 409, 422, 429, 500, 501, 502, 503, 504})
 
 
 @dataclass
@@ -43,54 +42,6 @@ class Fault:
         if self.method is not None and self.method != method:
             return False
         return path == self.path or fnmatch.fnmatchcase(path, self.path)
-
-
-def parse_fault(body: Any) -> Fault:
-    """A ``Fault`` from a JSON body; ``ValueError`` with a precise message otherwise."""
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    known = {"path", "method", "count", "status", "retry_after", "delay", "drop", "after"}
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise ValueError(f"unknown fields: {', '.join(unknown)}")
-    path = body.get("path")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise ValueError("'path' must be a path starting with '/'")
-    method = body.get("method")
-    if method is not None and not isinstance(method, str):
-        raise ValueError("'method' must be a string")
-    count = body.get("count", 1)
-    if type(count) is not int or not 1 <= count <= 1_000_000:
-        raise ValueError("'count' must be an integer from 1")
-    status = body.get("status")
-    if status is not None and (type(status) is not int or status not in FAULT_STATUSES):
-        raise ValueError(f"'status' must be one of {sorted(FAULT_STATUSES)}")
-    numbers = {}
-    for name in ("retry_after", "delay"):
-        value = body.get(name)
-        if value is not None and (type(value) not in (int, float) or not 0 <= value <= 60):
-            raise ValueError(f"'{name}' must be a number of seconds from 0 to 60")
-        numbers[name] = value
-    flags = {}
-    for name in ("drop", "after"):
-        value = body.get(name, False)
-        if type(value) is not bool:
-            raise ValueError(f"'{name}' must be true or false")
-        flags[name] = value
-    if status is None and not flags["drop"] and not numbers["delay"]:
-        raise ValueError("a fault needs 'status', 'drop' or 'delay'")
-    if status is not None and flags["drop"]:
-        raise ValueError("'status' and 'drop' exclude each other")
-    return Fault(
-        path=path,
-        method=method.upper() if method else None,
-        count=count,
-        status=status,
-        retry_after=numbers["retry_after"],
-        delay=float(numbers["delay"] or 0.0),
-        drop=flags["drop"],
-        after=flags["after"],
-    )
 
 
 class FaultTable:

@@ -7,22 +7,31 @@ valid Bearer token. Validation errors are 400 with the documented error body
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from knoxhook import events, wire
-from knoxhook.emulator.httputil import BadRequest, accepts, knox_error, read_json
+from knoxhook import wire
+from knoxhook.emulator import legacy
+from knoxhook.emulator.httputil import accepts, json_answer, knox_error
+from knoxhook.emulator.models import (
+    KnoxError,
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionUpdate,
+)
+from knoxhook.emulator.routing import Answer, Endpoint
 from knoxhook.emulator.state import EventConflict, UnknownSubscription
 
-MAX_URL_LENGTH = 2048
+PEM: Final = "application/x-pem-file"
 
 
 def _authorized(request: Request) -> Response | None:
     """None when the Bearer token is valid, else the 401 to send."""
     emulator = request.app.state.emulator
+    if wire.H_API_TOKEN in request.headers:  # legacy Knox Cloud Authentication
+        return legacy.authorized(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     problem = None
     if scheme.lower() != "bearer" or not token.strip():
@@ -38,63 +47,13 @@ def _authorized(request: Request) -> Response | None:
 
 
 def _guard(request: Request, offered: str = "application/json") -> Response | None:
+    """The 401 or 406 to send, before the body is read; None to go on."""
     denied = _authorized(request)
     if denied is not None:
         return denied
     if not accepts(request, offered):
         return knox_error(406, "NOT_ACCEPTABLE", f"this resource is only available as {offered}")
     return None
-
-
-def _url(body: dict[str, Any]) -> str | None:
-    present = [(name, body[name]) for name in wire.F_URL_ALIASES if name in body]
-    if not present:
-        return None
-    values = {repr(value) for _, value in present}
-    if len(values) > 1:
-        raise BadRequest(400, "INVALID_URL", "'url' and 'callbackUrl' disagree; send one")
-    name, value = present[0]
-    if not isinstance(value, str):
-        raise BadRequest(400, "INVALID_URL", f"'{name}' must be a string")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise BadRequest(400, "INVALID_URL", f"'{name}' is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(
-            400, "INVALID_URL", f"'{name}' must be an absolute http(s) URL, got {value[:100]!r}"
-        )
-    if len(value) > MAX_URL_LENGTH or any(c.isspace() for c in value):
-        raise BadRequest(400, "INVALID_URL", f"'{name}' is too long or contains white space")
-    return value
-
-
-def _events(body: dict[str, Any]) -> list[str] | None:
-    if wire.F_EVENTS not in body:
-        return None
-    value = body[wire.F_EVENTS]
-    if not isinstance(value, list) or not value:
-        raise BadRequest(400, "INVALID_EVENTS", "'events' must be a non-empty list of event names")
-    seen: set[str] = set()
-    for item in value:
-        if not isinstance(item, str):
-            raise BadRequest(400, "INVALID_EVENTS", "'events' must contain only strings")
-        if item not in events.EVENT_NAMES:
-            hint = events.closest(item)
-            tail = f"; did you mean {', '.join(hint)}?" if hint else ""
-            raise BadRequest(400, "UNKNOWN_EVENT", f"unknown event {item[:100]!r}{tail}")
-        if item in seen:
-            raise BadRequest(400, "DUPLICATE_EVENT", f"event {item} is listed twice")
-        seen.add(item)
-    return list(value)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    body = await read_json(request, request.app.state.emulator.config.max_body_bytes)
-    if not isinstance(body, dict):
-        raise BadRequest(400, "INVALID_REQUEST_BODY", "the request body must be a JSON object")
-    return body
 
 
 def _conflict(exc: EventConflict) -> Response:
@@ -109,57 +68,113 @@ def _not_found(sub_id: str) -> Response:
     return knox_error(404, "SUBSCRIPTION_NOT_FOUND", f"no subscription with id {sub_id[:100]!r}")
 
 
-async def list_or_create(request: Request) -> Response:
-    denied = _guard(request)
-    if denied is not None:
-        return denied
-    store = request.app.state.emulator.store
-    if request.method == "GET":
-        return JSONResponse(store.all())
-    body = await _body(request)
-    url, wanted = _url(body), _events(body)
-    if url is None:
-        raise BadRequest(400, "INVALID_URL", "'url' is required (an absolute http(s) URL)")
-    if wanted is None:
-        raise BadRequest(400, "INVALID_EVENTS", "'events' is required (a non-empty list)")
+def _subscription(row: dict[str, Any]) -> Subscription:
+    return Subscription.model_validate(row)
+
+
+async def list_subscriptions(request: Request) -> Response:
+    return json_answer([_subscription(row) for row in request.app.state.emulator.store.all()])
+
+
+async def create_subscription(request: Request, body: SubscriptionCreate) -> Response:
+    assert body.callback_url is not None  # SubscriptionCreate requires both
+    assert body.events is not None
     try:
-        created = store.create(url, wanted)
+        created = request.app.state.emulator.store.create(body.callback_url, body.events)
     except EventConflict as exc:
         return _conflict(exc)
     location = f"{request.url.path}/{created[wire.F_SUBSCRIPTION_ID]}"
-    return JSONResponse(created, status_code=201, headers={"Location": location})
+    return json_answer(_subscription(created), 201, headers={"Location": location})
 
 
-async def one(request: Request) -> Response:
-    denied = _guard(request)
-    if denied is not None:
-        return denied
-    store = request.app.state.emulator.store
-    sub_id = request.path_params["subscription_id"]
+async def get_subscription(request: Request) -> Response:
+    sub_id = request.path_params["subscriptionId"]
     try:
-        if request.method == "GET":
-            return JSONResponse(store.get(sub_id))
-        if request.method == "DELETE":
-            store.delete(sub_id)
-            return Response(status_code=204)
-        body = await _body(request)
-        url, wanted = _url(body), _events(body)
-        if url is None and wanted is None:
-            raise BadRequest(400, "INVALID_REQUEST_BODY", "send 'url' and/or 'events' to update")
-        return JSONResponse(store.update(sub_id, url, wanted))
+        return json_answer(_subscription(request.app.state.emulator.store.get(sub_id)))
+    except UnknownSubscription:
+        return _not_found(sub_id)
+
+
+async def update_subscription(request: Request, body: SubscriptionUpdate) -> Response:
+    sub_id = request.path_params["subscriptionId"]
+    try:
+        row = request.app.state.emulator.store.update(sub_id, body.callback_url, body.events)
     except UnknownSubscription:
         return _not_found(sub_id)
     except EventConflict as exc:
         return _conflict(exc)
+    return json_answer(_subscription(row))
+
+
+async def delete_subscription(request: Request) -> Response:
+    sub_id = request.path_params["subscriptionId"]
+    try:
+        request.app.state.emulator.store.delete(sub_id)
+    except UnknownSubscription:
+        return _not_found(sub_id)
+    return Response(status_code=204)
 
 
 async def certificate(request: Request) -> Response:
-    denied = _guard(request, "application/x-pem-file")
-    if denied is not None:
-        return denied
     pem = request.app.state.emulator.certs.pem
     return Response(
         pem,
-        media_type="application/x-pem-file",
+        media_type=PEM,
         headers={"Content-Disposition": 'attachment; filename="knox-validation.pem"'},
     )
+
+
+def _api_guard(request: Request) -> Response | None:
+    return _guard(request)
+
+
+def _pem_guard(request: Request) -> Response | None:
+    return _guard(request, PEM)
+
+
+_REFUSED = {
+    401: Answer("missing, expired or revoked token", KnoxError),
+    403: Answer("an expired legacy x-knox-apitoken (code 403225)", KnoxError),
+    406: Answer("the Accept header excludes the answer", KnoxError),
+}
+_BAD_BODY = {
+    400: Answer("validation failed, or an event is held by another subscription", KnoxError),
+    413: Answer("the body is too large", KnoxError),
+}
+_UNKNOWN = {404: Answer("no subscription has this id", KnoxError)}
+
+
+def _secured(
+    method: str,
+    path: str,
+    handler: Any,
+    summary: str,
+    answers: dict[int, Answer],
+    body: Any = None,
+    guard: Any = _api_guard,
+) -> Endpoint:
+    return Endpoint(
+        method, path, handler, summary, {**answers, **_REFUSED}, body=body, guard=guard,
+        security="bearer",
+    )  # fmt: skip
+
+
+def endpoints(prefix: str) -> list[Endpoint]:
+    """The Subscription API and the certificate under ``prefix`` (``/kwn/v1``...)."""
+    many, one = wire.subscriptions_path(prefix), wire.subscription_path("{subscriptionId}", prefix)
+    return [
+        _secured("GET", many, list_subscriptions, "List the subscriptions, oldest first",
+                 {200: Answer("the subscriptions", Subscription, many=True)}),
+        _secured("POST", many, create_subscription, "Create a subscription",
+                 {201: Answer("created", Subscription), **_BAD_BODY}, SubscriptionCreate),
+        _secured("GET", one, get_subscription, "One subscription",
+                 {200: Answer("the subscription", Subscription), **_UNKNOWN}),
+        _secured("PUT", one, update_subscription, "Replace its url and/or its events",
+                 {200: Answer("updated", Subscription), **_BAD_BODY, **_UNKNOWN},
+                 SubscriptionUpdate),
+        _secured("DELETE", one, delete_subscription, "Delete a subscription",
+                 {204: Answer("deleted"), **_UNKNOWN}),
+        _secured("GET", wire.certificate_path(prefix), certificate,
+                 "The validation certificate (PEM)",
+                 {200: Answer("the certificate", media_type=PEM)}, guard=_pem_guard),
+    ]  # fmt: skip

@@ -11,30 +11,23 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from urllib.parse import parse_qsl, unquote
+from typing import Any, Final
+from urllib.parse import unquote
 
+from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from knoxhook import wire
-from knoxhook.emulator.httputil import oauth_error
-
-MAX_FORM_BYTES = 64 * 1024
-
-
-async def _form(request: Request) -> dict[str, str] | str:
-    """The form fields, or what is wrong with the body (for ``error_description``)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return "send the request as application/x-www-form-urlencoded"
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        return f"the form is larger than {MAX_FORM_BYTES} bytes"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the form is not UTF-8"
-    return dict(parse_qsl(text, keep_blank_values=True))
+from knoxhook.emulator.httputil import (
+    MAX_FORM_BYTES,
+    BadRequest,
+    json_answer,
+    oauth_error,
+    read_form,
+)
+from knoxhook.emulator.models import OAuthError, RevokeForm, Token, TokenForm
+from knoxhook.emulator.routing import Answer, Endpoint
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -51,16 +44,28 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
 
+async def _form(request: Request) -> dict[str, str] | Response:
+    try:
+        return await read_form(request, MAX_FORM_BYTES)
+    except BadRequest as exc:
+        return oauth_error(400, "invalid_request", exc.text)
+
+
 async def token(request: Request) -> Response:
     emulator = request.app.state.emulator
     emulator.stats.bump("token_requests")
     form = await _form(request)
-    if isinstance(form, str):
-        return oauth_error(400, "invalid_request", form)
-    grant = form.get("grant_type")
-    if grant != "client_credentials":
+    if isinstance(form, Response):
+        return form
+    try:
+        asked = TokenForm.model_validate(form)
+        problems: list[Any] = []
+    except ValidationError as exc:
+        asked = None
+        problems = exc.errors(include_url=False, include_input=False)
+    if any(p["loc"] == ("grant_type",) for p in problems):
         emulator.stats.bump("tokens_refused")
-        if not grant:
+        if "grant_type" not in form:
             return oauth_error(400, "invalid_request", "grant_type is missing")
         return oauth_error(
             400, "unsupported_grant_type", "only grant_type=client_credentials is supported"
@@ -81,37 +86,48 @@ async def token(request: Request) -> Response:
         emulator.stats.bump("tokens_refused")
         extra = {"WWW-Authenticate": 'Basic realm="knox"'} if basic is not None else {}
         return oauth_error(401, "invalid_client", "client authentication failed", **extra)
-    lifetime = wire.DEFAULT_TOKEN_LIFETIME
-    if form.get("expires_in", "") != "":
-        requested = form["expires_in"]
-        if not requested.isdigit() or not 1 <= int(requested) <= wire.MAX_TOKEN_LIFETIME:
-            emulator.stats.bump("tokens_refused")
-            return oauth_error(
-                400,
-                "invalid_request",
-                f"expires_in must be a whole number of seconds from 1 to {wire.MAX_TOKEN_LIFETIME}",
-            )
-        lifetime = int(requested)
-    scope = form.get("scope") or wire.DEFAULT_SCOPE
+    if asked is None:  # only the lifetime is left to be wrong
+        emulator.stats.bump("tokens_refused")
+        return oauth_error(
+            400,
+            "invalid_request",
+            f"expires_in must be a whole number of seconds from 1 to {wire.MAX_TOKEN_LIFETIME}",
+        )
+    lifetime = asked.expires_in or wire.DEFAULT_TOKEN_LIFETIME
+    scope = asked.scope or wire.DEFAULT_SCOPE
     access_token = emulator.store.issue_token(client_id, scope, lifetime)
     emulator.stats.bump("tokens_issued")
-    return JSONResponse(
-        {
-            "access_token": access_token,
-            "scope": scope,
-            "expires_in": lifetime,
-            "token_type": "Bearer",
-        },
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    issued = Token(
+        access_token=access_token,
+        scope=scope,
+        expires_in=lifetime,
+        token_type="Bearer",  # noqa: S106 - the token type, not a secret
     )
+    return json_answer(issued, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 async def revoke(request: Request) -> Response:
     """RFC 7009: 200 even for an unknown token; the token stops working at once."""
     emulator = request.app.state.emulator
     form = await _form(request)
-    if isinstance(form, str) or not form.get("token"):
+    if isinstance(form, Response):
+        return form
+    try:
+        asked = RevokeForm.model_validate(form)
+    except ValidationError:
         return oauth_error(400, "invalid_request", "send the form field 'token'")
-    if emulator.store.revoke_token(form["token"]):
+    if emulator.store.revoke_token(asked.token):
         emulator.stats.bump("tokens_revoked")
     return Response(status_code=200)
+
+
+_REFUSED = Answer("refused (RFC 6749 error body)", OAuthError)
+ENDPOINTS: Final = [
+    Endpoint("POST", wire.TOKEN_PATH, token,
+             "Client-credentials access token (credentials in the form, or HTTP Basic)",
+             {200: Answer("the token", Token), 400: _REFUSED, 401: _REFUSED},
+             body=TokenForm, form=True, validate=False, security="client"),
+    Endpoint("POST", wire.REVOKE_PATH, revoke, "Revoke an access token at once (RFC 7009)",
+             {200: Answer("revoked (or unknown)"), 400: _REFUSED},
+             body=RevokeForm, form=True, validate=False),
+]  # fmt: skip

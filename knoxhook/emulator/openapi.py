@@ -1,336 +1,141 @@
-"""A hand-written OpenAPI 3.1 description of everything the emulator serves.
+"""``/openapi.json``, generated from the route table and the pydantic models.
 
-Served at ``/openapi.json``. Kept by hand (not generated) so it documents the Knox
-wire format of ``knoxhook.wire`` exactly; a test checks every route is described.
+Nothing here is written by hand but the words: each path, method, body and answer comes
+from an ``Endpoint`` (``routing.py``) and the schemas from ``models.py``, the classes the
+handlers validate with. Request bodies are described in pydantic's "validation" mode
+(what the emulator accepts; an optional field is omitted, never ``null``), answers in
+its "serialization" mode (what it sends). schemathesis checks the emulator against this
+document (``tests/emulator/test_schemathesis.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from knoxhook import events, wire
-from knoxhook.emulator import CERT_ACTIONS, CONTROL_PREFIX
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import CoreSchema, core_schema
 
-_JSON = "application/json"
+from knoxhook import wire
+from knoxhook.emulator import CONTROL_TOKEN_HEADER
+from knoxhook.emulator.routing import Endpoint, path_parameters
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {_JSON: {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+REF = "#/components/schemas/{model}"
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "bearer": [{"bearer": []}, {"knoxApiToken": []}],  # OAuth 2.0, or legacy (§2b)
+    "client": [{}, {"basic": []}],  # client id and secret in the form, or HTTP Basic
+    "control": [{}, {"controlToken": []}],  # the token is needed off loopback only
+}
 
 
-_AUTH_ERRORS = {"401": _error("missing, expired or revoked token"), "406": _error("bad Accept")}
+class _Schemas(GenerateJsonSchema):
+    """pydantic's schemas without titles, and without ``null`` for an omitted input."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> dict[str, Any]:
+        if self.mode == "validation":  # `x: T | None = None` in a body: omit x, or send a T
+            return self.generate_inner(schema["schema"])
+        return super().nullable_schema(schema)
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> dict[str, Any]:
+        generated = super().default_schema(schema)
+        if self.mode == "validation" and generated.get("default", 0) is None:
+            del generated["default"]
+        return generated
+
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> Any:
+        generated = super().generate(schema, mode)
+        generated.pop("title", None)
+        return generated
 
 
-def _kwn_paths(prefix: str) -> dict[str, Any]:
-    sub_id = {
-        "name": "subscriptionId",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
+def _models(endpoints: Sequence[Endpoint]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
+    for endpoint in endpoints:
+        if endpoint.body is not None:
+            wanted[(endpoint.body, "validation")] = None
+        for answer in endpoint.answers.values():
+            if answer.model is not None:
+                wanted[(answer.model, "serialization")] = None
+    return list(wanted)
+
+
+def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, answer in sorted(endpoint.answers.items()):
+        response: dict[str, Any] = {"description": answer.description}
+        if answer.model is not None:
+            schema = refs[(answer.model, "serialization")]
+            if answer.many:
+                schema = {"type": "array", "items": schema}
+            response["content"] = {answer.media_type: {"schema": schema}}
+        elif answer.media_type != "application/json":
+            response["content"] = {answer.media_type: {"schema": {"type": "string"}}}
+        responses[str(status)] = response
+    operation: dict[str, Any] = {"summary": endpoint.summary, "responses": responses}
+    if endpoint.body is not None:
+        kind = "application/x-www-form-urlencoded" if endpoint.form else "application/json"
+        operation["requestBody"] = {
+            "required": True,
+            "content": {kind: {"schema": refs[(endpoint.body, "validation")]}},
+        }
+    if endpoint.security is not None:
+        operation["security"] = _SECURITY[endpoint.security]
+    return operation
+
+
+def document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``endpoints``."""
+    table = list(endpoints)
+    refs, definitions = models_json_schema(
+        _models(table), ref_template=REF, schema_generator=_Schemas
+    )
+    paths: dict[str, Any] = {}
+    for endpoint in table:
+        item = paths.setdefault(endpoint.path, {})
+        names = path_parameters(endpoint.path)
+        if names:
+            item["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in names
+            ]
+        item[endpoint.method.lower()] = _operation(endpoint, refs)
+    paths["/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
     }
-    secured: dict[str, Any] = {"security": [{"bearer": []}]}
-    body = {"required": True, "content": {_JSON: {"schema": _ref("SubscriptionInput")}}}
-    return {
-        wire.subscriptions_path(prefix): {
-            "get": {
-                **secured,
-                "summary": "List the subscriptions",
-                "responses": {
-                    "200": _json({"type": "array", "items": _ref("Subscription")}),
-                    **_AUTH_ERRORS,
-                },
-            },
-            "post": {
-                **secured,
-                "summary": "Create a subscription",
-                "requestBody": body,
-                "responses": {
-                    "201": _json(_ref("Subscription"), "created"),
-                    "400": _error("validation failed, or an event is held by another"),
-                    **_AUTH_ERRORS,
-                },
-            },
-        },
-        wire.subscription_path("{subscriptionId}", prefix): {
-            "parameters": [sub_id],
-            "get": {
-                **secured,
-                "summary": "One subscription",
-                "responses": {
-                    "200": _json(_ref("Subscription")),
-                    "404": _error("unknown id"),
-                    **_AUTH_ERRORS,
-                },
-            },
-            "put": {
-                **secured,
-                "summary": "Replace the url and/or the events",
-                "requestBody": body,
-                "responses": {
-                    "200": _json(_ref("Subscription")),
-                    "400": _error("validation failed"),
-                    "404": _error("unknown id"),
-                    **_AUTH_ERRORS,
-                },
-            },
-            "delete": {
-                **secured,
-                "summary": "Delete a subscription",
-                "responses": {
-                    "204": {"description": "deleted"},
-                    "404": _error("unknown id"),
-                    **_AUTH_ERRORS,
-                },
-            },
-        },
-        wire.certificate_path(prefix): {
-            "get": {
-                **secured,
-                "summary": "The validation certificate (PEM)",
-                "responses": {
-                    "200": {
-                        "description": "PEM",
-                        "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
-                    },
-                    **_AUTH_ERRORS,
-                },
-            },
-        },
-    }
-
-
-def _oauth_paths() -> dict[str, Any]:
-    form = "application/x-www-form-urlencoded"
-    token_form = {
-        "type": "object",
-        "required": ["grant_type"],
-        "properties": {
-            "grant_type": {"const": "client_credentials"},
-            "client_id": {"type": "string"},
-            "client_secret": {"type": "string"},
-            "scope": {"type": "string"},
-            "expires_in": {"type": "integer", "minimum": 1, "maximum": wire.MAX_TOKEN_LIFETIME},
-        },
-    }
-    oauth_error = _json(_ref("OAuthError"), "refused")
-    return {
-        wire.TOKEN_PATH: {
-            "post": {
-                "summary": "Client-credentials access token (credentials in the form or Basic)",
-                "security": [{}, {"basic": []}],
-                "requestBody": {"required": True, "content": {form: {"schema": token_form}}},
-                "responses": {"200": _json(_ref("Token")), "400": oauth_error, "401": oauth_error},
-            }
-        },
-        wire.REVOKE_PATH: {
-            "post": {
-                "summary": "Revoke an access token at once (RFC 7009)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        form: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["token"],
-                                "properties": {"token": {"type": "string"}},
-                            }
-                        }
-                    },
-                },
-                "responses": {"200": {"description": "revoked (or unknown)"}, "400": oauth_error},
-            }
-        },
-    }
-
-
-def _control_paths() -> dict[str, Any]:
-    c = CONTROL_PREFIX
-    any_obj = {"type": "object"}
-    fault = {
-        "type": "object",
-        "required": ["path"],
-        "additionalProperties": False,
-        "properties": {
-            "path": {"type": "string", "description": "exact path or fnmatch pattern"},
-            "method": {"type": "string"},
-            "count": {"type": "integer", "minimum": 1},
-            "status": {"type": "integer"},
-            "retry_after": {"type": "number"},
-            "delay": {"type": "number", "maximum": 60},
-            "drop": {"type": "boolean"},
-            "after": {"type": "boolean", "description": "apply after the handler ran"},
-        },
-    }
-    trigger = {
-        "type": "object",
-        "required": ["event"],
-        "properties": {
-            "event": {"enum": sorted(events.EVENT_NAMES)},
-            "payload": any_obj,
-            "traceId": {"type": "string"},
-        },
-    }
-    return {
-        f"{c}/events": {
-            "post": {
-                "summary": "Deliver a signed callback to the subscription holding the event",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": trigger}}},
-                "responses": {
-                    "200": _json(_ref("Delivery")),
-                    "400": _error("bad event"),
-                    "404": _error("no subscription holds the event"),
-                },
-            }
-        },
-        f"{c}/deliveries": {
-            "get": {
-                "summary": "Delivery records",
-                "responses": {"200": _json({"type": "array", "items": _ref("Delivery")})},
-            },
-            "delete": {"summary": "Forget them", "responses": {"204": {"description": "ok"}}},
-        },
-        f"{c}/stats": {"get": {"summary": "Counters", "responses": {"200": _json(any_obj)}}},
-        f"{c}/stats/reset": {
-            "post": {"summary": "Zero the counters", "responses": {"204": {"description": "ok"}}}
-        },
-        f"{c}/faults": {
-            "get": {"summary": "Pending faults", "responses": {"200": _json({"type": "array"})}},
-            "post": {
-                "summary": "Inject a fault",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": fault}}},
-                "responses": {"201": _json({"type": "array"}), "400": _error("bad fault")},
-            },
-            "delete": {"summary": "Clear faults", "responses": {"204": {"description": "ok"}}},
-        },
-        f"{c}/certificate": {
-            "get": {"summary": "Describe the certificate", "responses": {"200": _json(any_obj)}},
-            "post": {
-                "summary": "Re-issue the certificate",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        _JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["action"],
-                                "properties": {"action": {"enum": list(CERT_ACTIONS)}},
-                            }
-                        }
-                    },
-                },
-                "responses": {"200": _json(any_obj), "400": _error("bad action")},
-            },
-        },
-        f"{c}/reset": {
-            "post": {
-                "summary": "Forget subscriptions, tokens, deliveries, faults, counters",
-                "responses": {"204": {"description": "ok"}},
-            }
-        },
-        f"{c}/health": {"get": {"summary": "Liveness", "responses": {"200": _json(any_obj)}}},
-        "/openapi.json": {
-            "get": {"summary": "This document", "responses": {"200": _json(any_obj)}}
-        },
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    string = {"type": "string"}
-    event_list = {
-        "type": "array",
-        "minItems": 1,
-        "uniqueItems": True,
-        "items": {"enum": sorted(events.EVENT_NAMES)},
-    }
-    return {
-        "SubscriptionInput": {
-            "type": "object",
-            "properties": {
-                wire.F_URL: {"type": "string", "format": "uri"},
-                "callbackUrl": {"type": "string", "format": "uri", "description": "alias of url"},
-                wire.F_EVENTS: event_list,
-            },
-        },
-        "Subscription": {
-            "type": "object",
-            "properties": {
-                wire.F_SUBSCRIPTION_ID: {"type": "string", "pattern": "^[0-9a-f]{24}$"},
-                wire.F_URL: string,
-                wire.F_EVENTS: event_list,
-                wire.F_CREATED_AT: {"type": "string", "format": "date-time"},
-                wire.F_UPDATED_AT: {"type": "string", "format": "date-time"},
-            },
-        },
-        "Error": {
-            "type": "object",
-            "required": [wire.F_ERROR_CODE, wire.F_ERROR_NAME],
-            "properties": {
-                wire.F_ERROR_CODE: {"type": "integer"},
-                wire.F_ERROR_NAME: string,
-                wire.F_ERROR_TEXT: string,
-            },
-        },
-        "Token": {
-            "type": "object",
-            "properties": {
-                "access_token": string,
-                "scope": string,
-                "expires_in": {"type": "integer"},
-                "token_type": {"const": "Bearer"},
-            },
-        },
-        "OAuthError": {
-            "type": "object",
-            "properties": {"error": string, "error_description": string},
-        },
-        "Delivery": {
-            "type": "object",
-            "properties": {
-                "id": string,
-                "event": string,
-                "subscriptionId": string,
-                "url": string,
-                "traceId": string,
-                "nonce": string,
-                "signing": string,
-                "status": {"enum": ["delivered", "failed"]},
-                "httpStatus": {"type": ["integer", "null"]},
-                "attempts": {"type": "integer"},
-                "latencyMs": {"type": "number"},
-                "error": {"type": ["string", "null"]},
-                "createdAt": {"type": "string", "format": "date-time"},
-            },
-        },
-    }
-
-
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, Any] = {**_oauth_paths()}
-    for prefix in (wire.KWN_PREFIX, wire.KWN_LEGACY_PREFIX):
-        paths.update(_kwn_paths(prefix))
-    paths.update(_control_paths())
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "knoxhook Knox cloud emulator",
-            "version": "1",
+            "version": "2",
             "description": "A local stand-in for the Knox cloud: OAuth 2.0, the KWN "
-            "Subscription API, the validation certificate, and control endpoints.",
+            "Subscription API, the validation certificate, and control endpoints. "
+            "Generated from the models the emulator validates with.",
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": definitions.get("$defs", {}),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
+                "controlToken": {"type": "apiKey", "in": "header", "name": CONTROL_TOKEN_HEADER},
+                "knoxApiToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": wire.H_API_TOKEN,
+                    "description": "legacy Knox Cloud Authentication: the accessToken signed RS512",
+                },
             },
         },
     }

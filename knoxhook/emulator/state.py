@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from knoxhook import wire
+from knoxhook.files import make_private_dirs, prepare_sqlite
 
 DB_FILE = "emulator.db"
 
@@ -64,8 +65,8 @@ class Store:
         self._now = now
         self._lock = threading.Lock()
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target = str(directory / DB_FILE)
+            make_private_dirs(directory, tighten=True)
+            target = str(prepare_sqlite(directory / DB_FILE))  # 0600, and so its -wal/-shm
         else:
             target = ":memory:"
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)

@@ -27,18 +27,28 @@ from pathlib import Path
 from typing import Any
 
 from knoxhook import wire
-from knoxhook.emulator import CONTROL_PREFIX, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from knoxhook.emulator import (
+    DEFAULT_SIGNING,
+    DELIVERY_BACKOFF,
+    DELIVERY_RETRIES,
+    DELIVERY_TIMEOUT,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+)
+from knoxhook.emulator.controls import EmulatorControls
 
 
 @dataclass
 class EmulatorHandle:
-    """A running emulator: its URL, its first client, and shortcuts to its controls."""
+    """A running emulator: its URL, its first client, and shortcuts to its controls
+    (``knoxhook.emulator.controls.EmulatorControls``, whose errors are typed)."""
 
     base_url: str
     client_id: str
     client_secret: str
     app: Any = field(repr=False)
     _http: Any = field(default=None, repr=False)
+    control_token: str | None = field(default=None, repr=False)
 
     def _client(self) -> Any:
         """One keep-alive client for the controls (no TLS: the emulator is plain HTTP)."""
@@ -47,6 +57,10 @@ class EmulatorHandle:
         if self._http is None:
             self._http = httpx2.Client(timeout=60.0, verify=False)
         return self._http
+
+    @property
+    def controls(self) -> EmulatorControls:
+        return EmulatorControls(self.base_url, self._client(), token=self.control_token)
 
     def close(self) -> None:
         if self._http is not None:
@@ -67,59 +81,41 @@ class EmulatorHandle:
     def token_url(self) -> str:
         return self.base_url + wire.TOKEN_PATH
 
-    def _control(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._client().request(
-            method, f"{self.base_url}{CONTROL_PREFIX}{path}", json=body
-        )
-        if response.status_code >= 400:
-            raise AssertionError(
-                f"{method} {CONTROL_PREFIX}{path} -> {response.status_code}: {response.text}"
-            )
-        return response.json() if response.content else None
-
     def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._control("GET", "/stats")
-        return result
+        return self.controls.stats()
 
     def reset(self) -> None:
         """Forget subscriptions, tokens, deliveries, faults and counters (fresh state,
         same certificate): lets one emulator serve many tests."""
-        self._control("POST", "/reset")
+        self.controls.reset()
 
     def reset_stats(self) -> None:
-        self._control("POST", "/stats/reset")
+        self.controls.reset_stats()
 
     def deliveries(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._control("GET", "/deliveries")
-        return result
+        return self.controls.deliveries()
 
     def fault(self, **kw: Any) -> None:
         """Inject a fault, e.g. ``fault(path="/kwn/v1/subscriptions", status=503, count=2)``
         or ``fault(path=..., method="POST", drop=True, after=True)``."""
-        self._control("POST", "/faults", kw)
+        self.controls.add_fault(kw)
 
     def clear_faults(self) -> None:
-        self._control("DELETE", "/faults")
+        self.controls.clear_faults()
 
     def trigger(
         self,
         event: str,
         payload: Mapping[str, Any] | None = None,
         trace_id: str | None = None,
+        signing: str | None = None,
     ) -> dict[str, Any]:
         """Deliver ``event`` to the subscription holding it; the delivery record."""
-        body: dict[str, Any] = {"event": event}
-        if payload is not None:
-            body["payload"] = dict(payload)
-        if trace_id is not None:
-            body["traceId"] = trace_id
-        result: dict[str, Any] = self._control("POST", "/events", body)
-        return result
+        return self.controls.trigger(event, payload, trace_id=trace_id, signing=signing)
 
     def set_certificate(self, action: str) -> dict[str, str]:
-        """One of valid, expire, not-yet-valid, rotate-same-key, rotate-new-key."""
-        result: dict[str, str] = self._control("POST", "/certificate", {"action": action})
-        return result
+        """A ``CertAction``: valid, expired, not-yet-valid, rotate-same-key, rotate-new-key."""
+        return self.controls.set_certificate(action)
 
     def token(self, scope: str | None = None, expires_in: int | None = None) -> str:
         """A fresh access token for the first client."""
@@ -142,22 +138,23 @@ class EmulatorHandle:
 def running_emulator(
     *,
     clients: dict[str, str] | None = None,
-    signing: str = "padded",
+    signing: str = DEFAULT_SIGNING,
     data_dir: Path | None = None,
     now: Callable[[], float] | None = None,
     cert_state: str | None = None,
-    delivery_retries: int = 2,
-    delivery_timeout: float = 5.0,
-    delivery_backoff: float = 0.05,
+    delivery_retries: int = DELIVERY_RETRIES,
+    delivery_timeout: float = DELIVERY_TIMEOUT,
+    delivery_backoff: float = DELIVERY_BACKOFF,
+    control_token: str | None = None,
+    allow_remote_delivery: bool = False,
 ) -> Iterator[EmulatorHandle]:
     """An emulator on 127.0.0.1 (free port) until the block ends.
 
     ``clients`` defaults to the demo client; the handle's ``client_id``/``client_secret``
     are the first client's. ``now`` is the emulator's clock (epoch seconds).
     """
-    from knoxhook.emulator.app import create_app
     from knoxhook.emulator.config import EmulatorConfig
-    from knoxhook.serving import serve_in_thread
+    from knoxhook.emulator.runner import run_emulator
 
     chosen = dict(clients) if clients else {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET}
     config = EmulatorConfig(
@@ -169,15 +166,15 @@ def running_emulator(
         delivery_retries=delivery_retries,
         delivery_timeout=delivery_timeout,
         delivery_backoff=delivery_backoff,
+        control_token=control_token,
+        allow_remote_delivery=allow_remote_delivery,
     )
-    app = create_app(config)
     client_id, client_secret = next(iter(chosen.items()))
-    try:
-        with serve_in_thread(app, "127.0.0.1", 0) as server:
-            handle = EmulatorHandle(server.base_url, client_id, client_secret, app)
-            try:
-                yield handle
-            finally:
-                handle.close()
-    finally:
-        app.emulator.store.close()
+    with run_emulator(config) as running:
+        handle = EmulatorHandle(
+            running.base_url, client_id, client_secret, running.app, control_token=control_token
+        )
+        try:
+            yield handle
+        finally:
+            handle.close()

@@ -1,123 +1,87 @@
-"""The callback receiver: a Starlette app that verifies every Knox callback.
+"""The callback receiver: an ASGI app that verifies, keeps and hands on Knox callbacks.
 
-``create_receiver(certificates, nonce_store=...)`` answers each ``POST`` to ``path``:
+``CallbackReceiver(certificates, nonce_store=...)`` answers each ``POST`` to ``path``
+(``knoxhook.receiver.verdict`` lists the verdicts):
 
-- ``200`` ``{"status": "accepted", ...}`` only when ``verify_callback`` accepts it;
-- ``409`` ``{"status": "rejected", "reason": "replayed_nonce", ...}`` for a replay;
-- ``413`` for a body over the size limit (``body_too_large``);
-- ``503`` when the receiver has no usable certificate (``no_certificate``: our fault,
-  so a retry by Knox may succeed once it has one);
-- ``400`` for every other refusal (malformed header, bad signature, expired
-  certificate, body not JSON, missing nonce...), the reason in the JSON body.
+- ``200`` ``{"status": "accepted", ...}`` only once the callback verified, its nonce
+  and signature were claimed, and it was recorded (``recorder``) and handed on
+  (``forward_to``): never a 200 for a callback that was not kept;
+- ``409`` for a replay (``replayed_nonce``; ``replayed_signature``: the same signature
+  under a fresh nonce), ``413`` for a body over the limit, ``400`` for every other
+  refusal (malformed header, bad signature, expired certificate, duplicate header...);
+- ``503`` (with ``Retry-After``) when the receiver cannot decide or keep it now: the
+  replay store is down, the record cannot be written, a certificate refresh is
+  throttled or failed, the same callback is being kept by another request, no
+  certificate. The claim is released, so Knox's resend is accepted. ``502`` when
+  ``--forward-to``'s app did not take it.
 
 Samsung's sample receiver answers 500 when verification fails [doc]; a 5xx invites the
 sender to retry, and retrying a forgery or a replay is pointless, so knoxhook answers
-4xx (docs/callbacks.md). ``GET path`` answers ``200 {"status": "ready"}`` (a probe).
+4xx for those and 5xx only for its own trouble (docs/callbacks.md).
 
-Certificate rotation: when a callback fails as ``bad_signature`` or
-``certificate_expired`` and the certificate provider can refresh (re-download), the
-receiver refreshes once (at most every ``refresh_interval`` seconds, so a flood of
-forgeries cannot make it hammer Knox) and verifies again; the verdict carries the old
-and new fingerprints.
+``GET path`` and ``GET /healthz`` answer 200 while the process is up; ``GET /readyz``
+answers 200 once a certificate is loaded and the store answers, 503 otherwise;
+``GET /metrics`` is in the Prometheus text format (``knoxhook.receiver.metrics``).
+
+The lifespan opens the forwarding client and starts the timers (store pruning,
+certificate refresh); on shutdown it stops them and closes the client, the store and
+the recorder (the receiver owns what it is given; closing twice is harmless).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography import x509
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from knoxhook import wire
-from knoxhook.errors import CallbackVerificationError, KnoxhookError
-from knoxhook.receiver.recorder import NdjsonRecorder
-from knoxhook.signature import (
-    MAX_BODY_BYTES,
-    NonceStore,
-    Reason,
-    VerifiedCallback,
-    trusted_keys,
-    verify_callback,
+from knoxhook.errors import CallbackVerificationError
+from knoxhook.httpoptions import HttpOptions
+from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
+from knoxhook.receiver.forwarder import Forwarder, handed_on
+from knoxhook.receiver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from knoxhook.receiver.metrics import ReceiverMetrics
+from knoxhook.receiver.nonces import (
+    CLAIM_TTL,
+    Claim,
+    Outcome,
+    ReplayStore,
+    StoreUnavailableError,
 )
+from knoxhook.receiver.recorder import NdjsonRecorder
+from knoxhook.receiver.rotation import CertificatesProvider, Refresher
+from knoxhook.receiver.verdict import (
+    RETRY_AFTER,
+    ReceiverReason,
+    Refused,
+    Verdict,
+    record_headers,
+    status_for,
+)
+from knoxhook.signature import MAX_BODY_BYTES, Reason, VerifiedCallback, verify_callback
 
-REDACTED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-STATUS_FOR: dict[str, int] = {
-    Reason.REPLAYED_NONCE: 409,
-    Reason.BODY_TOO_LARGE: 413,
-    Reason.NO_CERTIFICATE: 503,
-}
+__all__ = [
+    "CallbackReceiver",
+    "CertificatesProvider",
+    "StaticCertificates",
+    "Verdict",
+    "create_receiver",
+    "status_for",
+]
+
+log = logging.getLogger("knoxhook.receiver")
 ROTATION_REASONS = frozenset({Reason.BAD_SIGNATURE, Reason.CERTIFICATE_EXPIRED})
-
-
-def status_for(reason: str) -> int:
-    """The HTTP status answered for a refusal ``reason`` (400 unless listed above)."""
-    return STATUS_FOR.get(reason, 400)
-
-
-class CertificatesProvider(Protocol):
-    """Where the receiver gets its trusted certificates (``knoxhook.receiver.certificates``)."""
-
-    refreshable: bool
-
-    def current(self) -> list[x509.Certificate]: ...
-
-    def refresh(self) -> list[x509.Certificate]: ...
-
-
-@dataclass
-class Verdict:
-    """What happened to one callback: the recorded line, and what ``on_callback`` gets."""
-
-    received_at: str
-    verdict: str  # "accepted" | "rejected"
-    status: int
-    reason: str | None
-    message: str | None
-    event: str | None = None
-    subscription_id: str | None = None
-    nonce: str | None = None
-    trace_id: str | None = None
-    form: str | None = None
-    certificate: str | None = None
-    forward: dict[str, Any] | None = None
-    rotation: dict[str, list[str]] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str = ""
-    body_base64: str | None = None
-
-    @property
-    def accepted(self) -> bool:
-        return self.verdict == "accepted"
-
-    def to_json(self) -> dict[str, Any]:
-        record = {
-            "received_at": self.received_at,
-            "verdict": self.verdict,
-            "status": self.status,
-            "reason": self.reason,
-            "message": self.message,
-            "event": self.event,
-            "subscriptionId": self.subscription_id,
-            "nonce": self.nonce,
-            "trace_id": self.trace_id,
-            "form": self.form,
-            "certificate_sha256": self.certificate,
-            "forward": self.forward,
-            "rotation": self.rotation,
-            "headers": self.headers,
-            "body": self.body,
-        }
-        if self.body_base64 is not None:
-            record["body_base64"] = self.body_base64
-        return record
+PRUNE_EVERY = 60.0  # seconds between two sweeps of expired nonces (off the request path)
 
 
 class StaticCertificates:
@@ -135,149 +99,263 @@ class StaticCertificates:
         return self._certs
 
 
-def _fingerprints(certs: Sequence[x509.Certificate]) -> list[str]:
-    return [k.fingerprint for k in trusted_keys(certs)]
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it grows past ``limit`` (the rest is not read)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+class CallbackReceiver:
+    """The receiver, an ASGI app; see the module docstring for what it answers."""
 
+    def __init__(
+        self,
+        certificates_provider: CertificatesProvider,
+        *,
+        path: str = "/",
+        nonce_store: ReplayStore,
+        recorder: NdjsonRecorder | None = None,
+        forward_to: str | None = None,
+        on_callback: Callable[[Verdict], None] | None = None,
+        require_nonce: bool = True,
+        strict: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        body_timeout: float = 30.0,
+        refresh_interval: float = 300.0,
+        refresh_every: float = 6 * 3600.0,
+        forward_timeout: float = 10.0,
+        http_options: HttpOptions | None = None,
+        prune_every: float = PRUNE_EVERY,
+    ) -> None:
+        self.provider = certificates_provider
+        self.store = nonce_store
+        self.recorder = recorder
+        self.forwarder = (
+            Forwarder(forward_to, forward_timeout, http_options) if forward_to else None
+        )
+        self.on_callback = on_callback
+        self.require_nonce = require_nonce
+        self.verify_options: dict[str, Any] = {"strict": True} if strict else {}
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self.refresher = Refresher(
+            certificates_provider, min_interval=refresh_interval, every=refresh_every
+        )
+        self.prune_every = prune_every
+        self.claim_ttl = max(CLAIM_TTL, 3 * forward_timeout)
+        self.metrics = ReceiverMetrics()
+        routes = [
+            Route(path, self.receive, methods=["POST"]),
+            Route(path, self.healthz, methods=["GET"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics_page, methods=["GET"]),
+        ]
+        self.app = Starlette(routes=routes, lifespan=self.lifespan)
 
-def _handed_on(forward: dict[str, Any]) -> bool:
-    """Did the app take the callback? A connection error or a 5xx means no; a 4xx is the
-    app's own refusal of a genuine callback, which a resend would not change."""
-    status = forward.get("status")
-    return status is not None and status < 500
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    # --- lifespan ----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.forwarder is not None:
+            await self.forwarder.open()
+        timers = [asyncio.create_task(self._prune_loop())]
+        if self.provider.refreshable:
+            timers.append(asyncio.create_task(self.refresher.run_timer()))
+        try:
+            yield
+        finally:
+            for task in timers:
+                task.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
+            if self.forwarder is not None:
+                await self.forwarder.close()
+            self.store.close()
+            if self.recorder is not None:
+                self.recorder.close()
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_every)
+            try:
+                await asyncio.to_thread(self.store.prune, time.time())
+            except StoreUnavailableError as exc:
+                log.warning("pruning the replay store failed: %s", exc.message)
+
+    # --- probes ------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ready", "receiver": "knoxhook"})
+
+    async def metrics_page(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    async def readyz(self, request: Request) -> Response:
+        problems = []
+        if not self.provider.current():
+            problems.append("no certificate loaded")
+        try:
+            await asyncio.to_thread(self.store.ping)
+        except StoreUnavailableError as exc:
+            problems.append(exc.message)
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
+        return JSONResponse({"status": "ready", "receiver": "knoxhook"})
+
+    # --- a callback --------------------------------------------------------------------
+
+    async def receive(self, request: Request) -> Response:
+        started = time.perf_counter()
+        raw = request.scope["headers"]
+        client = request.scope.get("client")
+        verdict = Verdict(_now_text(), "rejected", 400, None, None, headers=record_headers(raw))
+        verdict.source = client[0] if client else None
+        claim: Claim | None = None
+        recorded = False
+        try:
+            verdict.raw_body = await read_body(
+                request.receive, self.max_body_bytes, self.body_timeout
+            )
+            check_headers(raw)
+            headers = header_dict(raw)
+            verdict.nonce = headers.get("x-knox-nonce")
+            verdict.trace_id = headers.get("x-wsm-traceid")
+            result = await self._verify(verdict, headers)
+            claim = await self._claim(result, verdict)
+            await self._forward(verdict, result, headers)
+            recorded = await self._record_kept(verdict)
+        except Disconnected:
+            log.warning("client %s went away before its request was complete", verdict.source)
+            return Response(status_code=400)  # nobody reads it; nothing is recorded
+        except ReadTimeout as exc:
+            verdict.settle(408, ReceiverReason.READ_TIMEOUT, str(exc))
+        except (CallbackVerificationError, Refused) as exc:
+            verdict.settle(status_for(exc.reason), str(exc.reason), exc.message)
+        except StoreUnavailableError as exc:
+            verdict.settle(503, ReceiverReason.STORE_UNAVAILABLE, exc.message)
+        await self._settle_claim(claim, verdict)
+        if self.recorder and not recorded and verdict.reason != ReceiverReason.RECORD_FAILED:
+            self._record_refusal(self.recorder, verdict)
+        self.metrics.callbacks.labels(verdict.verdict, verdict.reason or "").inc()
+        self.metrics.handling.observe(time.perf_counter() - started)
+        self._report(verdict)
+        headers_out = {"Retry-After": RETRY_AFTER} if verdict.status == 503 else None
+        return JSONResponse(verdict.answer(), verdict.status, headers=headers_out)
+
+    async def _verify(self, verdict: Verdict, headers: dict[str, str]) -> VerifiedCallback:
+        """``verify_callback`` (no nonce store: claims come after), refreshing the
+        certificates once when Knox may have rotated its key."""
+        generation = self.refresher.generation
+        try:
+            with self.metrics.verify.time():
+                return self._check(verdict.raw_body, headers)
+        except CallbackVerificationError as exc:
+            if not (self.provider.refreshable and exc.reason in ROTATION_REASONS):
+                raise
+            refresh = await self.refresher.after_failure(generation)
+            self.metrics.refreshes.labels(refresh.outcome).inc()
+            if refresh.rotation:
+                verdict.rotation = refresh.rotation
+            if refresh.outcome == "refreshed":
+                return self._check(verdict.raw_body, headers)
+            if refresh.outcome == "throttled":
+                why = f"{exc.message}; the certificate was downloaded too recently to retry"
+                raise Refused(ReceiverReason.REFRESH_THROTTLED, why) from exc
+            if refresh.outcome == "failed":
+                why = f"{exc.message}; downloading the certificate again failed"
+                raise Refused(ReceiverReason.REFRESH_FAILED, why) from exc
+            raise
+
+    def _check(self, body: bytes, headers: dict[str, str]) -> VerifiedCallback:
+        return verify_callback(
+            body,
+            headers,
+            self.provider.current(),
+            require_nonce=self.require_nonce,
+            max_body_bytes=self.max_body_bytes,
+            **self.verify_options,
+        )
+
+    async def _claim(self, result: VerifiedCallback, verdict: Verdict) -> Claim:
+        verdict.event, verdict.subscription_id = result.event, result.subscription_id
+        verdict.nonce, verdict.form = result.nonce, result.form
+        verdict.certificate = result.certificate_fingerprint
+        claim = await asyncio.to_thread(
+            self.store.claim, result.nonce, result.signature_sha256, time.time(), self.claim_ttl
+        )
+        if claim.outcome is Outcome.IN_PROGRESS:
+            why = "the same callback is being kept right now; retry"
+            raise Refused(ReceiverReason.IN_PROGRESS, why)
+        if claim.outcome is Outcome.REPLAYED_NONCE:
+            why = f"nonce {(result.nonce or '')[:64]!r} was already seen (a replay)"
+            raise CallbackVerificationError(Reason.REPLAYED_NONCE, why)
+        if claim.outcome is Outcome.REPLAYED_SIGNATURE:
+            why = "this signature was already seen under another nonce (a replay)"
+            raise CallbackVerificationError(Reason.REPLAYED_SIGNATURE, why)
+        signed = result.body_is_signed or not result.signed_bytes
+        verdict.kept = verdict.raw_body if signed else result.signed_bytes
+        verdict.kept_source = "received" if signed else "signed"
+        return claim
+
+    async def _forward(self, verdict: Verdict, result: VerifiedCallback, headers: Any) -> None:
+        verdict.settle(200)
+        if self.forwarder is None:
+            return
+        assert verdict.kept is not None
+        assert verdict.kept_source is not None
+        with self.metrics.forwarding.track_inprogress():
+            verdict.forward = await self.forwarder.forward(
+                verdict.kept, headers, result.form, verdict.kept_source
+            )
+        if not handed_on(verdict.forward):
+            why = "your app did not take the callback; a resend will be handed on"
+            verdict.settle(502, ReceiverReason.FORWARD_FAILED, why)
+
+    async def _record_kept(self, verdict: Verdict) -> bool:
+        """Record a verified, claimed callback before it is answered 200 (or 502)."""
+        if self.recorder is None:
+            return False
+        try:
+            await asyncio.to_thread(self.recorder.record, verdict.to_json())
+        except OSError as exc:
+            why = f"the record could not be written ({exc.strerror or exc}); retry"
+            raise Refused(ReceiverReason.RECORD_FAILED, why) from exc
+        return True
+
+    async def _settle_claim(self, claim: Claim | None, verdict: Verdict) -> None:
+        """Finish the claim of a kept callback; release it otherwise, so a resend is
+        accepted. A store failure here cannot change the answer of a kept callback."""
+        if claim is None or not claim.claimed:
+            return
+        try:
+            if verdict.status == 200:
+                await asyncio.to_thread(self.store.finish, claim, time.time())
+            else:
+                await asyncio.to_thread(self.store.release, claim)
+        except StoreUnavailableError as exc:
+            log.warning("replay store: %s", exc.message)
+
+    def _record_refusal(self, recorder: NdjsonRecorder, verdict: Verdict) -> None:
+        """Record a callback that was not kept, best effort (its answer is already 4xx
+        or 5xx: a full disk must not turn it into another answer)."""
+        try:
+            recorder.record(verdict.to_json(), source=verdict.source)
+        except OSError as exc:
+            log.warning("the record could not be written: %s", exc.strerror or exc)
+
+    def _report(self, verdict: Verdict) -> None:
+        """``on_callback``; its failure (a closed stdout...) never changes the answer."""
+        if self.on_callback is None:
+            return
+        try:
+            self.on_callback(verdict)
+        except Exception:  # a hook's own bug must not turn a kept callback into a 500
+            log.exception("the on_callback hook failed")
 
 
 def create_receiver(
-    certificates_provider: CertificatesProvider,
-    *,
-    path: str = "/",
-    nonce_store: NonceStore,
-    recorder: NdjsonRecorder | None = None,
-    forward_to: str | None = None,
-    on_callback: Callable[[Verdict], None] | None = None,
-    require_nonce: bool = True,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    refresh_interval: float = 300.0,
-    forward_timeout: float = 10.0,
-) -> Starlette:
-    """The receiver app; see the module docstring for what it answers."""
-    last_refresh = [float("-inf")]
-    forwarder: list[Any] = []  # one httpx2.AsyncClient, made on first use
-
-    def check(body: bytes, request: Request) -> VerifiedCallback:
-        return verify_callback(
-            body,
-            request.headers,
-            certificates_provider.current(),
-            nonce_store=nonce_store,
-            require_nonce=require_nonce,
-            max_body_bytes=max_body_bytes,
-        )
-
-    async def rotate(verdict: Verdict, body: bytes, request: Request) -> VerifiedCallback | None:
-        """Refresh the certificates once and verify again; None if still refused."""
-        if time.monotonic() - last_refresh[0] < refresh_interval:
-            return None
-        last_refresh[0] = time.monotonic()
-        old = _fingerprints(certificates_provider.current())
-        try:
-            new_certs = await run_in_threadpool(certificates_provider.refresh)
-        except KnoxhookError as exc:
-            verdict.rotation = {"old": old, "new": [], "error": [exc.message]}
-            return None
-        verdict.rotation = {"old": old, "new": _fingerprints(new_certs)}
-        if verdict.rotation["new"] == old:
-            return None
-        return check(body, request)
-
-    async def forward(body: bytes, request: Request, form: str) -> dict[str, Any]:
-        import httpx2
-
-        if not forwarder:
-            forwarder.append(httpx2.AsyncClient(timeout=forward_timeout))
-        headers = {"Content-Type": request.headers.get("content-type", wire.CALLBACK_CONTENT_TYPE)}
-        for name in (wire.H_SIGNATURE, wire.H_TRACE_ID, wire.H_NONCE):
-            if name in request.headers:
-                headers[name] = request.headers[name]
-        headers["X-Knoxhook-Verified"] = form
-        try:
-            response = await forwarder[0].post(forward_to, content=body, headers=headers)
-        except httpx2.HTTPError as exc:
-            return {"url": forward_to, "status": None, "error": f"{type(exc).__name__}: {exc}"}
-        return {"url": forward_to, "status": response.status_code, "error": None}
-
-    async def receive(request: Request) -> Response:
-        received_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        body = await _read_body(request, max_body_bytes)
-        headers = {
-            k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in request.headers.items()
-        }
-        text = (body or b"").decode("utf-8", "replace")
-        verdict = Verdict(received_at, "rejected", 400, None, None, headers=headers, body=text)
-        if body is not None and text.encode("utf-8") != body:
-            import base64
-
-            verdict.body_base64 = base64.b64encode(body).decode("ascii")
-        verdict.nonce = request.headers.get(wire.H_NONCE)
-        verdict.trace_id = request.headers.get(wire.H_TRACE_ID)
-        result = None
-        try:
-            if body is None:
-                raise CallbackVerificationError(
-                    Reason.BODY_TOO_LARGE, f"the body is over the limit of {max_body_bytes} bytes"
-                )
-            try:
-                result = check(body, request)
-            except CallbackVerificationError as exc:
-                if not (certificates_provider.refreshable and exc.reason in ROTATION_REASONS):
-                    raise
-                result = await rotate(verdict, body, request)
-                if result is None:
-                    raise
-        except CallbackVerificationError as exc:
-            verdict.reason, verdict.message = str(exc.reason), exc.message
-            verdict.status = status_for(exc.reason)
-        if result is not None:
-            verdict.verdict, verdict.status = "accepted", 200
-            verdict.event, verdict.subscription_id = result.event, result.subscription_id
-            verdict.nonce, verdict.form = result.nonce, result.form
-            verdict.certificate = result.certificate_fingerprint
-            if forward_to:
-                verdict.forward = await forward(body or b"", request, result.form)
-                if not _handed_on(verdict.forward):
-                    # Your app did not get it: answer 502 so a sender that retries does,
-                    # and release the nonce so that retry is not refused as a replay.
-                    verdict.status = 502
-                    if verdict.nonce and hasattr(nonce_store, "forget"):
-                        nonce_store.forget(verdict.nonce)
-        if recorder is not None:
-            recorder.record(verdict.to_json())
-        if on_callback is not None:
-            on_callback(verdict)
-        if verdict.accepted:
-            answer = {
-                "status": "accepted" if verdict.status < 300 else "forward_failed",
-                "event": verdict.event,
-                "subscriptionId": verdict.subscription_id,
-                "nonce": verdict.nonce,
-            }
-        else:
-            answer = {"status": "rejected", "reason": verdict.reason, "message": verdict.message}
-        return JSONResponse(answer, status_code=verdict.status)
-
-    async def ready(request: Request) -> Response:
-        return JSONResponse({"status": "ready", "receiver": "knoxhook"})
-
-    routes = [Route(path, receive, methods=["POST"]), Route(path, ready, methods=["GET"])]
-    return Starlette(routes=routes)
+    certificates_provider: CertificatesProvider, **options: Any
+) -> CallbackReceiver:
+    """``CallbackReceiver(certificates_provider, **options)`` (the older name)."""
+    return CallbackReceiver(certificates_provider, **options)

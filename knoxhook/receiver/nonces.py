@@ -1,111 +1,390 @@
-"""Replay protection: remember the ``x-knox-nonce`` of every verified callback.
+"""Replay protection: two-phase claims on the nonce and the signature of each callback.
 
-Knox sends a unique nonce with each callback since 25.04 [doc]; a receiver must refuse a
-nonce it has seen. Entries expire after ``window_seconds`` (a replay older than the
-window is no longer detected: pick the window longer than Knox could plausibly retry).
+Knox sends a unique ``x-knox-nonce`` with each callback since 25.04 [doc]; a receiver
+must refuse a nonce it has seen. The nonce is not signed (knox-api.md §5), so anyone who
+saw one callback could replay it with a fresh nonce; RSASSA-PKCS1-v1_5 is deterministic,
+so the same callback always carries the same signature, and the store remembers a digest
+of the verified signature beside the nonce and refuses its reuse too (issue 12.6).
+
+Claims have two phases, as AWS Powertools' idempotency layer does:
+
+1. ``claim(nonce, signature, now, ttl)``: both keys become ``pending`` for ``ttl``
+   seconds, atomically, or the claim reports who holds them (``Outcome``);
+2. ``finish(claim, now)``: ``done`` for the replay window, once the callback is kept
+   (recorded, handed off); or ``release(claim)``: forgotten, because keeping it failed,
+   so Knox's resend is accepted.
+
+A pending claim whose owner died expires after its ``ttl``; the SQLite store also drops
+the pending claims of processes that no longer exist when it is opened (a restart), so a
+resend after a crash is not refused as a replay.
 
 - ``MemoryNonceStore``: a dict; for tests and one-shot tools.
-- ``SqliteNonceStore``: durable. ``INSERT`` into a table whose primary key is the nonce,
-  so check-and-remember is one atomic statement (two receivers sharing the file cannot
-  both accept the same nonce). WAL journal with ``synchronous=NORMAL``: a committed
-  nonce survives ``kill -9`` of the process (only a power loss may drop the last ones).
+- ``SqliteNonceStore``: durable and safe for several processes on one host: WAL journal,
+  a busy timeout, and each claim in one ``BEGIN IMMEDIATE`` transaction.
+  ``synchronous=NORMAL``: a committed claim survives ``kill -9`` (only a power loss may
+  drop the last ones). Expired entries are pruned by ``prune`` (the receiver calls it on
+  a timer, off the request path), which also gives the space back to the file system.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
+
+from knoxhook.errors import KnoxhookError
+from knoxhook.files import prepare_sqlite
+from knoxhook.signature.results import NonceStore
 
 DEFAULT_WINDOW: Final = 7 * 24 * 3600.0  # one week
-_PRUNE_EVERY: Final = 1000  # inserts between two expiry sweeps
+CLAIM_TTL: Final = 60.0  # a pending claim: longer than any hand-off (forward timeout 10 s)
+MAX_NONCE_BYTES: Final = 128  # Knox's nonces are 32 hex digits; refuse megabyte "nonces"
+_PRUNE_BATCH: Final = 5000
+
+
+class Outcome(StrEnum):
+    """What a claim found."""
+
+    CLAIMED = "claimed"  # new: ours until finish or release
+    IN_PROGRESS = "in_progress"  # another request is keeping this callback right now
+    REPLAYED_NONCE = "replayed_nonce"  # the nonce is done (seen within the window)
+    REPLAYED_SIGNATURE = "replayed_signature"  # the signature is done, under another nonce
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Outcome
+    keys: tuple[str, ...] = ()
+    owner: str = ""
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome is Outcome.CLAIMED
+
+
+class StoreUnavailableError(KnoxhookError):
+    """The replay store cannot answer now (locked too long, disk full, I/O error)."""
+
+
+class ReplayStore(NonceStore, Protocol):
+    """A nonce store with two-phase claims (what the receiver needs)."""
+
+    def claim(self, nonce: str | None, signature: str | None, now: float, ttl: float) -> Claim:
+        """Make both keys pending for ``ttl`` s, atomically; or say which one is held."""
+        ...
+
+    def finish(self, claim: Claim, now: float) -> None:
+        """The claimed callback is kept: remember its keys for the replay window."""
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Keeping the claimed callback failed: forget it, so a resend is accepted."""
+        ...
+
+    def prune(self, now: float) -> int:
+        """Delete expired entries (and give the space back); how many were deleted."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` unless the store can be used (``/readyz``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def keys_for(nonce: str | None, signature: str | None) -> tuple[str, ...]:
+    """The store keys of one callback: its nonce and its signature digest."""
+    keys = []
+    if nonce:
+        keys.append("n:" + nonce)
+    if signature:
+        keys.append("s:" + signature)
+    return tuple(keys)
+
+
+def _conflict(held: dict[str, str], keys: Sequence[str]) -> Outcome:
+    """The outcome for keys already held (key -> state); the nonce is reported first."""
+    for key in keys:
+        state = held.get(key)
+        if state == "pending":
+            return Outcome.IN_PROGRESS
+        if state == "done":
+            return Outcome.REPLAYED_NONCE if key.startswith("n:") else Outcome.REPLAYED_SIGNATURE
+    raise AssertionError("no conflict")  # pragma: no cover
+
+
+def _owner() -> str:
+    return f"{os.getpid()}:{secrets.token_hex(6)}"
 
 
 class MemoryNonceStore:
-    """Nonces in a dict (nonce -> expiry); not durable."""
+    """Claims in a dict (key -> (state, expiry, owner)); not durable."""
 
     def __init__(self, window_seconds: float = DEFAULT_WINDOW) -> None:
         self.window = window_seconds
-        self._seen: dict[str, float] = {}
+        self._entries: dict[str, tuple[str, float, str]] = {}
         self._lock = threading.Lock()
-        self._inserts = 0
+
+    def claim(
+        self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
+    ) -> Claim:
+        keys = keys_for(nonce, signature)
+        owner = _owner()
+        with self._lock:
+            held = {k: e[0] for k in keys if (e := self._entries.get(k)) and e[1] > now}
+            if held:
+                return Claim(_conflict(held, keys), keys)
+            for key in keys:
+                self._entries[key] = ("pending", now + ttl, owner)
+        return Claim(Outcome.CLAIMED, keys, owner)
+
+    def finish(self, claim: Claim, now: float) -> None:
+        with self._lock:
+            for key in claim.keys:
+                if self._entries.get(key, ("", 0.0, ""))[2] == claim.owner:
+                    self._entries[key] = ("done", now + self.window, claim.owner)
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            for key in claim.keys:
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] == "pending" and entry[2] == claim.owner:
+                    del self._entries[key]
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
-        """Remember ``nonce``; False when it was seen within the window (a replay)."""
+        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
         now = time.time() if now is None else now
-        with self._lock:
-            expiry = self._seen.get(nonce)
-            if expiry is not None and expiry > now:
-                return False
-            self._seen[nonce] = now + self.window
-            self._inserts += 1
-            if self._inserts >= max(_PRUNE_EVERY, len(self._seen) // 2):
-                self._inserts = 0
-                self._seen = {n: e for n, e in self._seen.items() if e > now}
-            return True
+        claim = self.claim(nonce, None, now)
+        if claim.claimed:
+            self.finish(claim, now)
+        return claim.claimed
 
     def forget(self, nonce: str) -> None:
-        """Release ``nonce`` (its callback was not handed on), so a resend is accepted."""
         with self._lock:
-            self._seen.pop(nonce, None)
+            self._entries.pop("n:" + nonce, None)
+
+    def prune(self, now: float) -> int:
+        with self._lock:
+            before = len(self._entries)
+            self._entries = {k: e for k, e in self._entries.items() if e[1] > now}
+            return before - len(self._entries)
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._entries)
+
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, state TEXT NOT NULL,"
+    " expires REAL NOT NULL, owner TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)",
+)
+
+
+def _create_private(path: Path) -> None:
+    """Create the store file 0600 (and its directory 0700) before SQLite opens it."""
+    prepare_sqlite(path)  # 0600 (and so its -wal/-shm), O_NOFOLLOW, parents 0700
 
 
 class SqliteNonceStore:
-    """Nonces in a SQLite file; survives restarts and ``kill -9``."""
+    """Claims in a SQLite file; survives restarts and ``kill -9``; shared by processes."""
 
-    def __init__(self, path: str | Path, window_seconds: float = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self, path: str | Path, window_seconds: float = DEFAULT_WINDOW, *, busy_timeout: float = 5
+    ) -> None:
         self.path = Path(path)
         self.window = window_seconds
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        _create_private(self.path)
         self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires REAL NOT NULL)"
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
         )
         self._lock = threading.Lock()
-        self._inserts = 0
+        self._closed = False
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes on a new file
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        # Errors here are sqlite3's own (a file that is not a database): the caller's
+        # usage error; later ones are StoreUnavailableError (retryable).
+        self._db.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        migrated = self._migrate()
+        self._db.execute("COMMIT")
+        if migrated or self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
+            self._db.execute("VACUUM")  # auto_vacuum takes on an existing file only so
+        self._drop_orphans()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _migrate(self) -> bool:
+        """Keep the nonces of a store written by knoxhook <= 0.1 (table ``nonces``)."""
+        old = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'nonces'"
+        if not self._db.execute(old).fetchone():
+            return False
+        self._db.execute(
+            "INSERT OR IGNORE INTO claims SELECT 'n:' || nonce, 'done', expires, '' FROM nonces"
+        )
+        self._db.execute("DROP TABLE nonces")
+        return True
+
+    def _drop_orphans(self) -> None:
+        """A pending claim of a process that is gone is no replay: forget it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT owner FROM claims WHERE state = 'pending'"
+            ).fetchall()
+            dead = [owner for (owner,) in rows if not _alive(owner)]
+            for owner in dead:
+                self._db.execute(
+                    "DELETE FROM claims WHERE state = 'pending' AND owner = ?", (owner,)
+                )
+
+    def claim(
+        self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
+    ) -> Claim:
+        keys = keys_for(nonce, signature)
+        if not keys:
+            return Claim(Outcome.CLAIMED)
+        owner = _owner()
+        marks = ",".join("?" * len(keys))
+        with self._lock, self._transaction():
+            held = dict(
+                self._db.execute(
+                    f"SELECT key, state FROM claims WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
+                    (*keys, now),
+                ).fetchall()
+            )
+            if held:
+                return Claim(_conflict(held, keys), keys)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO claims (key, state, expires, owner)"
+                " VALUES (?, 'pending', ?, ?)",
+                [(key, now + ttl, owner) for key in keys],
+            )
+        return Claim(Outcome.CLAIMED, keys, owner)
+
+    def finish(self, claim: Claim, now: float) -> None:
+        self._run(
+            "UPDATE claims SET state = 'done', expires = ? WHERE owner = ? AND key IN (%s)",
+            (now + self.window, claim.owner),
+            claim.keys,
+        )
+
+    def release(self, claim: Claim) -> None:
+        self._run(
+            "DELETE FROM claims WHERE state = 'pending' AND owner = ? AND key IN (%s)",
+            (claim.owner,),
+            claim.keys,
+        )
+
+    def _run(self, sql: str, args: tuple[object, ...], keys: tuple[str, ...]) -> None:
+        if not keys:
+            return
+        with self._lock, self._transaction():
+            self._db.execute(sql % ",".join("?" * len(keys)), (*args, *keys))
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
-        """Remember ``nonce``; False when it was seen within the window (a replay)."""
+        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
         now = time.time() if now is None else now
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO nonces (nonce, expires) VALUES (?, ?)", (nonce, now + self.window)
-                )
-            except sqlite3.IntegrityError:
-                # Seen before: a replay, unless the old entry has expired (then renew it).
-                cursor = self._db.execute(
-                    "UPDATE nonces SET expires = ? WHERE nonce = ? AND expires <= ?",
-                    (now + self.window, nonce, now),
-                )
-                return cursor.rowcount == 1
-            self._inserts += 1
-            if self._inserts % _PRUNE_EVERY == 0:
-                self._db.execute("DELETE FROM nonces WHERE expires <= ?", (now,))
-            return True
+        claim = self.claim(nonce, None, now)
+        if claim.claimed:
+            self.finish(claim, now)
+        return claim.claimed
 
     def forget(self, nonce: str) -> None:
-        """Release ``nonce`` (its callback was not handed on), so a resend is accepted."""
-        with self._lock:
-            self._db.execute("DELETE FROM nonces WHERE nonce = ?", (nonce,))
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM claims WHERE key = ?", ("n:" + nonce,))
 
-    def __len__(self) -> int:
+    def prune(self, now: float) -> int:
+        """Delete expired entries in batches, then give the freed pages back."""
+        deleted = 0
+        while True:
+            with self._lock, self._transaction():
+                cursor = self._db.execute(
+                    "DELETE FROM claims WHERE key IN"
+                    " (SELECT key FROM claims WHERE expires <= ? LIMIT ?)",
+                    (now, _PRUNE_BATCH),
+                )
+            deleted += cursor.rowcount
+            if cursor.rowcount < _PRUNE_BATCH:
+                break
+        if deleted:
+            self._reclaim()
+        return deleted
+
+    def _reclaim(self) -> None:
+        """Give freed pages back: shrink the file, then the WAL (outside a transaction)."""
         with self._lock:
-            row = self._db.execute("SELECT count(*) FROM nonces").fetchone()
-        return int(row[0])
+            try:
+                # executescript steps the pragma to the end; execute() frees one page
+                self._db.executescript("PRAGMA incremental_vacuum;")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+
+    def ping(self) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("SELECT 1 FROM claims LIMIT 1").fetchall()
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT count(*) FROM claims WHERE key LIKE 'n:%'").fetchone()
+        return int(row[0])
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); errors become
+    ``StoreUnavailableError`` so the receiver answers a retryable 503."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            self._db.execute("COMMIT" if exc is None else "ROLLBACK")
+        except sqlite3.Error as error:
+            if exc is None:
+                raise StoreUnavailableError(f"the replay store is unavailable: {error}") from error
+        if isinstance(exc, sqlite3.Error):
+            raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+
+
+def _alive(owner: str) -> bool:
+    """Is the process that made ``owner`` (``pid:random``) still running on this host?"""
+    try:
+        pid = int(owner.split(":", 1)[0])
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,58 +1,148 @@
 """Record every callback the receiver gets, one JSON object per line (NDJSON).
 
-Each line has at least ``received_at`` (RFC 3339, UTC), ``verdict`` (``accepted`` |
-``rejected``), ``status`` (the HTTP status answered), ``reason`` (a
-``knoxhook.signature.Reason`` or null), ``message``, ``event``, ``subscriptionId``,
-``nonce``, ``trace_id``, ``form``, ``certificate_sha256``, ``forward`` (``{url, status,
-error}`` or null), ``rotation`` (``{old, new}`` fingerprints or null), ``headers``
-(as received; ``Authorization`` and ``Cookie`` redacted) and ``body`` (the raw body as
-text; invalid UTF-8 replaced, and then ``body_base64`` holds the exact bytes).
+Each line is a ``Verdict.to_json()`` (``knoxhook.receiver.verdict``): ``received_at``,
+``verdict``, ``status``, ``reason``, ``message``, ``event``, ``subscriptionId``, ``nonce``,
+``trace_id``, ``form``, ``certificate_sha256``, ``forward``, ``rotation``, ``source``,
+``headers``, ``body_size``, ``body_sha256``, ``body``: the whole body (and
+``body_source``) only for a verified callback, else its first 256 bytes
+(``body_truncated``).
 
 The file is created 0600 (callbacks may carry device identifiers) and appended to; every
-line is written with one ``write`` and flushed, so a crash loses at most the line being
-written and never interleaves two lines.
+line is written with one ``write`` system call, so a crash loses at most the line being
+written and never interleaves two lines. A write that fails (disk full) raises
+``OSError``: the receiver then answers 503 rather than 200 for a callback it could not
+keep. Past ``max_bytes`` the file is rotated (``FILE.1`` ... ``FILE.<keep>``, the oldest
+dropped). Refused callbacks are recorded at most ``refusals_per_second`` per source
+address (a burst of twice that), so forged traffic cannot fill the disk; the ones
+skipped are counted in the next refusal recorded from that source (``suppressed``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
+import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final
+
+from knoxhook.files import open_append
+
+MAX_BYTES: Final = 256 * 1024 * 1024
+KEEP: Final = 5
+REFUSALS_PER_SECOND: Final = 10.0
+_SOURCES: Final = 10_000  # rate-limit buckets kept; the oldest are dropped past this
+
+
+def _open_append(path: Path) -> int:
+    """The one place the record file is opened: append-only, 0600 from creation."""
+    return open_append(path)  # 0600, O_NOFOLLOW, missing parents 0700
 
 
 class NdjsonRecorder:
-    """Append records to ``path`` (created 0600), one flushed line each."""
+    """Append records to ``path`` (created 0600), one ``write`` per line."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = MAX_BYTES,
+        keep: int = KEEP,
+        refusals_per_second: float = REFUSALS_PER_SECOND,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file: TextIO = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.rate = refusals_per_second
         self._lock = threading.Lock()
-        if _ends_torn(self.path):  # a crash cut the last line: do not glue onto it
-            self._file.write("\n")
-            self._file.flush()
+        self._fd: int | None = _open_append(self.path)
+        info = os.fstat(self._fd)
+        self._size = info.st_size
+        self._rotates = stat.S_ISREG(info.st_mode)  # never rename /dev/null or a FIFO
+        self._torn = _ends_torn(self.path)  # a crash cut the last line: do not glue onto it
+        self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, time, skipped
 
-    def record(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+    def record(self, entry: dict[str, Any], *, source: str | None = None) -> None:
+        """Append ``entry``; with ``source`` (a refusal), only within that source's rate.
+        ``OSError`` when the line could not be written."""
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            if source is not None:
+                skipped = self._skipped(source)
+                if skipped < 0:
+                    return
+                if skipped:
+                    entry = {**entry, "suppressed": skipped}
+            line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+            self._write(line.encode("utf-8"))
+
+    def _skipped(self, source: str) -> int:
+        """-1 to skip this refusal; else how many were skipped before it."""
+        now = time.monotonic()
+        burst = 2 * self.rate
+        tokens, last, skipped = self._buckets.pop(source, (burst, now, 0))
+        tokens = min(burst, tokens + (now - last) * self.rate)
+        if len(self._buckets) >= _SOURCES:
+            del self._buckets[next(iter(self._buckets))]
+        if tokens < 1:
+            self._buckets[source] = (tokens, now, skipped + 1)
+            return -1
+        self._buckets[source] = (tokens - 1, now, 0)
+        return skipped
+
+    def _write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise OSError("the record file is closed")
+        if self._rotates and self._size > 0 and self._size + len(data) > self.max_bytes:
+            self._rotate()
+        if self._torn:
+            data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except OSError:
+                if len(view) != len(data):  # part of the line is in the file
+                    self._torn = True
+                raise
+            self._size += written
+            view = view[written:]
+        self._torn = False
+
+    def _rotate(self) -> None:
+        """FILE -> FILE.1 -> ... -> FILE.<keep>; a new FILE."""
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        for n in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+        if self.keep > 0:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._fd = _open_append(self.path)
+        self._size = 0
+        self._torn = False
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _ends_torn(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return False
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) != b"\n"
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:  # not seekable (a pipe, /dev/full): nothing to glue onto
+        return False
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:

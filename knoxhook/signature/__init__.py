@@ -1,25 +1,26 @@
 """Verify the ``X-WSM-SIGNATURE`` of a Knox callback. Pure functions, no I/O.
 
-Knox signs callbacks with a compact JWS (RS256) in ``X-WSM-SIGNATURE`` (knox-api.md §5).
-What exactly is signed is ambiguous [doc gap], so ``verify_callback`` accepts every form
-Samsung's Java verifier or a JWS library could produce::
+Knox signs callbacks with a compact JWS in ``X-WSM-SIGNATURE`` (knox-api.md §5). What
+exactly is signed is not documented, so ``verify_callback`` accepts, in this order::
 
     signing input = part0 + "." + b64url(X)
-    X             = the raw body bytes            ("raw-body")
-                  | its compact JSON re-encoding  ("compact-json")
+    X             = the raw body bytes                       ("raw-body")
+                  | Samsung's re-serialization of the body   ("samsung-reserialized":
+                    what Samsung's sample verifier builds, ``samsung.reserialize``)
+                  | its compact re-encoding in document order ("compact-json")
     b64url        = with "=" padding ("padded", Java's URL encoder) or without ("unpadded")
-    part 1        = empty ("detached") or present ("attached": must decode to X)
 
-The forms are tried most likely first (raw body, padded: what Samsung's Java verifier
-builds), each against every currently valid trusted certificate (several at once, for
-rotation). The body is parsed as JSON only after the signature holds, except for the
-compact re-encoding attempt, which needs a parse and is only tried after the raw-body
-forms failed. Every failure raises ONE error type, ``CallbackVerificationError``, whose
-``reason`` is a ``Reason`` (the documented set) and whose message says which check
-failed.
+always as RS256 with a trusted certificate valid now, whatever the JOSE header's ``alg``
+says; part 1 of the JWS is ignored, as Samsung's sample ignores it ("detached" or
+"attached" in the reported form). The form that matched last for a trusted key is tried
+first. The body is parsed once (repeated names at any depth, NaN/Infinity and bytes after
+the JSON value are refused). Every failure raises ONE error type,
+``CallbackVerificationError``, whose ``reason`` is a ``Reason`` and whose message says
+which check failed.
 
 The modules: ``results`` (what a verification returns: ``Reason``, ``VerifiedCallback``,
 ``Attempt``, the ``NonceStore`` protocol), ``keys`` (trusted certificates, parsed once),
+``samsung`` (Jackson's re-serialization, with ``javahashmap`` and ``javadouble``),
 ``forms`` (the JWS parts and the signing inputs tried), ``verify`` (``verify_callback``).
 """
 

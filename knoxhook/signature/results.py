@@ -3,6 +3,7 @@ the steps of ``--explain``, and the nonce store it checks against."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -13,10 +14,13 @@ class Reason(StrEnum):
 
     MISSING_SIGNATURE = "missing_signature"  # no X-WSM-SIGNATURE header
     MALFORMED_SIGNATURE_HEADER = "malformed_signature_header"  # not header.payload.signature
-    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"  # JOSE header alg is not RS256
+    # No longer raised: the signature is always checked as RS256 whatever "alg" says
+    # (kept so that code matching on it still imports).
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     NO_CERTIFICATE = "no_certificate"  # no usable trusted certificate was given
     BODY_TOO_LARGE = "body_too_large"  # more than max_body_bytes
-    PAYLOAD_MISMATCH = "payload_mismatch"  # part 1 present but it is not this body
+    # No longer raised: part 1 is ignored, as Samsung's sample ignores it (kept, as above).
+    PAYLOAD_MISMATCH = "payload_mismatch"
     BAD_SIGNATURE = "bad_signature"  # no form verifies with any trusted certificate
     CERTIFICATE_EXPIRED = "certificate_expired"  # verifies only with an expired cert
     CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"  # ... only with a future cert
@@ -32,10 +36,15 @@ class Reason(StrEnum):
 
 
 class NonceStore(Protocol):
-    """Remembers nonces of verified callbacks (see ``knoxhook.receiver.nonces``)."""
+    """Remembers nonces of verified callbacks (see ``knoxhook.receiver.nonces``, whose
+    ``ReplayStore`` adds the two-phase claims the receiver uses)."""
 
     def check_and_remember(self, nonce: str, now: float) -> bool:
         """Remember ``nonce``; False when it was already seen (a replay)."""
+        ...
+
+    def forget(self, nonce: str) -> None:
+        """Release ``nonce`` (its callback was not kept), so a resend is accepted."""
         ...
 
 
@@ -48,7 +57,7 @@ class VerifiedCallback:
     payload: Any
     nonce: str | None
     trace_id: str | None
-    form: str  # e.g. "raw-body/padded/detached", "compact-json/unpadded/attached"
+    form: str  # e.g. "raw-body/padded/detached", "samsung-reserialized/padded/attached"
     certificate_fingerprint: str  # SHA-256 of the certificate that verified it
     body: dict[str, Any] = field(repr=False, default_factory=dict)
     # The exact bytes the signature covers (the received body for the raw-body forms,
@@ -56,7 +65,16 @@ class VerifiedCallback:
     # these, not the received bytes, unless ``body_is_signed``.
     signed_bytes: bytes = field(repr=False, default=b"")
     body_is_signed: bool = True  # the received bytes ARE the signed bytes
-    signature_sha256: str = ""  # hex SHA-256 of the decoded signature (replay store key)
+    signature: bytes = field(repr=False, default=b"")  # the decoded signature (part 2)
+
+    @property
+    def signature_sha256(self) -> str:
+        """Hex SHA-256 of the decoded signature: the replay store's key ("" without one).
+
+        RSASSA-PKCS1-v1_5 is deterministic, so a replay with a fresh nonce carries the
+        same signature. Computed on use: a caller without a replay store does not pay.
+        """
+        return hashlib.sha256(self.signature).hexdigest() if self.signature else ""
 
     def to_json(self) -> dict[str, Any]:
         return {

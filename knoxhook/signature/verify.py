@@ -1,13 +1,19 @@
 """``verify_callback``: check a Knox callback's signature, body and nonce, in that order.
 
-The happy path is benchmarked against a bare RSA verify (``benchmarks/bench_verify.py``,
-target >= 0.8x), so it tries the most likely form inline and leaves the search over the
-other forms, and the diagnosis of a refusal, to helpers.
+Verify like Samsung's sample where that costs no security (knox-api.md §5): part 1 of the
+JWS is ignored, the signature is always checked as RS256 with the trusted key whatever
+the JOSE header claims, and Samsung's re-serialization of the body is a signing form.
+Refused on purpose, unlike the sample (docs/callbacks.md, "Deliberate differences"):
+expired certificates (unless ``allow_expired``), bytes after the JSON value, repeated
+object names, bodies over ``max_body_bytes``.
+
+The happy path is benchmarked (``benchmarks/bench_verify.py``), so the form that matched
+last for a trusted key is tried first, inline, and the search over the other forms and
+the diagnosis of a refusal are left to helpers.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,26 +23,34 @@ from cryptography.exceptions import InvalidSignature
 
 from knoxhook import wire
 from knoxhook.errors import CallbackVerificationError
+from knoxhook.signature import samsung
 from knoxhook.signature.forms import (
     FIRST_FORM,
     PKCS1,
+    SAMSUNG,
+    SAMSUNG_PADDED,
+    SAMSUNG_UNPADDED,
     SHA256,
+    Form,
+    SigningForms,
     b64url_decode,
     b64url_padded,
-    compact_json,
     find_signed_form,
     jose_header,
 )
 from knoxhook.signature.keys import Certificates, TrustedKey, keys_at
 from knoxhook.signature.results import Attempt, NonceStore, Reason, VerifiedCallback
 
-MAX_BODY_BYTES: Final = 1024 * 1024  # callbacks are small JSON documents; refuse more
-ALGORITHM: Final = "RS256"  # [doc] SHA256withRSA, RSASSA-PKCS1-v1_5
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024  # E-FOTA bulk results for 10,000 devices: ~1.4 MB
+ALGORITHM: Final = "RS256"  # [doc] SHA256withRSA, RSASSA-PKCS1-v1_5: the only check made
 
 _H_SIG: Final = wire.H_SIGNATURE
 _H_NONCE: Final = wire.H_NONCE
 _H_TRACE: Final = wire.H_TRACE_ID
-_JSON: Final = json.JSONDecoder()
+
+# trusted key fingerprint -> the form that verified last with it (bounded: keys are few)
+_PREFERRED_MAX: Final = 256
+_preferred: dict[str, str] = {}
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
@@ -58,6 +72,11 @@ def _fail(reason: Reason, message: str, explain: list[Attempt] | None, step: str
     raise CallbackVerificationError(reason, message)
 
 
+def _note(explain: list[Attempt] | None, step: str, text: str) -> None:
+    if explain is not None:
+        explain.append(Attempt(step, text))
+
+
 def verify_callback(
     body: bytes,
     headers: Mapping[str, str],
@@ -67,6 +86,8 @@ def verify_callback(
     nonce_store: NonceStore | None = None,
     require_nonce: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
+    strict: bool = False,
+    allow_expired: bool = False,
     explain: list[Attempt] | None = None,
 ) -> VerifiedCallback:
     """Verify a Knox callback; return it, or raise ``CallbackVerificationError``.
@@ -75,9 +96,12 @@ def verify_callback(
     validation certificates (``x509.Certificate``, PEM or DER bytes); every one valid at
     ``now`` is tried. The nonce (``x-knox-nonce``) is required unless ``require_nonce``
     is false, and is remembered in ``nonce_store`` only once everything else holds.
-    Pass a list as ``explain`` to collect every check made (``Attempt``), even on failure.
+    ``strict``: accept only a signature over the body as received (no re-serialized
+    form). ``allow_expired``: also accept a signature that verifies only with an expired
+    certificate (Samsung's sample never checks dates). Pass a list as ``explain`` to
+    collect every check made (``Attempt``), even on failure.
     """
-    # 1. The header: a compact JWS (part0.part1.part2) signed with RS256.
+    # 1. The header: a compact JWS (part0.part1.part2); part 1 is never used.
     raw = headers.get(_H_SIG) or header_value(headers, _H_SIG)
     if raw is None or not (raw := raw.strip()):
         _fail(Reason.MISSING_SIGNATURE, f"no {_H_SIG} header", explain, "header")
@@ -88,18 +112,12 @@ def verify_callback(
     part0, part1, part2 = parts
     try:
         jose = jose_header(part0)
-    except ValueError as exc:
-        _fail(Reason.MALFORMED_SIGNATURE_HEADER, f"{_H_SIG}: {exc}", explain, "header")
-    try:
         signature = b64url_decode(part2)
-        embedded = b64url_decode(part1) if part1 else None
-    except ValueError:
-        _fail(Reason.MALFORMED_SIGNATURE_HEADER, "not base64url", explain, "header")
-    if jose.alg != ALGORITHM:
-        why = f"the signature uses {jose.alg[:32]!r}; Knox callbacks are signed with {ALGORITHM}"
-        _fail(Reason.UNSUPPORTED_ALGORITHM, why, explain, "header")
+    except ValueError as exc:
+        why = f"{_H_SIG}: {exc}" if "JOSE" in str(exc) else f"{_H_SIG}: part 2 is not base64url"
+        _fail(Reason.MALFORMED_SIGNATURE_HEADER, why, explain, "header")
     if explain is not None:
-        explain.append(Attempt("header", f"ok: compact JWS, alg {jose.alg}"))
+        _explain_header(jose.alg, explain)
     if len(body) > max_body_bytes:
         why = f"the body is {len(body)} bytes; the limit is {max_body_bytes}"
         _fail(Reason.BODY_TOO_LARGE, why, explain, "body")
@@ -110,29 +128,75 @@ def verify_callback(
     if not keyset.usable:
         why = "no trusted RSA certificate to verify with"
         _fail(Reason.NO_CERTIFICATE, why, explain, "signature")
-    matched = None
-    if keyset.valid and explain is None:  # hot path: the first form inline, others if not
-        data = jose.prefix + b64url_padded(body)
-        for key in keyset.valid:
-            try:  # verifies(), inlined: saves a call (~0.1 us, 0.3%) per callback
-                key.public_key.verify(signature, data, PKCS1, SHA256)  # type: ignore[union-attr]
-            except (InvalidSignature, ValueError):
-                continue
-            matched = key, FIRST_FORM, body
-            break
+    valid = keyset.valid
+    matched: tuple[TrustedKey, Form] | None = None
+    forms: SigningForms | None = None
+    parsed: samsung.Parsed | None = None
+    if valid and explain is None:  # hot path: the last matching form inline, then the rest
+        preferred = FIRST_FORM
+        if _preferred and not strict:
+            for candidate in valid:
+                found = _preferred.get(candidate.fingerprint)
+                if found is not None:
+                    preferred = found
+                    break
+        first: Form | None = None
+        if preferred == FIRST_FORM:
+            first = Form(FIRST_FORM, body, b64url_padded(body), True)
+        elif preferred.partition("/")[0] == SAMSUNG:  # inline too: what the cache is for
+            parsed = samsung.parse(body)
+            signed = None if parsed is None else samsung.reserialize_parsed(parsed)
+            if signed is not None and signed != body:
+                encoded = b64url_padded(signed)
+                if preferred == SAMSUNG_UNPADDED and encoded[-1:] == b"=":
+                    first = Form(preferred, signed, encoded.rstrip(b"="), False)
+                else:
+                    first = Form(SAMSUNG_PADDED, signed, encoded, False)
+                preferred = first.name
         else:
-            matched = find_signed_form(keyset.valid, body, jose.prefix, signature, skip_first=True)
-    elif keyset.valid:
-        matched = find_signed_form(keyset.valid, body, jose.prefix, signature, explain)
+            forms = SigningForms(body)
+            first = forms.get(preferred)
+        if first is not None:
+            data = jose.prefix + first.encoded
+            for key in valid:
+                try:  # verifies(), inlined: saves a call per callback
+                    key.public_key.verify(signature, data, PKCS1, SHA256)  # type: ignore[union-attr]
+                except (InvalidSignature, ValueError):
+                    continue
+                matched = key, first
+                break
+        if matched is None:
+            if forms is None and parsed is not None:  # the Samsung form was tried inline
+                forms = SigningForms(body, parsed=parsed)
+                if first is not None:
+                    forms.seed(SAMSUNG, first.signed)
+            elif forms is None:
+                raw_padded = None if first is None else first.encoded
+                forms = SigningForms(body, strict=strict, raw_padded=raw_padded)
+            matched = find_signed_form(valid, forms, jose.prefix, signature, skip=preferred)
+    else:
+        forms = SigningForms(body, strict=strict)
+        if valid:
+            matched = find_signed_form(valid, forms, jose.prefix, signature, explain)
     if matched is None:
-        _refuse(keyset.usable, keyset.valid, ts, body, jose.prefix, embedded, signature, explain)
-    key, form, signed = matched
-    if embedded is not None and embedded != signed:
-        why = "the payload part of the signature header (part 1) is not this body"
-        _fail(Reason.PAYLOAD_MISMATCH, why, explain, "signature")
+        assert forms is not None
+        matched = _refuse(
+            keyset.usable, valid, ts, forms, jose.prefix, signature, explain, allow_expired
+        )
+    key, form = matched
+    if _preferred.get(key.fingerprint) != form.name:
+        if len(_preferred) >= _PREFERRED_MAX:
+            _preferred.clear()
+        _preferred[key.fingerprint] = form.name
+    if explain is not None and part1:
+        _explain_part1(part1, form, explain)
 
-    # 3. The body, parsed only now that it is known to be Knox's (stripe's _webhook.py).
-    document = _parse_body(body, explain)
+    # 3. The body, parsed once (the forms may have parsed it already) now that it is Knox's.
+    if forms is not None:
+        parsed = forms.parsed
+    elif parsed is None:
+        parsed = samsung.parse(body)
+    document = _body(parsed, explain)
     event = document.get(wire.F_CB_EVENT)
     subscription_id = document.get(wire.F_CB_SUBSCRIPTION_ID)
     if type(event) is not str or type(subscription_id) is not str:
@@ -159,51 +223,75 @@ def verify_callback(
         document.get(wire.F_CB_PAYLOAD),
         nonce,
         headers.get(_H_TRACE) or header_value(headers, _H_TRACE),
-        f"{form}/attached" if part1 else f"{form}/detached",
+        f"{form.name}/attached" if part1 else f"{form.name}/detached",
         key.fingerprint,
         document,
+        signed_bytes=form.signed,
+        body_is_signed=form.is_body,
+        signature=signature,
     )
 
 
-def _parse_body(body: bytes, explain: list[Attempt] | None) -> dict[str, Any]:
-    """The body as a JSON object, or fail with BODY_NOT_JSON / BODY_NOT_OBJECT."""
+def _explain_header(alg: str, explain: list[Attempt]) -> None:
+    if alg == ALGORITHM:
+        explain.append(Attempt("header", f"ok: compact JWS, alg {alg}"))
+    else:
+        why = f"ok: compact JWS with alg {alg[:32]!r}; ignored, verified as {ALGORITHM}"
+        explain.append(Attempt("header", why))
+
+
+def _explain_part1(part1: str, form: Form, explain: list[Attempt]) -> None:
     try:
-        text = body.decode()
-        # raw_decode skips json.loads' encoding sniffing and whitespace regexes; decode()
-        # takes the rare body with whitespace around the document (or refuses garbage)
-        try:
-            document, end = _JSON.raw_decode(text)
-        except ValueError:  # e.g. leading whitespace, which raw_decode refuses
-            end = -1
-        if end != len(text):
-            document = _JSON.decode(text)
-    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
+        same = b64url_decode(part1) == form.signed
+    except ValueError:
+        same = False
+    if same:
+        explain.append(Attempt("signature", "ok: part 1 is the signed bytes"))
+    else:
+        why = "part 1 is not the signed bytes; ignored, as Samsung's sample ignores it"
+        explain.append(Attempt("signature", f"ok: {why}"))
+
+
+def _body(parsed: samsung.Parsed | None, explain: list[Attempt] | None) -> dict[str, Any]:
+    """The body as a JSON object, or fail (not JSON, trailing bytes, repeats, not object)."""
+    if parsed is None:
         _fail(Reason.BODY_NOT_JSON, "the signature holds but the body is not JSON", explain, "body")
-    if type(document) is not dict:
+    if parsed.trailing:
+        why = "the signature holds but bytes follow the JSON value"
+        _fail(Reason.BODY_NOT_JSON, why, explain, "body")
+    if parsed.duplicate_name:
+        why = "the body repeats an object name; parsers disagree on which value counts"
+        _fail(Reason.DUPLICATE_KEY, why, explain, "body")
+    if type(parsed.document) is not dict:
         _fail(Reason.BODY_NOT_OBJECT, "the body is JSON but not an object", explain, "body")
-    return document
+    return parsed.document
 
 
 def _refuse(
     keys: Sequence[TrustedKey],
     valid: Sequence[TrustedKey],
     ts: float,
-    body: bytes,
+    forms: SigningForms,
     prefix: bytes,
-    embedded: bytes | None,
     signature: bytes,
     explain: list[Attempt] | None,
-) -> NoReturn:
-    """No valid certificate verifies: say precisely why, and raise."""
+    allow_expired: bool,
+) -> tuple[TrustedKey, Form]:
+    """No valid certificate verifies: say precisely why, and raise (or, with
+    ``allow_expired``, return the match of an expired certificate)."""
     # A certificate outside its validity that verifies explains the refusal better than
     # "bad signature"; one with the same key as a valid certificate is a renewal, so it
     # proves nothing about expiry.
     pins = {v.spki_sha256 for v in valid}
     stale = [k for k in keys if k not in valid and k.spki_sha256 not in pins]
-    hit = find_signed_form(stale, body, prefix, signature, explain) if stale else None
+    hit = find_signed_form(stale, forms, prefix, signature, explain) if stale else None
     if hit is not None:
         key = hit[0]
         if ts > key.valid_until:
+            if allow_expired:
+                why = f"ok: verified with a certificate that expired on {key.not_after:%Y-%m-%d}"
+                _note(explain, "signature", f"{why} (allowed)")
+                return hit
             why = f"expired on {key.not_after:%Y-%m-%d}"
             reason = Reason.CERTIFICATE_EXPIRED
         else:
@@ -212,12 +300,6 @@ def _refuse(
         why = f"the signature verifies only with a certificate that {why}"
         why += f" (SHA-256 {key.fingerprint[:16]}...)"
         _fail(reason, why, explain, "signature")
-    if embedded is not None and embedded != body and embedded != compact_json(body):
-        why = (
-            "the payload part of the signature header (part 1) is not this body "
-            "(the body was changed, or the header belongs to another callback)"
-        )
-        _fail(Reason.PAYLOAD_MISMATCH, why, explain, "signature")
     if not valid:
         when = datetime.fromtimestamp(ts, UTC)
         why = (
@@ -225,8 +307,9 @@ def _refuse(
             f"certificate(s) is valid on {when:%Y-%m-%d}"
         )
     else:
+        only = "the raw body (strict mode)" if forms.strict else "any accepted form"
         why = (
             f"the signature does not match the body with any of the {len(valid)} trusted "
-            "certificate(s), in any accepted form"
+            f"certificate(s), in {only}"
         )
     _fail(Reason.BAD_SIGNATURE, why, explain, "signature")

@@ -36,6 +36,8 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object
 @pytest.mark.parametrize(
     ("signing", "form"),
     [
+        ("samsung", "raw-body/padded/attached"),
+        ("samsung-reserialized", "samsung-reserialized/padded/attached"),
         ("padded", "raw-body/padded/attached"),
         ("unpadded", "raw-body/unpadded/attached"),
         ("detached", "raw-body/unpadded/detached"),

@@ -246,3 +246,39 @@ def test_unusable_data_dir_is_a_usage_error(
     err = capsys.readouterr().err
     assert f"cannot use the emulator data dir {target}" in err
     assert "Traceback" not in err
+
+
+def test_the_emulator_commands_keep_pydantic_off_the_start_up_path(
+    tmp_path: Path,
+) -> None:
+    """The emulator's contract is pydantic models, but only the app imports them:
+    ``--help`` and ``trigger`` (a client of the control endpoints) stay fast."""
+    base = [sys.executable, "-X", "importtime", "-m", "knoxhook"]
+    for args in (
+        ["emulator", "--help"],
+        ["emulator", "run", "--help"],
+        ["demo", "--help"],
+        ["trigger", "--help"],
+        ["trigger", "KG_DEVICE_LOCKED", "--emulator", "http://127.0.0.1:1"],
+    ):
+        result = subprocess.run(
+            [*base, *args], capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path
+        )
+        assert result.returncode in (0, 7), result.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+        assert "pydantic" not in imported, args
+        assert "knoxhook.emulator.models" not in imported, args
+
+
+def test_a_control_token_from_the_environment_guards_the_control_endpoints() -> None:
+    token = "ci-chosen-control-token"
+    with emulator_process(env={"KNOXHOOK_EMULATOR_TOKEN": token}) as emu:
+        refused = curl(f"{emu.url}/_emulator/health")
+        allowed = curl(f"{emu.url}/_emulator/health", "-H", f"X-Emulator-Token: {token}")
+        code, err = emu.stop()
+    assert refused[0] == 401
+    assert json.loads(refused[1])["message"] == "UNAUTHORIZED"
+    assert allowed == (200, '{"status":"ok"}')
+    assert code == 0
+    assert "control endpoints need the token in KNOXHOOK_EMULATOR_TOKEN" in err
+    assert token not in err

@@ -83,6 +83,7 @@ def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
     verdict: Any = SimpleNamespace(
         received_at="2026-11-29T01:02:03Z",
         accepted=False,
+        verdict="rejected",
         status=400,
         reason="malformed_signature",
         message="header part '[/x]' is not base64url :cd:",

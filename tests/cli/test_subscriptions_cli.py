@@ -255,7 +255,14 @@ def test_delete_off_a_tty_needs_yes(
         capsys, "subscriptions", "delete", sub["subscriptionId"], "--yes", "--json"
     )
     assert code == 0
-    assert json.loads(out) == [{"subscriptionId": sub["subscriptionId"], "deleted": True}]
+    assert json.loads(out) == [
+        {
+            "subscriptionId": sub["subscriptionId"],
+            "deleted": True,
+            "outcome": "deleted",
+            "error": None,
+        }
+    ]
     assert "deleted 1 subscription(s)" in err
     assert listed(capsys) == []
 
@@ -453,7 +460,14 @@ def test_delete_whose_answer_was_lost_still_succeeds(
     knox.fault(path=f"{SUBS}/*", method="DELETE", drop=True, after=True)
     code, out, err = run(capsys, "subscriptions", "delete", sub["subscriptionId"], "-y", "--json")
     assert code == 0, err
-    assert json.loads(out) == [{"subscriptionId": sub["subscriptionId"], "deleted": True}]
+    assert json.loads(out) == [
+        {
+            "subscriptionId": sub["subscriptionId"],
+            "deleted": True,
+            "outcome": "already_gone",
+            "error": None,
+        }
+    ]
     assert requests(knox, f"DELETE {SUBS}/{{subscriptionId}}") == 2  # retried, then 404
     assert listed(capsys) == []
 

@@ -243,3 +243,68 @@ def test_trigger_reads_the_payload_from_stdin(
     )
     assert code == 0, err
     assert json.loads(calls[0][1])["payload"] == {"deviceUid": "u-1"}
+
+
+def test_trigger_signing_overrides_the_emulators_mode_for_one_callback(
+    emulator: EmulatorHandle, receiver: tuple[str, list], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, calls = receiver
+    _subscribe(emulator, url, ["KG_DEVICE_LOCKED"])
+    args = ("trigger", "KG_DEVICE_LOCKED", "--emulator", emulator.base_url, "--json")
+    code, out, err = run(capsys, *args, "--signing", "detached")
+    assert code == 0, err
+    assert json.loads(out)["signing"] == "detached"
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert json.loads(out)["signing"] == "samsung"  # the emulator's own mode again
+    detached, default = (headers["x-wsm-signature"].split(".") for headers, _ in calls)
+    assert detached[1] == ""
+    assert default[1] != ""
+
+
+def test_trigger_refuses_an_unknown_signing_mode_before_any_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(
+        capsys,
+        "trigger",
+        "KG_DEVICE_LOCKED",
+        "--signing",
+        "pem",
+        "--emulator",
+        "http://127.0.0.1:1",
+    )
+    assert code == 2
+    assert "'pem' is not one of: samsung, samsung-reserialized, padded, unpadded" in err
+
+
+@pytest.mark.parametrize("trace_id", ["ü✓", " run-1", "a\tb", ""])
+def test_a_trace_id_that_cannot_be_a_header_is_a_usage_error_before_any_request(
+    capsys: pytest.CaptureFixture[str], trace_id: str
+) -> None:
+    code, out, err = run(
+        capsys,
+        "trigger",
+        "KG_DEVICE_LOCKED",
+        "--trace-id",
+        trace_id,
+        "--emulator",
+        "http://127.0.0.1:1",  # nothing listens: a request would be exit 7
+    )
+    assert code == 2
+    assert out == ""
+    assert "cannot be sent as the X-WSM-TRACEID header" in err
+
+
+def test_the_emulator_answers_400_to_a_trace_id_that_cannot_be_a_header(
+    emulator: EmulatorHandle, receiver: tuple[str, list]
+) -> None:
+    _subscribe(emulator, receiver[0], ["KG_DEVICE_LOCKED"])
+    answer = httpx2.post(
+        emulator.base_url + "/_emulator/events",
+        json={"event": "KG_DEVICE_LOCKED", "traceId": "ü✓"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "INVALID_REQUEST_BODY"
+    assert "'traceId'" in answer.json()["data"]
+    assert receiver[1] == []

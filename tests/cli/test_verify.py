@@ -79,8 +79,10 @@ def test_json_output_keys(files: Path, capsys: pytest.CaptureFixture[str]) -> No
         "form",
         "certificate_sha256",
         "payload",
+        "body_is_signed",
     ]
     assert result["valid"] is True
+    assert result["body_is_signed"] is True
     assert result["nonce"] == "nonce-7"
 
 
@@ -148,6 +150,8 @@ def test_explain_shows_each_signing_input(files: Path, capsys: pytest.CaptureFix
     assert forms == [
         "raw-body/padded",
         "raw-body/unpadded",
+        "samsung-reserialized/padded",
+        "samsung-reserialized/unpadded",
         "compact-json/padded",
         "compact-json/unpadded",
     ]
@@ -347,3 +351,114 @@ def test_fuzzed_headers_files_parse_or_raise_usage_error(data: bytes) -> None:
         messages.append(exc.message)
     assert all("h.txt" in m for m in messages)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+
+
+# --- Samsung's reading: the re-serialized form, --strict, --allow-expired-cert, --max-body --
+
+
+def samsung_signed(tmp_path: Path, signer: Signer, body: bytes) -> tuple[Path, str, Path]:
+    """A body file, a signature over Samsung's re-serialization of it, a cert file."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from knoxhook.signature import samsung
+
+    signed = samsung.reserialize(body)
+    assert signed is not None
+    data = f"{JOSE_RS256}.{b64url(signed, padded=True)}".encode()
+    sig = signer.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    (tmp_path / "samsung.json").write_bytes(body)
+    (tmp_path / "signer.pem").write_bytes(signer.pem)
+    return (
+        tmp_path / "samsung.json",
+        f"{JOSE_RS256}..{b64url(sig, padded=False)}",
+        tmp_path / "signer.pem",
+    )
+
+
+KG_BODY = b"""{
+    "subscriptionId" : "123456789123",
+    "event" : "KG_DEVICE_ENROLLED",
+    "payload": {"deviceStatus": "Enrolled", "imei": "32456783948576"}
+}
+"""
+
+
+def test_samsung_reserialized_callback_verifies_and_strict_refuses_it(
+    tmp_path: Path, knox: Signer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body, sig, cert = samsung_signed(tmp_path, knox, KG_BODY)
+    base = ("verify", "--body", str(body), "--signature", sig, "--cert", str(cert))
+    code, out, err = run(capsys, *base, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["form"] == "samsung-reserialized/padded/detached"
+    assert result["body_is_signed"] is False
+    code, out, err = run(capsys, *base, "--strict")
+    assert code == 8
+    assert err.startswith("Error: bad_signature: ")
+    assert "the raw body (strict mode)" in err
+
+
+def test_expired_certificate_needs_allow_expired_cert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    past = datetime.now(UTC) - timedelta(days=3)
+    old = Signer.create(not_before=past - timedelta(days=30), not_after=past)
+    body, sig, cert = samsung_signed(tmp_path, old, KG_BODY)
+    base = ("verify", "--body", str(body), "--signature", sig, "--cert", str(cert))
+    code, _, err = run(capsys, *base)
+    assert code == 8
+    expected = f"a certificate that expired on {past:%Y-%m-%d}"
+    assert err.startswith(
+        f"Error: certificate_expired: the signature verifies only with {expected}"
+    )
+    code, out, err = run(capsys, *base, "--allow-expired-cert", "--explain")
+    assert code == 0, err
+    assert "(allowed)" in out
+
+
+@pytest.mark.parametrize(
+    ("limit", "code", "message"),
+    [
+        ("16", 8, "Error: body_too_large: the body is "),
+        ("1k", 0, ""),
+        ("16M", 0, ""),
+        ("lots", 2, "--max-body 'lots': expected a positive byte count"),
+        ("0", 2, "--max-body '0': expected a positive byte count"),
+    ],
+)
+def test_max_body(
+    files: Path, capsys: pytest.CaptureFixture[str], limit: str, code: int, message: str
+) -> None:
+    got, _, err = run(
+        capsys,
+        "verify",
+        "--body",
+        str(files / "body.json"),
+        "--headers",
+        str(files / "headers.txt"),
+        "--cert",
+        str(files / "cert.pem"),
+        "--max-body",
+        limit,
+    )
+    assert got == code, err
+    assert message in err
+
+
+def test_repeated_name_exits_8_with_duplicate_key(
+    tmp_path: Path, knox: Signer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = b'{"subscriptionId":"s","event":"KG_DEVICE_UNLOCKED","event":"KG_DEVICE_LOCKED"}'
+    (tmp_path / "dup.json").write_bytes(body)
+    (tmp_path / "k.pem").write_bytes(knox.pem)
+    sig = knox.sign(body)
+    code, _, err = run(
+        capsys, "verify", "--body", str(tmp_path / "dup.json"), "--signature", sig,
+        "--cert", str(tmp_path / "k.pem"),
+    )  # fmt: skip
+    assert code == 8
+    assert err.startswith("Error: duplicate_key: the body repeats an object name")

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from knoxhook import events
+from knoxhook.emulator import SIGNING_MODES
 from knoxhook.emulator.testing import running_emulator
+from knoxhook.signature import samsung
 from tests.emulator.conftest import Api, Recorder
+from tests.external import require_program
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -51,10 +54,20 @@ def _openssl_verify(tmp_path: Path, cert_pem: bytes, header: str, body: bytes, p
     return result.returncode == 0 and b"Verified OK" in result.stdout
 
 
-@pytest.mark.parametrize("mode", ["padded", "unpadded", "detached"])
+def _signed_bytes(mode: str, body: bytes) -> bytes:
+    """What the signature covers, read the way each mode documents it."""
+    if mode == "samsung-reserialized":
+        reserialized = samsung.reserialize(body)
+        assert reserialized is not None
+        return reserialized
+    return body
+
+
+@pytest.mark.parametrize("mode", SIGNING_MODES)
 def test_every_signing_mode_verifies_with_openssl(
     mode: str, recorder: Recorder, tmp_path: Path
 ) -> None:
+    require_program("openssl", install="apt-get install openssl")
     with running_emulator(signing=mode) as emu:
         api = Api(emu)
         sub = api.created(recorder.url, ["KDMS_DEVICE_UPLOAD"])
@@ -62,28 +75,41 @@ def test_every_signing_mode_verifies_with_openssl(
         served = api.http.get("/kwn/v1/downloadCertificate").content
         api.http.close()
     assert record["status"] == "delivered"
+    assert record["signing"] == mode
     assert len(recorder.calls) == 1
     headers, body = recorder.calls[0]
     signature = headers["x-wsm-signature"]
     part0, part1, part2 = signature.split(".")
     assert json.loads(_b64url_decode(part0)) == {"alg": "RS256", "typ": "JWT"}
+    signed = _signed_bytes(mode, body)
+    pad = mode in ("samsung", "samsung-reserialized", "padded")
     if mode == "detached":
         assert part1 == ""
     else:
-        assert _b64url_decode(part1) == body
-        assert part1.endswith("=") == (mode == "padded" and len(body) % 3 != 0)
-    assert ("=" in part2) == (mode == "padded")
-    pad = mode == "padded"
-    assert _openssl_verify(tmp_path, served, signature, body, pad)
+        assert _b64url_decode(part1) == signed
+        assert part1.endswith("=") == (pad and len(signed) % 3 != 0)
+    assert ("=" in part2) == pad
+    assert _openssl_verify(tmp_path, served, signature, signed, pad)
     # the other padding, or a changed body, does not verify
-    if len(body) % 3:
-        assert not _openssl_verify(tmp_path, served, signature, body, not pad)
-    assert not _openssl_verify(tmp_path, served, signature, body.replace(b"}", b" }", 1), pad)
+    if len(signed) % 3:
+        assert not _openssl_verify(tmp_path, served, signature, signed, not pad)
+    assert not _openssl_verify(tmp_path, served, signature, signed.replace(b"}", b" }", 1), pad)
     document = json.loads(body)
     assert document["subscriptionId"] == sub["subscriptionId"]
     assert document["event"] == "KDMS_DEVICE_UPLOAD"
     assert headers["x-wsm-traceid"] == "trace-1"
     assert headers["content-type"] == "application/json"
+    # What Samsung's sample verifier signs for this body (knox-api.md §5): the body itself
+    # in the default mode; another text, re-serializing to the signed bytes, in
+    # samsung-reserialized; neither in the third-party modes.
+    if mode == "samsung":
+        assert samsung.reserialize(body) == body
+        assert list(document) == ["payload", "subscriptionId", "event"]  # HashMap order
+    elif mode == "samsung-reserialized":
+        assert body != signed
+        assert body.startswith(b'{\n  "subscriptionId"')  # pretty, in document order
+    else:
+        assert samsung.reserialize(body) != body
 
 
 def test_callback_body_headers_and_record(api: Api, recorder: Recorder) -> None:
@@ -171,3 +197,18 @@ def test_trigger_errors(api: Api) -> None:
     bad = httpx2.post(base, json={"event": "KG_DEVICE_LOCKED", "payload": [1]})
     assert bad.status_code == 400
     assert "'payload' must be a JSON object" in bad.json()["data"]
+
+
+def test_trigger_signing_field_is_checked(api: Api, recorder: Recorder) -> None:
+    import httpx2
+
+    api.created(recorder.url, ["KG_DEVICE_LOCKED"])
+    base = api.emu.base_url + "/_emulator/events"
+    bad = httpx2.post(base, json={"event": "KG_DEVICE_LOCKED", "signing": "rot13"})
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "INVALID_REQUEST_BODY"
+    assert "'signing' must be 'samsung', 'samsung-reserialized', 'padded'" in bad.json()["data"]
+    assert recorder.calls == []
+    record = api.emu.trigger("KG_DEVICE_LOCKED", signing="unpadded")
+    assert record["signing"] == "unpadded"
+    assert "=" not in recorder.calls[0][0]["x-wsm-signature"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -48,6 +49,7 @@ def test_valid_callback_is_accepted_recorded_and_reported(
     assert line["form"] == "raw-body/padded/detached"
     assert line["headers"]["x-wsm-signature"] == headers["X-WSM-SIGNATURE"]
     assert line["body"] == body.decode()
+    assert line["body_source"] == "received"
     assert line["received_at"].endswith("Z")
     assert [v.verdict for v in rx.verdicts] == ["accepted"]
 
@@ -194,8 +196,15 @@ def test_rotation_refreshes_once_then_accepts_and_reports_fingerprints(
     forged, h2 = Signer.create().callback()
     with start_receiver(provider) as rx, httpx2.Client(timeout=10) as http:
         assert http.post(rx.url, content=first, headers=h1).status_code == 200
-        assert http.post(rx.url, content=forged, headers=h2).status_code == 400
-    assert provider.refreshes == 1  # the forgery right after does not trigger a download
+        throttled = http.post(rx.url, content=forged, headers=h2)
+    # the forgery right after does not trigger a download; it is answered 503 (retryable),
+    # since a genuine callback with yet another key would be refused the same way
+    assert provider.refreshes == 1
+    assert (throttled.status_code, throttled.json()["reason"]) == (
+        503,
+        "certificate_refresh_throttled",
+    )
+    assert throttled.headers["retry-after"] == "5"
     rotation = rx.verdicts[0].rotation
     assert rotation is not None
     assert rotation["old"] == [
@@ -207,14 +216,15 @@ def test_rotation_refreshes_once_then_accepts_and_reports_fingerprints(
     assert read_records(rx.record)[0]["rotation"] == rotation
 
 
-def test_rotation_that_cannot_download_keeps_the_refusal(
+def test_rotation_that_cannot_download_answers_503_so_knox_retries(
     start_receiver: Start, knox: Signer
 ) -> None:
     provider = RotatingProvider(Signer.create().cert, knox.cert, fail=True)
     body, headers = knox.callback()
     with start_receiver(provider) as rx:
         answer = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
-    assert (answer.status_code, answer.json()["reason"]) == (400, "bad_signature")
+    assert (answer.status_code, answer.json()["reason"]) == (503, "certificate_refresh_failed")
+    assert answer.json()["status"] == "unavailable"
     assert rx.verdicts[0].rotation == {
         "old": rx.verdicts[0].rotation["old"],  # type: ignore[index]
         "new": [],
@@ -222,7 +232,9 @@ def test_rotation_that_cannot_download_keeps_the_refusal(
     }
 
 
-def test_non_utf8_body_is_recorded_exactly_in_base64(start_receiver: Start, knox: Signer) -> None:
+def test_non_utf8_body_prefix_is_recorded_exactly_in_base64(
+    start_receiver: Start, knox: Signer
+) -> None:
     body = b'{"event": "\xff"}'
     _, headers = knox.callback(body=body)
     with start_receiver() as rx:
@@ -232,6 +244,8 @@ def test_non_utf8_body_is_recorded_exactly_in_base64(start_receiver: Start, knox
     import base64
 
     assert base64.b64decode(line["body_base64"]) == body
+    assert line["body_truncated"] is False
+    assert line["body_sha256"] == hashlib.sha256(body).hexdigest()
     assert json.dumps(line)  # the record itself is valid JSON
 
 
@@ -253,4 +267,27 @@ def test_the_same_callback_sent_concurrently_is_accepted_exactly_once(
             t.start()
         for t in threads:
             t.join(timeout=30)
-    assert sorted(statuses) == [200] + [409] * 7
+        again = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
+    # one is kept; the others saw it done (409) or still being kept (503: retry later)
+    assert statuses.count(200) == 1
+    assert set(statuses) <= {200, 409, 503}
+    assert len(statuses) == 8
+    assert again.status_code == 409  # once kept, every resend is a replay
+
+
+def test_metrics_count_callbacks_by_verdict_and_reason(start_receiver: Start, knox: Signer) -> None:
+    body, headers = knox.callback(nonce="m-1")
+    with start_receiver() as rx, httpx2.Client(timeout=10) as http:
+        http.post(rx.url, content=body, headers=headers)
+        http.post(rx.url, content=body, headers=headers)  # replay
+        http.post(rx.url, content=body + b" ", headers=headers)  # tampered
+        page = http.get(rx.url.rstrip("/") + "/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=")
+    text = page.text
+    assert 'knoxhook_callbacks_total{reason="",verdict="accepted"} 1.0' in text
+    assert 'knoxhook_callbacks_total{reason="replayed_nonce",verdict="rejected"} 1.0' in text
+    assert 'knoxhook_callbacks_total{reason="bad_signature",verdict="rejected"} 1.0' in text
+    assert "knoxhook_callback_seconds_count 3.0" in text
+    assert "knoxhook_verify_seconds_count 3.0" in text
+    assert "knoxhook_forward_in_flight 0.0" in text

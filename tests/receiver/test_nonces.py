@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
+import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
-from knoxhook.receiver.nonces import MemoryNonceStore, SqliteNonceStore
+from knoxhook.receiver.nonces import (
+    MemoryNonceStore,
+    Outcome,
+    SqliteNonceStore,
+    StoreUnavailableError,
+)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -64,3 +72,158 @@ def test_two_processes_never_both_accept_the_same_nonce(tmp_path: Path) -> None:
     for p in procs:
         p.join(timeout=60)
     assert sorted(claimed[0] + claimed[1]) == sorted(nonces)  # each exactly once
+
+
+# --- two-phase claims (issue 13.1) -------------------------------------------------------
+
+
+def test_a_pending_claim_is_in_progress_then_done_is_a_replay(
+    store: MemoryNonceStore | SqliteNonceStore,
+) -> None:
+    claim = store.claim("n1", "sig1", 1000.0, 30.0)
+    assert claim.outcome is Outcome.CLAIMED
+    assert store.claim("n1", "sig1", 1001.0, 30.0).outcome is Outcome.IN_PROGRESS
+    store.finish(claim, 1002.0)
+    assert store.claim("n1", "sig1", 1003.0, 30.0).outcome is Outcome.REPLAYED_NONCE
+    # the same signature under a fresh nonce: a replay too (RSASSA-PKCS1-v1_5 is
+    # deterministic, so a genuine new callback never repeats a signature)
+    assert store.claim("fresh", "sig1", 1003.0, 30.0).outcome is Outcome.REPLAYED_SIGNATURE
+    assert store.claim("fresh", "sig2", 1003.0, 30.0).outcome is Outcome.CLAIMED
+
+
+def test_a_released_claim_lets_the_resend_in(store: MemoryNonceStore | SqliteNonceStore) -> None:
+    claim = store.claim("n1", "sig1", 1000.0, 30.0)
+    store.release(claim)
+    again = store.claim("n1", "sig1", 1001.0, 30.0)
+    assert again.outcome is Outcome.CLAIMED
+    store.release(claim)  # a stale release (another owner) does not free the new claim
+    assert store.claim("n1", "sig1", 1002.0, 30.0).outcome is Outcome.IN_PROGRESS
+
+
+def test_an_orphaned_pending_claim_expires_after_its_ttl(
+    store: MemoryNonceStore | SqliteNonceStore,
+) -> None:
+    store.claim("n1", "sig1", 1000.0, 30.0)  # its owner never finishes nor releases
+    assert store.claim("n1", "sig1", 1029.0, 30.0).outcome is Outcome.IN_PROGRESS
+    assert store.claim("n1", "sig1", 1031.0, 30.0).outcome is Outcome.CLAIMED
+
+
+def test_a_claim_of_both_keys_is_all_or_nothing(store: MemoryNonceStore | SqliteNonceStore) -> None:
+    done = store.claim("n1", "sig1", 1000.0, 30.0)
+    store.finish(done, 1000.0)
+    assert store.claim("n2", "sig1", 1001.0, 30.0).outcome is Outcome.REPLAYED_SIGNATURE
+    # n2 was not left claimed by the refused attempt
+    assert store.claim("n2", "sig2", 1001.0, 30.0).outcome is Outcome.CLAIMED
+
+
+def _claim_and_die(path: str) -> None:
+    store = SqliteNonceStore(path)
+    store.claim("pending-at-crash", "sig-crash", time.time(), 3600.0)
+    os._exit(0)  # like kill -9: no release, no close
+
+
+def test_after_a_restart_a_pending_claim_of_a_dead_process_is_no_replay(tmp_path: Path) -> None:
+    path = str(tmp_path / "n.sqlite3")
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_claim_and_die, args=(path,))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    # before the restart sweep, the claim is pending (this process sees it held)
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT state FROM claims").fetchall() == [("pending",), ("pending",)]
+    raw.close()
+    restarted = SqliteNonceStore(path)
+    claim = restarted.claim("pending-at-crash", "sig-crash", time.time(), 30.0)
+    assert claim.outcome is Outcome.CLAIMED
+
+
+def test_prune_deletes_expired_entries_and_gives_the_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "n.sqlite3"
+    store = SqliteNonceStore(path, window_seconds=10)
+    for i in range(6000):
+        claim = store.claim(f"nonce-{i:05d}-" + "x" * 60, f"{i:064x}", 1000.0, 30.0)
+        store.finish(claim, 1000.0)
+    store.prune(1000.0)  # nothing expired yet
+    assert len(store) == 6000
+    big = path.stat().st_size
+    assert store.prune(2000.0) == 12000  # both keys of each
+    assert len(store) == 0
+    assert path.stat().st_size < big / 4
+    assert (tmp_path / "n.sqlite3-wal").stat().st_size == 0  # the WAL was truncated too
+
+
+def test_a_store_from_knoxhook_0_1_keeps_its_nonces(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE nonces (nonce TEXT PRIMARY KEY, expires REAL NOT NULL)")
+    old.execute("INSERT INTO nonces VALUES ('seen-before', 5000.0)")
+    old.commit()
+    old.close()
+    store = SqliteNonceStore(path)
+    assert store.claim("seen-before", None, 1000.0, 30.0).outcome is Outcome.REPLAYED_NONCE
+    assert store.claim("seen-before", None, 6000.0, 30.0).outcome is Outcome.CLAIMED
+
+
+def test_a_store_locked_too_long_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "n.sqlite3"
+    store = SqliteNonceStore(path, busy_timeout=0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(StoreUnavailableError, match="unavailable: database is locked"):
+            store.claim("n1", None, 1000.0, 30.0)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.claim("n1", None, 1000.0, 30.0).outcome is Outcome.CLAIMED
+
+
+def _replica(path: str, work: list[tuple[str, str]], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """One receiver process: claim, 'keep' (1 in 10 fails and is released), finish."""
+    store = SqliteNonceStore(path)
+    kept, busy, errors = [], 0, []
+    for i, (nonce, signature) in enumerate(work):
+        try:
+            claim = store.claim(nonce, signature, time.time(), 30.0)
+            if not claim.claimed:
+                busy += claim.outcome is Outcome.IN_PROGRESS
+                continue
+            if i % 10 == 0:
+                store.release(claim)  # the record failed: Knox will resend
+                continue
+            store.finish(claim, time.time())
+            kept.append((nonce, signature))
+        except StoreUnavailableError as exc:
+            errors.append(str(exc))
+    out.put((kept, busy, errors))
+
+
+def test_two_processes_with_a_replay_mix_never_keep_a_callback_twice(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    SqliteNonceStore(path).close()
+    rng = random.Random(7)
+    callbacks = [(f"n{i}", f"{i:064x}") for i in range(600)]
+    # each process gets every callback (a replay of what the other may have kept), some
+    # twice, and 5% under a fresh nonce with a known signature (a replay by new nonce)
+    plans = []
+    for _ in range(2):
+        plan = callbacks + rng.sample(callbacks, 60)
+        plan += [(f"fresh-{rng.random()}", sig) for _, sig in rng.sample(callbacks, 30)]
+        rng.shuffle(plan)
+        plans.append(plan)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_replica, args=(path, plan, out)) for plan in plans]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    kept = results[0][0] + results[1][0]
+    assert [r[2] for r in results] == [[], []]  # no "database is locked"
+    nonces = [n for n, _ in kept]
+    signatures = [s for _, s in kept]
+    assert len(nonces) == len(set(nonces))  # 0 double accepts
+    assert len(signatures) == len(set(signatures))  # no replay under a new nonce either
+    assert len(kept) >= 600 * 0.8  # the released ones may stay unkept; no more

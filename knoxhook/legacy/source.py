@@ -1,0 +1,277 @@
+"""``LegacyTokenManager``: the x-knox-apitoken source, behind ``TokenManager``'s interface.
+
+Same contract as ``knoxhook.tokens.TokenManager`` (``cached``, ``get``, ``renew``,
+``refresh``, ``known_secrets``, ``invalidate``, ``revoke``, ``http``, ``fetches``), so
+``KnoxClient`` does not care which it holds. The flow [doc, knox-api.md §2b]:
+
+1. sign the Client Identifier (``jwt.sign_client_identifier``);
+2. ``POST {host}/ams/v1/users/accesstoken`` with JSON ``base64EncodedStringPublicKey``,
+   ``clientIdentifierJwt`` and ``validityForAccessTokenInMinutes`` (1..30, default 30);
+3. sign the ``accessToken`` it returns: that JWT is the ``x-knox-apitoken`` value.
+
+The signed token is cached (``legacy.cache``: 0600, atomic) and fetched under a file
+lock: lock, re-read, fetch only when still missing or expiring; so N concurrent cold
+commands make ONE accesstoken request. It is renewed ``margin`` seconds (60, or half the
+lifetime) before it expires. The keys and the identifier are resolved
+(``legacy.store.resolve``: env > keyring > opt-in file) only when a fetch is needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from knoxhook import wire
+from knoxhook.config import Settings
+from knoxhook.errors import AuthenticationError, KnoxhookError, TransportError, UsageError
+from knoxhook.httpoptions import HttpOptions
+from knoxhook.httptrace import scrub
+from knoxhook.legacy.cache import cache_path, read_cached, write_cached
+from knoxhook.retry import RETRY_STATUSES, parse_retry_after
+from knoxhook.tokencache import Token, prepare_dir
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from knoxhook.legacy.store import LegacyCredentials
+
+LOGIN_HINT = "run `knoxhook auth login --keys keys.json` (the Client Identifier from stdin)"
+
+
+class LegacyTokenManager:
+    """Signed access tokens for one legacy profile. ``credentials`` None: resolved lazily
+    (``legacy.store.resolve``) only when a fetch is needed. ``http`` as ``TokenManager``'s:
+    the same ``HttpOptions`` the ``KnoxClient`` using these tokens has."""
+
+    scheme = "legacy"
+    header = wire.H_API_TOKEN
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        credentials: LegacyCredentials | None = None,
+        validity: int = wire.LEGACY_VALIDITY_DEFAULT,
+        http: HttpOptions | None = None,
+        now: Callable[[], float] = time.time,
+        margin: float = 60.0,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        if not wire.LEGACY_VALIDITY_MIN <= validity <= wire.LEGACY_VALIDITY_MAX:
+            raise UsageError(
+                f"the access token validity must be {wire.LEGACY_VALIDITY_MIN} to "
+                f"{wire.LEGACY_VALIDITY_MAX} minutes, not {validity}"
+            )
+        self.settings = settings
+        self.validity = validity
+        self._credentials = credentials
+        self.http = http if http is not None else HttpOptions.for_settings(settings)
+        self._now = now
+        self.margin = margin
+        self._lock_timeout = lock_timeout
+        self._seen: list[str] = []  # this process's JWTs and access token: never traced
+        self.fetches = 0  # accesstoken requests made by this manager (tests, benchmarks)
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url + wire.LEGACY_ACCESS_TOKEN_PATH
+
+    # --- reading ------------------------------------------------------------------------
+    def cached(self) -> Token | None:
+        """A fresh cached token, or None."""
+        token = read_cached(self.settings)
+        if token and token.is_fresh(self._now(), self.margin):
+            return token
+        return None
+
+    def get(self) -> Token:
+        """A valid token: the cached one, else one fetched under the lock."""
+        return self.cached() or self.renew(rejected=None)
+
+    def renew(self, rejected: str | None) -> Token:
+        """A token other than ``rejected``: one another process just cached, else fetch."""
+        with self._lock():
+            stored = read_cached(self.settings)
+            if stored and rejected and stored.access_token == rejected:
+                self.invalidate()  # refused: never reuse it, even if the fetch fails
+            token = self.cached()
+            if token and token.access_token != rejected:
+                return token
+            return self.refresh(locked=True)
+
+    def refresh(self, *, locked: bool = False) -> Token:
+        """Fetch a new token now and cache it (``auth login`` uses this to prove the keys)."""
+        if not locked:
+            with self._lock():
+                return self.refresh(locked=True)
+        token = self._fetch()
+        write_cached(self.settings, token)
+        return token
+
+    def known_secrets(self) -> list[str | None]:
+        """What a trace or message must never show: the identifier, the JWTs, the tokens."""
+        token = read_cached(self.settings)
+        identifier = self._credentials.identifier if self._credentials else None
+        return [identifier, *self._seen, token.access_token if token else None]
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after Knox refused it)."""
+        cache_path(self.settings).unlink(missing_ok=True)
+
+    def revoke(self) -> bool:
+        """Legacy access tokens have no revoke endpoint [doc: none is documented]: forget
+        the cached one. True when there was one."""
+        had = read_cached(self.settings) is not None
+        self.invalidate()
+        return had
+
+    # --- network ------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        path = cache_path(self.settings)
+        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
+        lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
+        try:
+            lock.acquire()
+        except Timeout as exc:  # first: filelock's Timeout is an OSError too
+            raise KnoxhookError(
+                f"timed out waiting for the token lock {lock.lock_file}",
+                hint="another knoxhook process is fetching a token; try again",
+            ) from exc
+        except OSError as exc:
+            raise UsageError(
+                f"cannot lock the token cache {lock.lock_file}: {exc.strerror or exc}",
+                hint="check it, or point KNOXHOOK_CACHE_DIR elsewhere",
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def credentials(self) -> LegacyCredentials:
+        if self._credentials is None:
+            from knoxhook.legacy.store import resolve
+
+            self._credentials = resolve(self.settings)
+        return self._credentials
+
+    def _fetch(self) -> Token:
+        credentials = self.credentials()
+        retry = self.http.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                token = self._fetch_once(credentials)
+            except _Retryable as exc:
+                wait = exc.retry_after
+                if attempt >= retry.attempts or (wait is not None and wait > retry.max_retry_after):
+                    raise TransportError(
+                        f"could not get a legacy access token from {self.url}: {exc.reason}",
+                        status=exc.status,
+                        hint="Knox or the network is having trouble; try again later",
+                    ) from None
+                self.http.sleep(retry.backoff(attempt) if wait is None else wait)
+                continue
+            self.fetches += 1
+            return token
+
+    def _fetch_once(self, credentials: LegacyCredentials) -> Token:
+        import httpx2
+
+        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+        from knoxhook.legacy import jwt
+
+        keys = credentials.keys
+        started = self._now()
+        signed_identifier = jwt.sign_client_identifier(keys, credentials.identifier, now=started)
+        self._seen.append(signed_identifier)
+        body = {
+            wire.F_LEGACY_PUBLIC_KEY: keys.public_key_b64,
+            wire.F_LEGACY_CLIENT_IDENTIFIER_JWT: signed_identifier,
+            wire.F_LEGACY_VALIDITY: self.validity,
+        }
+        try:
+            with self.http.client(secrets=self.known_secrets) as http:
+                response = http.post(self.url, json=body, headers={"Accept": "application/json"})
+        except NOT_SENT as exc:
+            raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None
+        except MAYBE_SENT as exc:  # a second request only makes a second token: harmless
+            raise _Retryable(f"no answer ({type(exc).__name__})", None, None) from None
+        except httpx2.HTTPError as exc:
+            raise TransportError(
+                f"could not get a legacy access token from {self.url}: {type(exc).__name__}"
+            ) from None
+        self._check(response)
+        try:
+            data: Any = response.json()
+        except ValueError:
+            data = None
+        access = data.get(wire.F_LEGACY_ACCESS_TOKEN) if isinstance(data, dict) else None
+        if not isinstance(access, str) or not access:
+            raise TransportError(
+                f"{self.url} answered HTTP {response.status_code} without an "
+                f"{wire.F_LEGACY_ACCESS_TOKEN!r}",
+                hint="check --base-url / --region points at the Knox Cloud Authentication host",
+            )
+        self._seen.append(access)
+        signed = jwt.sign_access_token(keys, access, now=started)
+        return Token(
+            access_token=signed,
+            expires_at=started + min(self.validity * 60, wire.JWT_LIFETIME),
+            obtained_at=started,
+            token_type=wire.H_API_TOKEN,
+        )
+
+    def _check(self, response: httpx2.Response) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        if status in RETRY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _Retryable(f"HTTP {status}", status, retry_after)
+        if status >= 500:
+            raise TransportError(f"{self.url} failed (HTTP {status})", status=status)
+        if status in (404, 405):
+            raise UsageError(
+                f"{self.url} is not a Knox Cloud Authentication endpoint (HTTP {status})",
+                hint="check --region / --base-url (KNOXHOOK_BASE_URL)",
+            )
+        code, name, text = _knox_error(response)
+        detail = " ".join(str(part) for part in (code, name, text) if part)
+        detail = scrub(detail, self.known_secrets())[:300]
+        if code == wire.LEGACY_BAD_VALIDITY_CODE or name == wire.LEGACY_BAD_VALIDITY_NAME:
+            raise UsageError(f"Knox refused the token validity {self.validity}: {detail}")
+        raise AuthenticationError(
+            f"Knox refused the Client Identifier and keys (HTTP {status}"
+            f"{': ' + detail if detail else ''})",
+            hint="check that the Client Identifier and keys.json come from the same Knox "
+            "Cloud API portal (region); " + LOGIN_HINT,
+        )
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, status: int | None, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+def _knox_error(response: httpx2.Response) -> tuple[int | None, str | None, str | None]:
+    """(code, NAME, text) of a Knox error body ``{"code", "message", "data"}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None, None
+    if not isinstance(body, dict):
+        return None, None, None
+    code = body.get(wire.F_ERROR_CODE)
+    name, text = body.get(wire.F_ERROR_NAME), body.get(wire.F_ERROR_TEXT)
+    return (
+        code if isinstance(code, int) else None,
+        str(name) if name else None,
+        str(text) if text else None,
+    )

@@ -1,0 +1,271 @@
+"""The bytes Samsung's sample verifier signs: Jackson's re-serialization of a ``HashMap``.
+
+Samsung's only published callback verifier (knox-api.md §5; the "Verify the response"
+section of the Knox Guard and E-FOTA KWN tutorials) does not verify the body as received::
+
+    Map jsonBody = objectMapper.readValue(bodyBytes, HashMap.class);
+    String requestBody = objectMapper.writeValueAsString(jsonBody);
+    data = part0 + "." + Base64.getUrlEncoder().encodeToString(requestBody.getBytes(UTF_8))
+
+``serialize`` prints exactly what ``writeValueAsString`` prints for such a map (checked
+against the real JVM and Jackson in ``tests/interop``):
+
+- compact, no whitespace;
+- the TOP-LEVEL keys in ``java.util.HashMap`` iteration order (``javahashmap.order``);
+  nested objects in document order (Jackson builds them as ``LinkedHashMap``); arrays as
+  they are;
+- integers of any size as they are; a JSON ``-0`` is the integer ``0``; floats as JDK 17's
+  ``Double.toString`` of the double Jackson parsed (``1.0``, ``1.0E21``, ``-0.0``,
+  ``1.9999999999999998E23`` for ``2e23``: ``javadouble``); a float too large for a double
+  becomes the STRING ``"Infinity"`` (Jackson quotes non-finite numbers);
+- strings with ``"`` and ``\\`` escaped, ``\\b \\t \\n \\f \\r`` as short escapes, other
+  characters below U+0020 as ``\\u00XX`` (upper-case hex), and nothing else escaped (not
+  ``/``, not U+2028, not non-ASCII); a lone surrogate becomes ``?`` in the UTF-8 bytes
+  (``String.getBytes(UTF_8)`` replaces it);
+- a repeated name keeps its first position and its last value (``Map.put``).
+
+``reserialize`` applies it to a received body, parsing it as Jackson does (a UTF-8 BOM and
+surrounding whitespace are skipped, bytes after the first JSON value are ignored), or
+returns None where Jackson refuses the body (not JSON, ``NaN``/``Infinity``, leading zeros,
+...) and where this module does not follow Jackson (documented deliberate differences, all
+refusals: invalid UTF-8, which Jackson partly decodes; UTF-16/32 bodies; a top level that
+is not an object, including ``null``, which Jackson maps to the string ``null``; integers
+of more than 4300 digits; nesting deeper than Python's recursion limit).
+
+``parse`` is the single JSON parse the verifier makes of a body: it also reports repeated
+names at any depth and bytes after the value, which the verifier refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+import math
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
+
+from knoxhook.signature.javadouble import double_to_string, double_to_string_jdk
+from knoxhook.signature.javahashmap import order
+
+JDK: Final = 17  # the Java whose Double.toString serialize follows unless told otherwise
+_SHORT: Final = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    c = match.group()
+    if c in _SHORT:
+        return _SHORT[c]
+    if c == '"' or c == "\\":
+        return "\\" + c
+    return f"\\u{ord(c):04X}"
+
+
+def _string(text: str) -> str:
+    if _NEEDS_ESCAPE.search(text) is None:
+        return f'"{text}"'
+    return f'"{_NEEDS_ESCAPE.sub(_escape_char, text)}"'
+
+
+def _float(value: float, jdk: int) -> str:
+    if math.isfinite(value):
+        return double_to_string(value) if jdk == JDK else double_to_string_jdk(value, jdk)
+    if math.isnan(value):  # never parsed from JSON; Jackson would quote it too
+        return '"NaN"'
+    return '"Infinity"' if value > 0 else '"-Infinity"'
+
+
+def _write(value: Any, out: list[str], jdk: int = JDK) -> None:
+    """Append Jackson's output for a nested value (objects keep their order)."""
+    kind = type(value)  # exact types first: what json.loads builds, the hot cases
+    if kind is str:
+        out.append(_string(value))
+    elif kind is dict:
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if first:
+                first = False
+            else:
+                out.append(",")
+            out.append(_string(key) if type(key) is str else _string(str(key)))
+            out.append(":")
+            _write(item, out, jdk)
+        out.append("}")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is float:
+        out.append(_float(value, jdk))
+    elif kind is list:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out, jdk)
+        out.append("]")
+    else:
+        _write(_plain(value), out, jdk)
+
+
+def _plain(value: Any) -> Any:
+    """A subclass or other container as the plain JSON type it stands for."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+# Python's C encoder, compact, no NaN, no circular-reference bookkeeping: stateless, so one
+# instance serves every call. For documents WITHOUT floats it prints exactly what Jackson
+# prints, except that it escapes control characters as lower-case "\\u00xx": output with
+# any "\\u" goes through ``_write`` instead.
+_C_ENCODE: Final = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
+def _serialize(document: dict[str, Any], c_encoder: bool, jdk: int = JDK) -> bytes:
+    """``document`` (str keys) in HashMap order, as Jackson prints it, in UTF-8."""
+    ordered = {k: document[k] for k in order(tuple(document))}
+    if c_encoder and _C_ENCODE is not None:
+        chunks = _C_ENCODE(ordered, 0)
+        text = chunks[0] if len(chunks) == 1 else "".join(chunks)
+        if "\\u" not in text:
+            # "replace": a lone surrogate becomes "?", as Java's String.getBytes(UTF_8) does
+            return text.encode("utf-8", "replace")
+    out: list[str] = []
+    _write(ordered, out, jdk)
+    return "".join(out).encode("utf-8", "replace")
+
+
+def serialize(document: Mapping[str, Any], *, jdk: int = JDK) -> bytes:
+    """What Jackson's ``writeValueAsString`` prints for a ``HashMap`` of ``document``.
+
+    ``document``'s keys are put into the map in its iteration order; nested mappings keep
+    their order. Values are JSON values (str, int, float, bool, None, lists, mappings).
+    ``jdk``: the Java version whose ``Double.toString`` prints the floats (17 by default;
+    from 19 on it prints the shortest decimal, ``javadouble``).
+    """
+    plain = {str(k): v for k, v in document.items()}
+    return _serialize(plain, c_encoder=False, jdk=jdk)
+
+
+class Parsed(NamedTuple):
+    """A body parsed once: the document and what the verifier refuses about it."""
+
+    document: Any  # dicts keep the first position and last value of a repeated name
+    duplicate_name: bool  # some object, at any depth, repeats a name
+    trailing: bool  # non-whitespace bytes follow the JSON value
+    has_float: bool  # some number is a float (Jackson: a Double)
+
+
+class _Repeated(Exception):
+    """An object repeats a name (raised out of the strict parse; not a ValueError)."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Repeated
+    return result
+
+
+def _pairs_last_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(pairs)  # Map.put: the first position, the last value
+
+
+_local = threading.local()  # per thread: whether the current parse met a float
+
+
+def _float_token(text: str) -> float:
+    _local.has_float = True
+    return float(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # RFC 8259; Jackson refuses it too
+
+
+_STRICT: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_float=_float_token, parse_constant=_no_constant
+)
+_LAST_WINS: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs_last_wins, parse_float=_float_token, parse_constant=_no_constant
+)
+_STRICT_SCAN: Final = _STRICT.scan_once  # type: ignore[attr-defined]
+_LAST_WINS_SCAN: Final = _LAST_WINS.scan_once  # type: ignore[attr-defined]
+_WS: Final = " \t\n\r"
+
+
+def parse(body: bytes) -> Parsed | None:
+    """Parse ``body`` as Jackson reads it; None when it does not start with a JSON value.
+
+    One parse, except for a body that repeats a name: the first parse stops there and a
+    second builds the document as Jackson would (for the signature check only; the
+    verifier refuses such bodies).
+    """
+    local = _local
+    local.has_float = False
+    try:
+        text = body.decode("utf-8")
+        if text[:1] == "{":
+            start = 0
+        else:
+            if text.startswith("\ufeff"):  # Jackson skips a UTF-8 BOM
+                text = text[1:]
+            start = len(text) - len(text.lstrip(_WS))
+        duplicate = False
+        try:  # scan_once is what raw_decode calls, without its Python frame
+            document, end = _STRICT_SCAN(text, start)
+        except _Repeated:
+            duplicate = True
+            document, end = _LAST_WINS_SCAN(text, start)
+    except (ValueError, RecursionError, StopIteration):  # + UnicodeDecodeError, no value
+        return None
+    trailing = end != len(text) and bool(text[end:].strip(_WS))
+    return Parsed(document, duplicate, trailing, local.has_float)
+
+
+def reserialize_parsed(parsed: Parsed, *, jdk: int = JDK) -> bytes | None:
+    """``reserialize`` of an already parsed body."""
+    if type(parsed.document) is not dict:
+        return None
+    try:
+        return _serialize(parsed.document, c_encoder=not parsed.has_float, jdk=jdk)
+    except RecursionError:
+        return None
+
+
+def reserialize(body: bytes, *, jdk: int = JDK) -> bytes | None:
+    """The bytes Samsung's sample signs for ``body``; None when it would refuse the body.
+
+    Bytes after the first JSON value are ignored, as Jackson ignores them (the verifier
+    refuses such bodies separately). ``jdk`` as in ``serialize``.
+    """
+    parsed = parse(body)
+    return None if parsed is None else reserialize_parsed(parsed, jdk=jdk)
