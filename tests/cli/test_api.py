@@ -134,3 +134,38 @@ def test_a_real_process_pipes_the_body(knox: EmulatorHandle, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["url"] == CB
     assert result.stderr == ""
+
+
+def test_on_a_terminal_the_json_body_is_pretty_printed(
+    knox: EmulatorHandle, tmp_path: Path
+) -> None:
+    import pty
+
+    env = {**os.environ, "KNOXHOOK_CONFIG_DIR": str(tmp_path), "KNOXHOOK_CACHE_DIR": str(tmp_path),
+           "KNOXHOOK_BASE_URL": knox.base_url, "KNOXHOOK_CLIENT_ID": knox.client_id,
+           "KNOXHOOK_CLIENT_SECRET": knox.client_secret}  # fmt: skip
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "knoxhook", "api", "POST", SUBS, "-d", BODY],
+            stdout=follower, stderr=subprocess.PIPE, timeout=60, check=False, env=env,
+        )  # fmt: skip
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert result.returncode == 0, result.stderr
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert f'\n  "url": "{CB}"' in shown  # indented: pretty, for a person
+    assert json.loads(shown)["events"] == ["KDMS_DEVICE_UPLOAD"]
