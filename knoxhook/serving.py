@@ -35,11 +35,20 @@ from knoxhook.errors import KnoxhookError, UsageError
 class RunningServer:
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A certificate chain and its private key (PEM files), for HTTPS."""
+
+    certfile: str
+    keyfile: str
 
 
 @dataclass(frozen=True)
@@ -142,17 +151,18 @@ def serve_in_thread(
     startup_timeout: float = 10.0,
     limits: Limits | None = None,
     log_handler: logging.Handler | None = None,
+    tls: Tls | None = None,
 ) -> Iterator[RunningServer]:
     """Serve ``app`` until the block ends; yields the host and the bound port.
 
     ``log_handler``: where uvicorn's and knoxhook's warnings go (``listen
-    --log-format``); by default uvicorn's own stderr format."""
+    --log-format``); by default uvicorn's own stderr format. ``tls``: serve HTTPS."""
     import uvicorn
 
     limits = limits or Limits()
-    logging_options: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if log_handler is not None:
-        logging_options["log_config"] = None
+        options["log_config"] = None
         for name in ("uvicorn", "knoxhook"):
             logger = logging.getLogger(name)
             logger.handlers[:] = [log_handler]
@@ -160,6 +170,9 @@ def serve_in_thread(
             logger.propagate = False
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
+    if tls is not None:
+        options["ssl_certfile"] = tls.certfile
+        options["ssl_keyfile"] = tls.keyfile
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -169,7 +182,7 @@ def serve_in_thread(
         timeout_keep_alive=int(limits.keep_alive_seconds),
         timeout_graceful_shutdown=int(limits.drain_seconds),
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        **logging_options,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -182,7 +195,7 @@ def serve_in_thread(
             raise KnoxhookError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     try:
-        yield RunningServer(host, bound_port)
+        yield RunningServer(host, bound_port, "https" if tls else "http")
     finally:
         server.should_exit = True
         thread.join(timeout=limits.drain_seconds + startup_timeout)

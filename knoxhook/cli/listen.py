@@ -36,9 +36,9 @@ def _line(verdict: Verdict) -> str:
             f"form={e(verdict.form)}"
         )
     else:
+        label = {502: "forward_failed", 503: "unavailable"}.get(verdict.status, "rejected")
         text = (
-            f"{time} [red]{verdict.verdict} {verdict.status}[/red] "
-            f"{e(verdict.reason)}: {e(verdict.message)}"
+            f"{time} [red]{label} {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
         )
     if verdict.forward is not None:
         forward = verdict.forward
@@ -121,6 +121,28 @@ class Printer:
             self.stop.set()
         else:
             common.info("stdout was closed: still serving (see --record), no longer printing")
+
+
+def _tls(cert: Path | None, key: Path | None) -> Any:
+    """``--tls-cert``/``--tls-key`` as a ``serving.Tls``, checked before serving."""
+    import ssl
+
+    from knoxhook.errors import UsageError
+    from knoxhook.serving import Tls
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"--tls-cert {cert} / --tls-key {key}: cannot use them ({why})",
+            hint="give a PEM certificate chain and its PEM private key",
+        ) from exc
+    return Tls(str(cert), str(key))
 
 
 def _log_handler(log_format: str) -> Any:
@@ -253,6 +275,24 @@ def listen(
             help="Warnings on stderr as text lines or JSON objects.",
         ),
     ] = "text",
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE.pem",
+            help="Serve HTTPS with this certificate chain (with --tls-key).",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            metavar="FILE.pem",
+            help="The private key of --tls-cert (keep it 0600).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -275,6 +315,7 @@ def listen(
       knoxhook listen --port 8000 --record callbacks.ndjson
       knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
       knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
+      knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
     """
     from knoxhook.errors import TransportError, UsageError
     from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
@@ -299,6 +340,7 @@ def listen(
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format must be text or json: {log_format!r}")
     common.check_port(port)
+    tls = _tls(tls_cert, tls_key)
     body_limit = max_body or MAX_BODY_BYTES
     provider: Any
     if cert:
@@ -332,7 +374,7 @@ def listen(
     timed_out = False
     try:
         with serve_in_thread(
-            receiver, host, port, limits=limits, log_handler=_log_handler(log_format)
+            receiver, host, port, limits=limits, log_handler=_log_handler(log_format), tls=tls
         ) as server:
             url = server.base_url + path
             printer.event("listening", url=url)

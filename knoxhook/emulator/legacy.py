@@ -13,9 +13,9 @@ Registered clients: ``EmulatorConfig.legacy_clients`` (identifier -> base64 DER 
 from ``emulator run --legacy-client IDENTIFIER:KEYS.json``; None registers the documented
 demo client (``knoxhook.legacy.DEMO_IDENTIFIER`` with ``DEMO_KEYS_PATH``). Issued tokens
 and used ``jti`` values live in memory: a restart forgets them (clients then get a 401
-and renew). Mounting: ``routes()`` in the route list, ``install(app, config)`` once, and
-``authorized(request)`` where the Bearer check is. Request and response are pydantic
-models (``AccessTokenRequest``, ``AccessTokenResponse``) for the OpenAPI document.
+and renew). Mounting: ``accesstoken`` is one ``routing.Endpoint`` in ``app.py`` (with
+the pydantic ``AccessTokenRequest`` / ``AccessTokenResponse`` for ``/openapi.json``),
+``install(app, ...)`` once, and ``authorized(request)`` where the Bearer check is.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from knoxhook import wire
 from knoxhook.emulator.httputil import BadRequest, read_json
@@ -313,64 +312,3 @@ def authorized(request: Request) -> Response | None:
         request.app.state.emulator.stats.bump("unauthorized")
         return refusal.response()
     return None
-
-
-def routes() -> list[Route]:
-    return [Route(wire.LEGACY_ACCESS_TOKEN_PATH, accesstoken, methods=["POST"])]
-
-
-# --- OpenAPI ----------------------------------------------------------------------------------
-def extend_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the accesstoken path, its pydantic schemas and the ``x-knox-apitoken`` scheme
-    to the emulator's OpenAPI document; every Bearer-secured operation also takes it."""
-    ref = "#/components/schemas/{model}"
-    components = document.setdefault("components", {})
-    schemas = components.setdefault("schemas", {})
-    for model in (AccessTokenRequest, AccessTokenResponse):
-        schemas[model.__name__] = model.model_json_schema(ref_template=ref)
-    components.setdefault("securitySchemes", {})["knoxApiToken"] = {
-        "type": "apiKey",
-        "in": "header",
-        "name": wire.H_API_TOKEN,
-        "description": "legacy Knox Cloud Authentication: the accessToken signed RS512",
-    }
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            security = operation.get("security") if isinstance(operation, dict) else None
-            if security and {"bearer": []} in security:
-                security.append({"knoxApiToken": []})
-
-    def error(text: str) -> dict[str, Any]:
-        schema = {"$ref": "#/components/schemas/Error"}
-        return {"description": text, "content": {"application/json": {"schema": schema}}}
-
-    document.setdefault("paths", {})[wire.LEGACY_ACCESS_TOKEN_PATH] = {
-        "post": {
-            "summary": "Legacy Knox Cloud Authentication: trade a signed Client Identifier "
-            "for an access token",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": ref.format(model="AccessTokenRequest")}}
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "the access token",
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": ref.format(model="AccessTokenResponse")}
-                        }
-                    },
-                },
-                "400": error(
-                    f"bad body, validity out of range ({wire.LEGACY_BAD_VALIDITY_CODE}) or a "
-                    f"reused jti ({wire.LEGACY_REUSED_JTI_CODE})"
-                ),
-                "401": error(
-                    f"unknown identifier, bad signature, aud or exp ({wire.LEGACY_BAD_JWT_CODE})"
-                ),
-            },
-        }
-    }
-    return document

@@ -20,7 +20,8 @@ sender to retry, and retrying a forgery or a replay is pointless, so knoxhook an
 4xx for those and 5xx only for its own trouble (docs/callbacks.md).
 
 ``GET path`` and ``GET /healthz`` answer 200 while the process is up; ``GET /readyz``
-answers 200 once a certificate is loaded and the store answers, 503 otherwise.
+answers 200 once a certificate is loaded and the store answers, 503 otherwise;
+``GET /metrics`` is in the Prometheus text format (``knoxhook.receiver.metrics``).
 
 The lifespan opens the forwarding client and starts the timers (store pruning,
 certificate refresh); on shutdown it stops them and closes the client, the store and
@@ -45,8 +46,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from knoxhook.errors import CallbackVerificationError
+from knoxhook.httpoptions import HttpOptions
 from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
 from knoxhook.receiver.forwarder import Forwarder, handed_on
+from knoxhook.receiver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from knoxhook.receiver.metrics import ReceiverMetrics
 from knoxhook.receiver.nonces import (
     CLAIM_TTL,
     Claim,
@@ -118,12 +122,15 @@ class CallbackReceiver:
         refresh_interval: float = 300.0,
         refresh_every: float = 6 * 3600.0,
         forward_timeout: float = 10.0,
+        http_options: HttpOptions | None = None,
         prune_every: float = PRUNE_EVERY,
     ) -> None:
         self.provider = certificates_provider
         self.store = nonce_store
         self.recorder = recorder
-        self.forwarder = Forwarder(forward_to, forward_timeout) if forward_to else None
+        self.forwarder = (
+            Forwarder(forward_to, forward_timeout, http_options) if forward_to else None
+        )
         self.on_callback = on_callback
         self.require_nonce = require_nonce
         self.verify_options: dict[str, Any] = {"strict": True} if strict else {}
@@ -134,11 +141,13 @@ class CallbackReceiver:
         )
         self.prune_every = prune_every
         self.claim_ttl = max(CLAIM_TTL, 3 * forward_timeout)
+        self.metrics = ReceiverMetrics()
         routes = [
             Route(path, self.receive, methods=["POST"]),
             Route(path, self.healthz, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics_page, methods=["GET"]),
         ]
         self.app = Starlette(routes=routes, lifespan=self.lifespan)
 
@@ -179,6 +188,9 @@ class CallbackReceiver:
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ready", "receiver": "knoxhook"})
 
+    async def metrics_page(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     async def readyz(self, request: Request) -> Response:
         problems = []
         if not self.provider.current():
@@ -194,6 +206,7 @@ class CallbackReceiver:
     # --- a callback --------------------------------------------------------------------
 
     async def receive(self, request: Request) -> Response:
+        started = time.perf_counter()
         raw = request.scope["headers"]
         client = request.scope.get("client")
         verdict = Verdict(_now_text(), "rejected", 400, None, None, headers=record_headers(raw))
@@ -224,6 +237,8 @@ class CallbackReceiver:
         await self._settle_claim(claim, verdict)
         if self.recorder and not recorded and verdict.reason != ReceiverReason.RECORD_FAILED:
             self._record_refusal(self.recorder, verdict)
+        self.metrics.callbacks.labels(verdict.verdict, verdict.reason or "").inc()
+        self.metrics.handling.observe(time.perf_counter() - started)
         self._report(verdict)
         headers_out = {"Retry-After": RETRY_AFTER} if verdict.status == 503 else None
         return JSONResponse(verdict.answer(), verdict.status, headers=headers_out)
@@ -233,11 +248,13 @@ class CallbackReceiver:
         certificates once when Knox may have rotated its key."""
         generation = self.refresher.generation
         try:
-            return self._check(verdict.raw_body, headers)
+            with self.metrics.verify.time():
+                return self._check(verdict.raw_body, headers)
         except CallbackVerificationError as exc:
             if not (self.provider.refreshable and exc.reason in ROTATION_REASONS):
                 raise
             refresh = await self.refresher.after_failure(generation)
+            self.metrics.refreshes.labels(refresh.outcome).inc()
             if refresh.rotation:
                 verdict.rotation = refresh.rotation
             if refresh.outcome == "refreshed":
@@ -287,9 +304,10 @@ class CallbackReceiver:
             return
         assert verdict.kept is not None
         assert verdict.kept_source is not None
-        verdict.forward = await self.forwarder.forward(
-            verdict.kept, headers, result.form, verdict.kept_source
-        )
+        with self.metrics.forwarding.track_inprogress():
+            verdict.forward = await self.forwarder.forward(
+                verdict.kept, headers, result.form, verdict.kept_source
+            )
         if not handed_on(verdict.forward):
             why = "your app did not take the callback; a resend will be handed on"
             verdict.settle(502, ReceiverReason.FORWARD_FAILED, why)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from knoxhook import wire
-from knoxhook.httpoptions import USER_AGENT
+from knoxhook.httpoptions import HttpOptions
 
 if TYPE_CHECKING:
     import httpx2
@@ -28,17 +28,16 @@ def handed_on(forward: Mapping[str, Any]) -> bool:
 
 class Forwarder:
     """One pooled HTTP client for the receiver's lifetime (opened and closed by its
-    lifespan)."""
+    lifespan), from ``HttpOptions`` like every client of knoxhook (User-Agent, trace)."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, options: HttpOptions | None = None) -> None:
         self.url = url
         self.timeout = timeout
+        self.options = options or HttpOptions()
         self._client: httpx2.AsyncClient | None = None
 
     async def open(self) -> None:
-        import httpx2
-
-        self._client = httpx2.AsyncClient(timeout=self.timeout, headers={"User-Agent": USER_AGENT})
+        self._client = self.options.async_client(timeout=self.timeout)
 
     async def close(self) -> None:
         if self._client is not None:

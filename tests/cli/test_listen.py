@@ -406,9 +406,6 @@ def test_two_listeners_on_one_nonce_db_never_accept_a_callback_twice(
     assert "Traceback" not in "".join(one.err + two.err)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs VerifiedCallback.signature_sha256 from the sig branch (30f3886)"
-)
 def test_a_replay_under_a_fresh_nonce_is_refused_as_replayed_signature(
     knox: Signer, cert_file: Path, tmp_path: Path
 ) -> None:
@@ -473,7 +470,7 @@ def test_stdout_closed_by_head_never_changes_an_answer_and_listen_exits_0(
     statuses = []
     with httpx2.Client(timeout=10) as http:
         for i in range(4):
-            body, headers = knox.callback(nonce=f"pipe-{i}", payload={"x": "y" * 70_000})
+            body, headers = knox.callback(nonce=f"pipe-{i}", payload={"i": i, "x": "y" * 70_000})
             try:
                 statuses.append(http.post(url, content=body, headers=headers).status_code)
             except httpx2.HTTPError:
@@ -503,7 +500,7 @@ def test_stdout_closed_with_a_record_keeps_serving(
     with httpx2.Client(timeout=10) as http:
         statuses = []
         for i in range(3):
-            body, headers = knox.callback(nonce=f"rec-{i}", payload={"x": "y" * 70_000})
+            body, headers = knox.callback(nonce=f"rec-{i}", payload={"i": i, "x": "y" * 70_000})
             statuses.append(http.post(url, content=body, headers=headers).status_code)
     assert statuses == [200, 200, 200]
     assert proc.poll() is None  # still serving
@@ -550,7 +547,7 @@ def test_an_attached_signature_of_a_large_body_is_answered_not_reset(
     rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:")
     with httpx2.Client(timeout=30) as http:
         statuses = []
-        for size in (96 * 1024, 300 * 1024, 700 * 1024):
+        for size in (96 * 1024, 300 * 1024, 2 * 1024 * 1024):
             body, headers = knox.callback(payload={"blob": "z" * size}, detached=False)
             statuses.append(http.post(rx.url, content=body, headers=headers).status_code)
     assert rx.stop() == 0
@@ -607,7 +604,7 @@ def test_max_callbacks_exits_0_and_timeout_exits_7(knox: Signer, cert_file: Path
     rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:", "--max-callbacks", "2")
     with httpx2.Client(timeout=10) as http:
         for i in range(2):
-            body, headers = knox.callback(nonce=f"ci-{i}")
+            body, headers = knox.callback(nonce=f"ci-{i}", payload={"i": i})
             assert http.post(rx.url, content=body, headers=headers).status_code == 200
     assert rx.proc.wait(timeout=30) == 0
     waited = Listener(
@@ -686,3 +683,81 @@ def test_sigterm_drains_a_callback_in_flight(knox: Signer, cert_file: Path, tmp_
         sender.join(timeout=30)
     assert answer == [200]
     assert "stopped: 1 accepted, 0 rejected" in "".join(rx.err)
+
+
+def _server_tls(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files)."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def test_tls_cert_and_key_serve_https(knox: Signer, cert_file: Path, tmp_path: Path) -> None:
+    import ssl
+
+    server_cert, server_key = _server_tls(tmp_path)
+    rx = Listener(
+        "--cert", str(cert_file), "--nonce-db", ":memory:",
+        "--tls-cert", str(server_cert), "--tls-key", str(server_key),
+    )  # fmt: skip
+    assert rx.url.startswith("https://127.0.0.1:")
+    trust = ssl.create_default_context(cafile=str(server_cert))
+    body, headers = knox.callback(nonce="over-tls")
+    with httpx2.Client(timeout=10, verify=trust) as http:
+        answer = http.post(rx.url, content=body, headers=headers)
+    with pytest.raises(httpx2.HTTPError):  # plain HTTP to the TLS port gets no answer
+        httpx2.post(rx.url.replace("https://", "http://"), content=body, timeout=5)
+    assert rx.stop() == 0
+    assert (answer.status_code, answer.json()["status"]) == (200, "accepted")
+
+
+def test_tls_options_go_together_and_must_be_usable(cert_file: Path, tmp_path: Path) -> None:
+    server_cert, _ = _server_tls(tmp_path)
+    base = [sys.executable, "-m", "knoxhook", "listen", "--port", "0", "--cert", str(cert_file)]
+    alone = subprocess.run(
+        [*base, "--tls-cert", str(server_cert)], capture_output=True, text=True, timeout=60
+    )
+    wrong = subprocess.run(
+        [*base, "--tls-cert", str(server_cert), "--tls-key", str(cert_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.returncode == 2
+    assert "Error: --tls-cert and --tls-key go together" in alone.stderr
+    assert wrong.returncode == 2
+    assert f"--tls-key {cert_file}: cannot use them" in wrong.stderr
+    assert "Traceback" not in alone.stderr + wrong.stderr

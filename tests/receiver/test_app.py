@@ -273,3 +273,21 @@ def test_the_same_callback_sent_concurrently_is_accepted_exactly_once(
     assert set(statuses) <= {200, 409, 503}
     assert len(statuses) == 8
     assert again.status_code == 409  # once kept, every resend is a replay
+
+
+def test_metrics_count_callbacks_by_verdict_and_reason(start_receiver: Start, knox: Signer) -> None:
+    body, headers = knox.callback(nonce="m-1")
+    with start_receiver() as rx, httpx2.Client(timeout=10) as http:
+        http.post(rx.url, content=body, headers=headers)
+        http.post(rx.url, content=body, headers=headers)  # replay
+        http.post(rx.url, content=body + b" ", headers=headers)  # tampered
+        page = http.get(rx.url.rstrip("/") + "/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=")
+    text = page.text
+    assert 'knoxhook_callbacks_total{reason="",verdict="accepted"} 1.0' in text
+    assert 'knoxhook_callbacks_total{reason="replayed_nonce",verdict="rejected"} 1.0' in text
+    assert 'knoxhook_callbacks_total{reason="bad_signature",verdict="rejected"} 1.0' in text
+    assert "knoxhook_callback_seconds_count 3.0" in text
+    assert "knoxhook_verify_seconds_count 3.0" in text
+    assert "knoxhook_forward_in_flight 0.0" in text

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from knoxhook.receiver.recorder import NdjsonRecorder, read_records
 
@@ -40,3 +43,47 @@ def test_concurrent_writers_never_interleave_and_appends_keep_old_lines(tmp_path
     records = read_records(path)
     assert records[0] == {"old": 1}
     assert len(records) == 1 + 800  # the torn line is skipped, nothing else lost
+
+
+def test_the_file_is_rotated_past_its_cap_keeping_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "r.ndjson"
+    recorder = NdjsonRecorder(path, max_bytes=1000, keep=2)
+    for i in range(40):
+        recorder.record({"i": i, "pad": "x" * 80})
+    recorder.close()
+    assert path.stat().st_size <= 1000
+    assert (tmp_path / "r.ndjson.1").exists()
+    assert (tmp_path / "r.ndjson.2").exists()
+    assert not (tmp_path / "r.ndjson.3").exists()
+    newest = [r["i"] for r in read_records(path)]
+    assert newest[-1] == 39
+    older = [r["i"] for r in read_records(tmp_path / "r.ndjson.1")]
+    assert older[-1] == newest[0] - 1  # nothing lost between the two files
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_refusals_are_rate_limited_per_source_and_the_skipped_ones_counted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.ndjson"
+    recorder = NdjsonRecorder(path, refusals_per_second=5)
+    for i in range(100):
+        recorder.record({"i": i}, source="203.0.113.9")
+    recorder.record({"other": True}, source="198.51.100.1")  # another source is not held up
+    recorder.record({"accepted": True})  # no source: always recorded
+    time.sleep(0.3)  # one token back
+    recorder.record({"later": True}, source="203.0.113.9")
+    recorder.close()
+    records = read_records(path)
+    flood = [r for r in records if "i" in r]
+    assert len(flood) == 10  # the burst (2 s worth)
+    assert {"other": True} in records
+    assert {"accepted": True} in records
+    assert records[-1] == {"later": True, "suppressed": 90}
+
+
+def test_a_full_disk_raises_and_the_next_line_is_not_glued_to_a_torn_one(tmp_path: Path) -> None:
+    recorder = NdjsonRecorder("/dev/full")
+    with pytest.raises(OSError, match="No space left on device"):
+        recorder.record({"verdict": "accepted"})
+    recorder.close()
