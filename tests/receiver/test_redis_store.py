@@ -301,3 +301,23 @@ def test_redis_killed_mid_run_answers_503_never_200_and_recovers(
         server.stop()
     assert code == 0
     assert "Traceback" not in "".join(rx.err)
+
+
+def test_listen_starts_with_redis_down_warns_and_is_not_ready(
+    cert_file: Path, knox: Signer
+) -> None:
+    url = f"redis://127.0.0.1:{_free_port()}/0"
+    rx = Listener("--cert", str(cert_file), env={"KNOXHOOK_NONCE_STORE": url})
+    try:
+        with httpx2.Client(timeout=30) as http:
+            ready = http.get(rx.url.rsplit("/", 1)[0] + "/readyz")
+            body, headers = knox.callback()
+            answer = http.post(rx.url, content=body, headers=headers)
+    finally:
+        code = rx.stop()
+    assert code == 0
+    assert ready.status_code == 503
+    assert (answer.status_code, answer.json()["reason"]) == (503, "store_unavailable")
+    warning = [line for line in rx.err if f"the replay store {url} is unavailable" in line]
+    assert warning, rx.err
+    assert "callbacks get 503 until it answers" in warning[0]
