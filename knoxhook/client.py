@@ -40,7 +40,14 @@ from knoxhook.errors import (
 from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
-from knoxhook.retry import RETRY_STATUSES, SAFE_RETRY_STATUSES, RetryPolicy, parse_retry_after
+from knoxhook.retry import (
+    RETRY_STATUSES,
+    SAFE_RETRY_STATUSES,
+    RetryLater,
+    RetryPolicy,
+    parse_retry_after,
+    retrying,
+)
 from knoxhook.tokens import TokenManager
 
 if TYPE_CHECKING:
@@ -120,54 +127,57 @@ class KnoxClient:
         json: Any = None,
         idempotent: bool | None = None,
         accept: str = "application/json",
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        refusal_is_error: bool = True,
     ) -> httpx2.Response:
-        """Send one request with retries; a 2xx/3xx response, or a typed error."""
+        """Send one request with retries; a 2xx/3xx response, or a typed error.
+
+        ``refusal_is_error=False`` (``knoxhook api``): a final 4xx is returned, not raised.
+        """
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         if path.startswith(wire.KWN_PREFIX + "/"):  # a legacy profile's KWN may be v0.1
             path = self.settings.kwn_prefix + path[len(wire.KWN_PREFIX) :]
         where = f"{method} {self.settings.base_url}{path}"
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt >= self.retry.attempts
+
+        def attempt(number: int) -> httpx2.Response:
             try:
-                response = self._http.request(method, path, json=json, headers={"Accept": accept})
-            except NOT_SENT as exc:
-                if not last:
-                    self._sleep(self.retry.backoff(attempt))
-                    continue
-                raise TransportError(
-                    f"cannot connect to {self.settings.base_url} ({type(exc).__name__}) "
-                    f"after {attempt} attempt(s)",
-                    hint="check the base URL (--base-url / KNOXHOOK_BASE_URL) and the network",
+                response = self._http.request(
+                    method, path, json=json, content=content,
+                    headers={"Accept": accept, **(headers or {})},
+                )  # fmt: skip
+            except NOT_SENT as exc:  # nothing reached the server: always safe to retry
+                raise RetryLater(
+                    TransportError(
+                        f"cannot connect to {self.settings.base_url} ({type(exc).__name__}) "
+                        f"after {number} attempt(s)",
+                        hint="check the base URL (--base-url / KNOXHOOK_BASE_URL) and the network",
+                    )
                 ) from None
-            except MAYBE_SENT as exc:
-                if idempotent and not last:
-                    self._sleep(self.retry.backoff(attempt))
-                    continue
-                raise TransportError(
+            except MAYBE_SENT as exc:  # it may have arrived: retried only if idempotent
+                lost = TransportError(
                     f"{where} got no answer ({type(exc).__name__})"
                     + ("" if idempotent else "; it may or may not have taken effect"),
                     ambiguous=True,
                     hint=None if idempotent else "check the result before trying again",
-                ) from None
+                )
+                raise (RetryLater(lost) if idempotent else lost) from None
             status = response.status_code
             if status in RETRY_STATUSES:
                 safe = status in SAFE_RETRY_STATUSES
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                too_long = retry_after is not None and retry_after > self.retry.max_retry_after
-                if (safe or idempotent) and not last and not too_long:
-                    self._sleep(self.retry.backoff(attempt) if retry_after is None else retry_after)
-                    continue
-                raise _server_error(
-                    where, response, attempt, self.tokens.known_secrets(),
+                busy = _server_error(
+                    where, response, number, self.tokens.known_secrets(),
                     ambiguous=not safe, wait=retry_after,
                 )  # fmt: skip
-            if status < 400:
+                raise RetryLater(busy, retry_after) if safe or idempotent else busy
+            if status < 400 or (status < 500 and not refusal_is_error):
                 return response
             raise self._refusal(where, response, idempotent)
+
+        return retrying(self.retry, attempt, sleep=self._sleep)
 
     def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> KnoxhookError:
         status = response.status_code

@@ -8,17 +8,34 @@ status change [assume]. Pure data: no I/O.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
-SERVICES: Final[dict[str, str]] = {
-    "KG": "Knox Guard",
-    "KE": "Knox E-FOTA",
-    "KAI": "Knox Asset Intelligence",
-    "KDMS": "Knox Device Management Service",
-    "KC": "Knox Configure",
-}
+
+class Service(StrEnum):
+    """A Knox service that sends KWN events; its code prefixes its events' names.
+
+    The one list of services: ``--service`` takes these, ``SERVICES`` maps them to names.
+    """
+
+    label: str  # the service's name, "Knox Guard"
+
+    def __new__(cls, code: str, label: str) -> Service:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label = label
+        return member
+
+    KG = ("KG", "Knox Guard")
+    KE = ("KE", "Knox E-FOTA")
+    KAI = ("KAI", "Knox Asset Intelligence")
+    KDMS = ("KDMS", "Knox Device Management Service")
+    KC = ("KC", "Knox Configure")
+
+
+SERVICES: Final[dict[str, str]] = {service.value: service.label for service in Service}
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,7 @@ class Event:
     """One KWN event type."""
 
     name: str
-    service: str  # a key of SERVICES
+    service: str  # a Service code
     description: str
     since: str  # KWN release that added it
 
@@ -102,6 +119,25 @@ def closest(name: str, n: int = 3) -> list[str]:
     import difflib  # only for "did you mean" messages
 
     return difflib.get_close_matches(name.upper(), sorted(EVENT_NAMES), n=n, cutoff=0.5)
+
+
+def unknown_events_message(names: Sequence[str]) -> str:
+    """What knoxhook says of names not in the catalogue, with the closest ones:
+
+    ``unknown event 'KG_LOCKD'; did you mean KG_DEVICE_LOCKED?`` for one name,
+    ``unknown events: 'KG_LOCKD' (did you mean KG_DEVICE_LOCKED?); 'ZZZ'`` for several.
+    Each name is cut to 100 characters (it may be anything a client sent).
+    """
+    if len(names) == 1:
+        near = closest(names[0])
+        tail = f"; did you mean {', '.join(near)}?" if near else ""
+        return f"unknown event {names[0][:100]!r}{tail}"
+    parts = []
+    for name in names:
+        near = closest(name)
+        shown = repr(name[:100])
+        parts.append(f"{shown} (did you mean {', '.join(near)}?)" if near else shown)
+    return f"unknown events: {'; '.join(parts)}"
 
 
 # --- example payloads (knox-api.md §6) ------------------------------------------------

@@ -1,7 +1,11 @@
-"""When and how long to wait before trying an HTTP request again.
+"""When and how long to wait before trying a request again, and the one retry loop.
 
-Shared by ``knoxhook.client`` (API calls) and ``knoxhook.tokens`` (token fetches).
-Pure: no I/O, no httpx2; the caller sleeps (``sleep=`` is injected in tests).
+``retrying(policy, attempt)`` (and ``retrying_async`` for a coroutine) is the only retry
+loop in knoxhook: the API client, the token fetch and the emulator's delivery each say,
+per attempt, what failed and whether it may be retried (``raise RetryLater(error,
+retry_after)``); the loop decides whether and how long to wait. No I/O, no httpx2;
+``sleep=`` is injected in tests. (stamina would do it too, but imports tenacity and
+costs 45-70 ms, more than ``knoxhook --help`` has to spare.)
 
 Knox documents 429 (too many requests) and 5xx (knox-api.md §3) but no retry rules, so
 knoxhook retries 429, 502, 503, 504 and connection errors with capped exponential
@@ -12,9 +16,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, TypeVar
+
+T = TypeVar("T")
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 # A 429 means the server refused to act; 502/503/504 may come from a proxy after the
@@ -48,6 +55,67 @@ class RetryPolicy:
 
 
 NO_RETRY: Final = RetryPolicy(attempts=1)
+
+
+class RetryLater(Exception):
+    """An attempt failed in a way that may be retried.
+
+    ``error`` is what the caller sees when no retry is left (the last attempt, or a
+    ``retry_after`` longer than the policy waits for); ``retry_after`` is the wait the
+    server asked for (None: the policy's backoff).
+    """
+
+    def __init__(self, error: BaseException, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _wait(policy: RetryPolicy, number: int, later: RetryLater) -> float:
+    """Seconds to wait after failed attempt ``number``; raises ``later.error`` when no
+    retry is left."""
+    wait = later.retry_after
+    if number >= policy.attempts or (wait is not None and wait > policy.max_retry_after):
+        raise later.error from None
+    return policy.backoff(number) if wait is None else wait
+
+
+def retrying(
+    policy: RetryPolicy,
+    attempt: Callable[[int], T],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``attempt(1)``, then ``attempt(2)``... until one returns. An attempt that raises
+    ``RetryLater`` is tried again after the backoff (or its ``retry_after``), up to
+    ``policy.attempts`` in all; any other exception ends the loop at once."""
+    number = 1
+    while True:
+        try:
+            return attempt(number)
+        except RetryLater as later:
+            sleep(_wait(policy, number, later))
+        number += 1
+
+
+async def retrying_async(
+    policy: RetryPolicy,
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> T:
+    """``retrying`` for a coroutine; ``sleep`` defaults to ``asyncio.sleep``."""
+    if sleep is None:
+        import asyncio
+
+        sleep = asyncio.sleep
+    number = 1
+    while True:
+        try:
+            return await attempt(number)
+        except RetryLater as later:
+            await sleep(_wait(policy, number, later))
+        number += 1
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -31,7 +31,7 @@ from knoxhook.errors import (
 )
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
-from knoxhook.retry import RETRY_STATUSES, parse_retry_after
+from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
 from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
 from knoxhook.tokencache import Token as Token  # re-exported
 from knoxhook.tokencache import cache_path as cache_path  # re-exported
@@ -148,24 +148,25 @@ class TokenManager:
                 hint="run `knoxhook auth login --client-id ID`, or set KNOXHOOK_CLIENT_ID",
             )
         secret = self._secret_value()
-        retry = self.http.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                token = self._fetch_once(settings.client_id, secret)
-            except _Retryable as exc:
-                wait = exc.retry_after
-                if attempt >= retry.attempts or (wait is not None and wait > retry.max_retry_after):
-                    raise TransportError(
-                        f"could not get a token from {settings.token_url}: {exc.reason}",
-                        status=exc.status,
-                        hint="Knox or the network is having trouble; try again later",
-                    ) from None
-                self.http.sleep(retry.backoff(attempt) if wait is None else wait)
-                continue
-            self.fetches += 1
-            return token
+        client_id = settings.client_id
+        token = retrying(
+            self.http.retry, lambda _: self._fetch_once(client_id, secret), sleep=self.http.sleep
+        )
+        self.fetches += 1
+        return token
+
+    def _retry_later(
+        self, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> RetryLater:
+        """A failed fetch that may be retried (a token request changes nothing at Knox)."""
+        return RetryLater(
+            TransportError(
+                f"could not get a token from {self.settings.token_url}: {reason}",
+                status=status,
+                hint="Knox or the network is having trouble; try again later",
+            ),
+            retry_after,
+        )
 
     def _fetch_once(self, client_id: str, secret: str) -> Token:
         import httpx2
@@ -188,9 +189,9 @@ class TokenManager:
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
         except NOT_SENT as exc:
-            raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None
+            raise self._retry_later(f"cannot connect ({type(exc).__name__})") from None
         except MAYBE_SENT as exc:
-            raise _Retryable(f"no answer ({type(exc).__name__})", None, None) from None
+            raise self._retry_later(f"no answer ({type(exc).__name__})") from None
         except httpx2.HTTPError as exc:
             raise TransportError(
                 f"could not get a token from {settings.token_url}: {type(exc).__name__}"
@@ -227,7 +228,7 @@ class TokenManager:
             return response
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise _Retryable(f"HTTP {status}", status, retry_after)
+            raise self._retry_later(f"HTTP {status}", status, retry_after)
         if status >= 500:
             raise TransportError(
                 f"the token endpoint {self.settings.token_url} failed (HTTP {status})",
@@ -271,12 +272,6 @@ class TokenManager:
                 status=response.status_code,
             )
         return True
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, status: int | None, retry_after: float | None) -> None:
-        super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
 
 
 def _error_detail(response: httpx2.Response) -> str:

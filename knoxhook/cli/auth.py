@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import checks, clients, context, display, registry
+from knoxhook.credentials import ENV_SECRET
 from knoxhook.errors import (
     AuthenticationError,
     KnoxhookError,
@@ -21,6 +22,7 @@ from knoxhook.errors import (
     TransportError,
     UsageError,
 )
+from knoxhook.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from knoxhook.config import Settings
@@ -34,14 +36,7 @@ auth_app = registry.group(
     '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
 )
 
-SECRET_ENV = "KNOXHOOK_CLIENT_SECRET"  # noqa: S105 - a variable name
 _SAVED_KEYS = ("base_url", "token_url", "client_id", "scope", "tenant_id")
-
-
-def _rfc3339(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _read_secret(from_stdin: bool) -> str:
@@ -55,15 +50,15 @@ def _read_secret(from_stdin: bool) -> str:
                 "--client-id ID --client-secret-stdin",
             )
         return secret
-    if os.environ.get(SECRET_ENV):
-        return os.environ[SECRET_ENV]
-    if common.is_interactive():
+    if os.environ.get(ENV_SECRET):
+        return os.environ[ENV_SECRET]
+    if context.current().may_prompt:
         secret = str(typer.prompt("Client secret", hide_input=True, err=True)).strip()
         if secret:
             return secret
     raise UsageError(
         "no client secret given",
-        hint=f"pipe it to --client-secret-stdin, set {SECRET_ENV}, or run on a terminal "
+        hint=f"pipe it to --client-secret-stdin, set {ENV_SECRET}, or run on a terminal "
         "to be prompted (the secret is never accepted as a plain argument)",
     )
 
@@ -85,7 +80,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         "secret_source": location.kind,
         "secret_location": location.detail,
         "token_cached": valid,
-        "token_expires_at": _rfc3339(token.expires_at) if token and valid else None,
+        "token_expires_at": rfc3339(token.expires_at) if token and valid else None,
         "token_expires_in": int(token.expires_in(now)) if token and valid else None,
     }
 
@@ -148,8 +143,8 @@ def login(
         int | None,
         typer.Option("--validity", metavar="MINUTES", help="With --keys: token life, 1-30."),
     ] = None,
-    json_flag: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_flag: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Save a profile, store its client secret, and prove it by fetching a token.
 
@@ -172,21 +167,21 @@ def login(
     from knoxhook import config, credentials, wire
     from knoxhook.cli import legacy_auth
 
-    fmt = common.output_format(json_flag, output)
+    fmt = context.output_format(json_flag, output)
     if legacy_auth.wants_legacy(keys, client_id):
         return legacy_auth.login(
             keys=keys, identifier_stdin=client_identifier_stdin, region=region,
             base_url=base_url, api_version=api_version, tenant_id=tenant_id,
             validity=validity, insecure_storage=insecure_storage, fmt=fmt,
         )  # fmt: skip
-    common.require_text(
+    checks.require_text(
         client_id=client_id,
         scope=scope,
         base_url=base_url,
         token_url=token_url,
         tenant_id=tenant_id,
     )
-    settings = common.settings(
+    settings = clients.settings(
         client_id=client_id,
         scope=scope,
         base_url=base_url,
@@ -204,9 +199,9 @@ def login(
     )
     if derived_token_url:
         settings = dataclasses.replace(settings, token_url=settings.base_url + wire.TOKEN_PATH)
-    common.check_urls(settings)
+    checks.check_urls(settings)
     if not settings.client_id:
-        if not common.is_interactive():
+        if not context.current().may_prompt:
             raise UsageError(
                 "no client id given", hint="pass --client-id or set KNOXHOOK_CLIENT_ID"
             )
@@ -217,7 +212,7 @@ def login(
     secret = _read_secret(client_secret_stdin)
     credentials.check_storage(insecure_file=insecure_storage)  # fail before the network
 
-    manager = common.token_manager(settings, secret=secret)
+    manager = clients.token_manager(settings, secret=secret)
     try:
         token = manager.refresh()
     except (AuthenticationError, TransportError) as exc:
@@ -241,16 +236,16 @@ def login(
     saved = config.load_settings(profile=settings.profile)
     status = _status(saved)
     if where == credentials.FILE_STORE:
-        common.warn(f"the client secret is stored unencrypted in {status['secret_location']}")
-    common.info(
+        display.warn(f"the client secret is stored unencrypted in {status['secret_location']}")
+    display.info(
         f"Logged in to {saved.base_url} as {saved.client_id} (profile {saved.profile}); "
-        f"token valid until {_rfc3339(token.expires_at)}."
+        f"token valid until {rfc3339(token.expires_at)}."
     )
-    common.emit(status, fmt=fmt)
+    display.emit(status, fmt=fmt)
 
 
 @auth_app.command("status")
-def status(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+def status(json_flag: context.JsonOption = False, output: context.OutputOption = None) -> None:
     """Show the profile, URLs, where the secret lives and the cached token's expiry.
 
     Never shows the secret or the token. Exits 3 when the profile has no client id or
@@ -260,14 +255,14 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
       knoxhook auth status --json
     """
-    fmt = common.output_format(json_flag, output)
-    settings = common.settings()
+    fmt = context.output_format(json_flag, output)
+    settings = clients.settings()
     if settings.auth == "legacy":
         from knoxhook.cli import legacy_auth
 
         return legacy_auth.status(settings, fmt)
     data = _status(settings)
-    common.emit(data, fmt=fmt)
+    display.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
         missing = "client id" if not settings.client_id else "client secret"
         raise NotConfiguredError(
@@ -277,7 +272,7 @@ def status(json_flag: common.JsonOption = False, output: common.OutputOption = N
 
 
 @auth_app.command("token")
-def token(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+def token(json_flag: context.JsonOption = False, output: context.OutputOption = None) -> None:
     """Print a valid access token (the cached one, or a new one) for use with curl.
 
     Only the token goes to stdout. With --json: access_token, token_type, expires_at.
@@ -286,30 +281,30 @@ def token(json_flag: common.JsonOption = False, output: common.OutputOption = No
 
       curl -H "Authorization: Bearer $(knoxhook auth token)" https://api.samsungknox.com/kwn/v1/subscriptions
     """
-    fmt = common.output_format(json_flag, output)
-    resolved = common.check_urls(common.settings())
+    fmt = context.output_format(json_flag, output)
+    resolved = checks.check_urls(clients.settings())
     if resolved.auth == "legacy":
         from knoxhook.cli import legacy_auth
 
         return legacy_auth.token(resolved, fmt)
-    with common.secret_env_hint():
-        current = common.token_manager(resolved).get()
-    if fmt is common.OutputFormat.TABLE:
+    with clients.secret_env_hint():
+        current = clients.token_manager(resolved).get()
+    if fmt is context.OutputFormat.TABLE:
         sys.stdout.write(current.access_token + "\n")
         sys.stdout.flush()
         return
-    common.emit(
+    display.emit(
         {
             "access_token": current.access_token,
             "token_type": current.token_type,
-            "expires_at": _rfc3339(current.expires_at),
+            "expires_at": rfc3339(current.expires_at),
         },
         fmt=fmt,
     )
 
 
 @auth_app.command("logout")
-def logout(json_flag: common.JsonOption = False, output: common.OutputOption = None) -> None:
+def logout(json_flag: context.JsonOption = False, output: context.OutputOption = None) -> None:
     """Revoke the cached token at Knox, delete it, and delete the stored secret.
 
     The profile's other settings stay. Safe to run twice. A revoke that fails (network)
@@ -321,32 +316,32 @@ def logout(json_flag: common.JsonOption = False, output: common.OutputOption = N
     """
     from knoxhook import config, credentials, tokens
 
-    fmt = common.output_format(json_flag, output)
-    settings = common.settings()
+    fmt = context.output_format(json_flag, output)
+    settings = clients.settings()
     if settings.auth == "legacy":
         from knoxhook.cli import legacy_auth
 
         return legacy_auth.logout(settings, fmt)
-    manager = common.token_manager(settings)
+    manager = clients.token_manager(settings)
     had_token = tokens.read_cached(settings) is not None
     revoked = False
     try:
         if had_token:
-            common.check_urls(settings)  # the revoke sends the token: not over plain http
+            checks.check_urls(settings)  # the revoke sends the token: not over plain http
         revoked = manager.revoke()
     except KnoxhookError as exc:
-        common.warn(f"could not revoke the token at Knox: {exc.message}")
+        display.warn(f"could not revoke the token at Knox: {exc.message}")
     manager.invalidate()
     removed = credentials.delete_secret(settings)
     if settings.secret_store and settings.profile in config.list_profiles(settings.config_dir):
         config.save_profile(settings.config_dir, settings.profile, {"secret_store": None})
     if not had_token and not removed:
-        common.info(f"Nothing to do: profile {settings.profile} holds no token and no secret.")
+        display.info(f"Nothing to do: profile {settings.profile} holds no token and no secret.")
     else:
-        common.info(f"Logged out of profile {settings.profile}.")
-    if os.environ.get(SECRET_ENV):
-        common.warn(f"{SECRET_ENV} is still set in the environment")
-    common.emit(
+        display.info(f"Logged out of profile {settings.profile}.")
+    if os.environ.get(ENV_SECRET):
+        display.warn(f"{ENV_SECRET} is still set in the environment")
+    display.emit(
         {
             "profile": settings.profile,
             "token_revoked": revoked,

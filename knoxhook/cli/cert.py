@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import cert_check, clients, context, display, registry
 
 if TYPE_CHECKING:
     from knoxhook.certs import CertificateInfo
@@ -22,7 +22,7 @@ cert_app = registry.group(
 
 
 def _report(
-    info: CertificateInfo, fmt: common.OutputFormat, *, served_by: str | None = None
+    info: CertificateInfo, fmt: context.OutputFormat, *, served_by: str | None = None
 ) -> None:
     """Print the certificate, warn when it expires soon, exit 8 when it is not valid.
 
@@ -32,7 +32,7 @@ def _report(
     from knoxhook.certs import WARN_DAYS
     from knoxhook.errors import CertificateError
 
-    common.emit(info.to_json(), fmt=fmt)
+    display.emit(info.to_json(), fmt=fmt)
     try:
         info.check_valid()
     except CertificateError as exc:
@@ -43,7 +43,7 @@ def _report(
             )
         raise
     if info.days_left < WARN_DAYS:
-        common.warn(f"the certificate expires in {info.days_left} days; run `knoxhook cert fetch`")
+        display.warn(f"the certificate expires in {info.days_left} days; run `knoxhook cert fetch`")
 
 
 @cert_app.command("fetch")
@@ -54,8 +54,8 @@ def fetch(
             "--out", metavar="FILE", help="Also write the PEM to this file.", show_default=False
         ),
     ] = None,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Download the validation certificate, keep it in the cache dir, and show it.
 
@@ -72,26 +72,26 @@ def fetch(
     """
     from knoxhook import certs
 
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     if out is not None and (out.is_dir() or not out.name):  # before downloading anything
         from knoxhook.errors import UsageError
 
         raise UsageError(f"--out {out} is a directory", hint="give a file name, e.g. knox.pem")
-    settings = common.settings()
-    with common.knox_client() as client:
+    settings = clients.settings()
+    with clients.knox_client() as client:
         result = certs.fetch_and_store(settings, client)
     if result.path is not None:
-        common.info(f"stored {result.path}")
+        display.info(f"stored {result.path}")
         if out is not None:
             _write_out(out, result.pem)
-            common.info(f"wrote {out} (mode 0644: a public certificate, readable by all)")
+            display.info(f"wrote {out} (mode 0644: a public certificate, readable by all)")
     if result.change is certs.Change.KEY_CHANGED:
-        common.warn(
+        display.warn(
             "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "
             f"sha256//{result.info.spki_sha256}; update any pinned copies"
         )
     elif result.change is certs.Change.RENEWAL:
-        common.info("renewed: a new certificate with the same public key")
+        display.info("renewed: a new certificate with the same public key")
     _report(result.info, fmt, served_by=settings.base_url)
 
 
@@ -117,8 +117,8 @@ def show(
             help="A PEM file to inspect instead of the stored certificate.",
         ),
     ] = None,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Show the stored validation certificate (or any PEM file).
 
@@ -135,7 +135,7 @@ def show(
     from knoxhook import certs
     from knoxhook.errors import NotConfiguredError, UsageError
 
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     if file is not None:
         try:
             pem = file.read_bytes()
@@ -143,7 +143,7 @@ def show(
             raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
         source = str(file)
     else:
-        settings = common.settings()
+        settings = clients.settings()
         stored = certs.read_stored(settings)
         if stored is None:
             raise NotConfiguredError(
@@ -152,7 +152,11 @@ def show(
             )
         pem, source = stored, str(certs.stored_path(settings))
     found = certs.load_certificates(pem)
-    common.verbose(f"{source}: {len(found)} certificate(s)")
+    display.verbose(f"{source}: {len(found)} certificate(s)")
     if len(found) > 1:
-        common.info(f"{source} holds {len(found)} certificates; showing the first")
+        display.info(f"{source} holds {len(found)} certificates; showing the first")
     _report(certs.inspect(found[0]), fmt)
+
+
+# `cert check` lives in its own module (the nightly check); attached here, to this group.
+cert_app.command("check")(cert_check.check)

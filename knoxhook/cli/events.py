@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
-
-
-class Service(StrEnum):
-    KG = "KG"
-    KE = "KE"
-    KAI = "KAI"
-    KDMS = "KDMS"
-    KC = "KC"
-
+from knoxhook.cli import context, display, registry
+from knoxhook.events import Service
 
 COLUMNS = [
     ("name", "Event"),
@@ -36,14 +27,15 @@ def events(
         typer.Option(
             "--service",
             "-s",
-            help="Only this service's events: KG (Knox Guard), KE (E-FOTA), "
-            "KAI (Asset Intelligence), KDMS (Device Management Service), KC (Knox Configure).",
+            help="Only this service's events: "
+            + ", ".join(f"{s.value} ({s.label})" for s in Service)
+            + ".",
             case_sensitive=False,
             show_default=False,
         ),
     ] = None,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """List the events you can subscribe to, with their service and description.
 
@@ -59,6 +51,6 @@ def events(
     """
     from knoxhook import events as catalogue
 
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     rows = [e.to_json() for e in catalogue.by_service(service.value if service else None)]
-    common.emit(rows, columns=COLUMNS, fmt=fmt)
+    display.emit(rows, columns=COLUMNS, fmt=fmt)

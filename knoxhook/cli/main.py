@@ -7,6 +7,7 @@ documented exit code. A traceback is shown only for a bug, and only with ``--deb
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -15,8 +16,10 @@ from typing import Annotated
 import typer
 
 from knoxhook import __version__
-from knoxhook.cli import _fastparams, common
+from knoxhook.cli import _fastparams, context
 from knoxhook.cli._typer import ClickException, NoArgsIsHelpError, NoSuchOption
+from knoxhook.cli.context import Invocation, JsonOption, OutputOption, pick_format
+from knoxhook.cli.display import report_error
 from knoxhook.cli.registry import LazyGroup
 from knoxhook.errors import ExitCode, KnoxhookError
 
@@ -69,8 +72,8 @@ def root(
             "--profile", "-p", help="Profile to use (env KNOXHOOK_PROFILE).", show_default=False
         ),
     ] = None,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Trace HTTP on stderr (secrets and tokens redacted).")
@@ -93,53 +96,65 @@ def root(
         ),
     ] = False,
 ) -> None:
-    state = common.AppState(
+    # The invocation main() made and passed in; the options it could only guess from
+    # argv are now parsed.
+    invocation = ctx.obj if isinstance(ctx.obj, Invocation) else context.current()
+    invocation.set_globals(
         profile=profile,
-        output=common.pick_format(json_output, output),
+        output=pick_format(json_output, output),
         verbose=verbose,
         debug=debug,
         no_color=no_color,
         allow_http=allow_http,
     )
-    common.set_state(state)
-    ctx.obj = state
+    ctx.obj = invocation
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; the one place that maps errors to messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
-    common.set_state(common.AppState.from_argv(args))
+    if os.environ.get("_KNOXHOOK_COMPLETE"):  # a shell asks for completions: cli/completion.py
+        from knoxhook.cli.completion import enable
+
+        enable()
+    invocation = Invocation.from_argv(args)  # the one context of this run
+    with context.use(invocation):
+        sys.exit(_run(args, invocation))
+
+
+def _run(args: list[str], invocation: Invocation) -> int:
+    """The exit code of ``knoxhook ARGS``, every error reported on the way."""
     try:
-        rv = app(args=args, prog_name="knoxhook", standalone_mode=False)
+        rv = app(args=args, prog_name="knoxhook", standalone_mode=False, obj=invocation)
     except KnoxhookError as exc:
-        common.report_error(exc.code, exc.message, exc.hint)
-        sys.exit(int(exc.exit_code))
+        report_error(exc.code, exc.message, exc.hint)
+        return int(exc.exit_code)
     except NoArgsIsHelpError as exc:  # a bare `knoxhook` or `knoxhook auth`: its help
-        sys.stderr.write(exc.format_message() + "\n")
-        sys.exit(int(ExitCode.USAGE))
+        invocation.env.stderr.write(exc.format_message() + "\n")
+        return int(ExitCode.USAGE)
     except NoSuchOption as exc:
-        common.report_error("usage_error", exc.format_message(), _misplaced_hint(exc, args))
-        sys.exit(int(ExitCode.USAGE))
+        report_error("usage_error", exc.format_message(), _misplaced_hint(exc, args))
+        return int(ExitCode.USAGE)
     except ClickException as exc:
-        common.report_error("usage_error", usage_message(exc), "see --help")
-        sys.exit(int(ExitCode.USAGE))
+        report_error("usage_error", usage_message(exc), "see --help")
+        return int(ExitCode.USAGE)
     except (KeyboardInterrupt, typer.Abort):
-        common.report_error("interrupted", "interrupted", None)
-        sys.exit(int(ExitCode.INTERRUPTED))
+        report_error("interrupted", "interrupted", None)
+        return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so in one line, trace only with --debug
-        if common.get_state().debug:
+        if invocation.debug:
             import traceback
 
-            traceback.print_exc()
-        common.report_error(
+            traceback.print_exc(file=invocation.env.stderr)
+        report_error(
             "unexpected_error",
             f"unexpected error: {type(exc).__name__}: {exc}",
             "run again with --debug and report it",
         )
-        sys.exit(int(ExitCode.UNEXPECTED))
+        return int(ExitCode.UNEXPECTED)
     if rv == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130) before we see it
-        common.report_error("interrupted", "interrupted", None)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        report_error("interrupted", "interrupted", None)
+    return rv if isinstance(rv, int) else 0
 
 
 # Options of the root callback only (--json/--output exist on every data command too).

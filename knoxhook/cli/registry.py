@@ -48,13 +48,14 @@ its help).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Final
 
 import typer
 from typer.core import TyperGroup
-from typer.models import DefaultPlaceholder
+from typer.models import CommandInfo, DefaultPlaceholder
 
 from knoxhook.cli._typer import UsageError, make_default_short_help
 
@@ -118,6 +119,21 @@ COMMANDS: Final[dict[str, Entry]] = {
         "ui_app",
         "Open the terminal UI: subscriptions, the event catalogue, and live callbacks.",
     ),
+    "api": Entry(
+        "knoxhook.cli.api",
+        "api_app",
+        "Send an authenticated request to any Knox API path, and print the response body.",
+    ),
+    "doctor": Entry(
+        "knoxhook.cli.doctor",
+        "doctor_app",
+        "Check the setup end to end, one line per check, each failure with its fix.",
+    ),
+    "completion": Entry(
+        "knoxhook.cli.completion",
+        "completion_app",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
     # groups
     "auth": Entry(
         "knoxhook.cli.auth",
@@ -161,38 +177,104 @@ def load(name: str, entry: Entry) -> Any:
         raise TypeError(f"{entry.module}.{entry.attribute} is not a typer.Typer")
     # A group is an app made with a name (registry.group); else one command (get_command
     # would turn a group holding a single subcommand, like `emulator run`, into it).
-    is_group = not isinstance(app.info.name, DefaultPlaceholder)
-    built = typer.main.get_group(app) if is_group else typer.main.get_command(app)
-    built.name = name
-    return built
+    if isinstance(app.info.name, DefaultPlaceholder):
+        command = typer.main.get_command(app)
+        command.name = name
+        return command
+    return _group(name, app)
 
 
-class LazyGroup(TyperGroup):
-    """The root group: commands come from ``COMMANDS`` and are imported when invoked.
-
-    ``list_commands`` and ``format_commands`` (the root ``--help``) read the table only;
-    ``get_command`` imports one module; ``resolve_command`` keeps typer's "Did you mean"
-    suggestions, which ``TyperGroup`` draws from ``self.commands`` (empty here).
+def _group(name: str, app: typer.Typer) -> TyperGroup:
+    """The group of ``app`` as typer builds it, but with its subcommands built only when
+    invoked: building all four of ``subscriptions`` cost ~15 ms of ``subscriptions list``.
     """
+    import typer.main
+    from typer.models import TyperInfo
 
-    registry: dict[str, Entry] = COMMANDS
+    if app.registered_callback or app.registered_groups:  # not registry.group's shape
+        group = typer.main.get_group(app)
+        group.name = name
+        return group
+    info = typer.main.solve_typer_info_defaults(TyperInfo(app))  # as get_group_from_info
+    return LazySubgroup(
+        app.registered_commands,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        name=name,
+        invoke_without_command=info.invoke_without_command,
+        no_args_is_help=info.no_args_is_help,
+        subcommand_metavar=info.subcommand_metavar,
+        result_callback=info.result_callback,
+        context_settings=info.context_settings,
+        help=info.help,
+        epilog=info.epilog,
+        short_help=info.short_help,
+        options_metavar=info.options_metavar,
+        add_help_option=info.add_help_option,
+        hidden=info.hidden,
+        deprecated=info.deprecated,
+        rich_markup_mode=app.rich_markup_mode,
+        rich_help_panel=info.rich_help_panel,
+        suggest_commands=app.suggest_commands,
+    )
+
+
+class _LazyCommands(TyperGroup):
+    """A ``TyperGroup`` whose subcommands are built when first asked for.
+
+    ``TyperGroup`` suggests "Did you mean" from ``self.commands``, which stays empty
+    here: ``resolve_command`` suggests from ``list_commands`` instead.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._loaded: dict[str, Any] = {}
+        self._built: dict[str, Any] = {}
+
+    def _names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _build(self, name: str) -> Any:
+        raise NotImplementedError
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*self.commands, *(n for n in self.registry if n not in self.commands)]
+        return [*self.commands, *(n for n in self._names() if n not in self.commands)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        entry = self.registry.get(cmd_name)
-        if entry is None:
+        if cmd_name not in self._names():
             return None
-        if cmd_name not in self._loaded:
-            self._loaded[cmd_name] = load(cmd_name, entry)
-        return self._loaded[cmd_name]
+        if cmd_name not in self._built:
+            self._built[cmd_name] = self._build(cmd_name)
+        return self._built[cmd_name]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            if self.suggest_commands and args and "Did you mean" not in exc.message:
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    suggestions = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
+
+class LazyGroup(_LazyCommands):
+    """The root group: its commands are the rows of ``COMMANDS``, imported when invoked.
+
+    ``list_commands`` and ``format_commands`` (the root ``--help``) read the table only;
+    ``get_command`` imports one module and builds one command or group.
+    """
+
+    registry: dict[str, Entry] = COMMANDS
+
+    def _names(self) -> list[str]:
+        return list(self.registry)
+
+    def _build(self, name: str) -> Any:
+        return load(name, self.registry[name])
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The commands section of the root help, as ``TyperGroup`` writes it, from the
@@ -210,15 +292,32 @@ class LazyGroup(TyperGroup):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        try:
-            return super().resolve_command(ctx, args)
-        except UsageError as exc:
-            if self.suggest_commands and args and "Did you mean" not in exc.message:
-                from difflib import get_close_matches
 
-                matches = get_close_matches(args[0], self.list_commands(ctx))
-                if matches:
-                    suggestions = ", ".join(repr(m) for m in matches)
-                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
-            raise
+class LazySubgroup(_LazyCommands):
+    """A command group (``auth``, ``subscriptions``...): ``knoxhook auth status`` builds
+    only ``status``. Its ``--help`` builds them all, as typer does."""
+
+    def __init__(
+        self, infos: Sequence[CommandInfo], *, pretty_exceptions_short: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        from typer.main import get_command_name
+
+        self._infos = {
+            info.name or get_command_name(info.callback.__name__): info
+            for info in infos
+            if info.callback is not None
+        }
+        self._pretty_exceptions_short = pretty_exceptions_short
+
+    def _names(self) -> list[str]:
+        return list(self._infos)
+
+    def _build(self, name: str) -> Any:
+        from typer.main import get_command_from_info
+
+        return get_command_from_info(
+            self._infos[name],
+            pretty_exceptions_short=self._pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode,
+        )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import checks, clients, context, display, registry
 
 if TYPE_CHECKING:
     from knoxhook.subscriptions import Subscription, SubscriptionService
@@ -70,7 +70,7 @@ def _service() -> Iterator[SubscriptionService]:
     from knoxhook.subscriptions import SubscriptionService
 
     try:
-        with common.knox_client() as client:
+        with clients.knox_client() as client:
             yield SubscriptionService(client)
     except ApiError as exc:
         if exc.hint is None and exc.knox_name in _HINTS:
@@ -78,13 +78,13 @@ def _service() -> Iterator[SubscriptionService]:
         raise
 
 
-def _show(sub: Subscription, fmt: common.OutputFormat, changed: bool | None = None) -> None:
+def _show(sub: Subscription, fmt: context.OutputFormat, changed: bool | None = None) -> None:
     data = sub.to_json()
     if changed is not None:  # upsert / update: whether anything was sent
         data["changed"] = changed
-    if fmt is common.OutputFormat.TABLE:
+    if fmt is context.OutputFormat.TABLE:
         data["events"] = ", ".join(sub.events)
-    common.emit(data, fmt=fmt)
+    display.emit(data, fmt=fmt)
 
 
 @subscribe_app.command("subscribe")
@@ -96,8 +96,8 @@ def subscribe(
         bool,
         typer.Option("--upsert", help="Succeed if the identical subscription exists already."),
     ] = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Subscribe a callback URL to one or more events, and print the subscription.
 
@@ -122,8 +122,8 @@ def subscribe(
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(url=url, event=event)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(url=url, event=event)
     if not url:
         raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
     url = validate_url(url, allow_http=allow_http)
@@ -132,12 +132,12 @@ def subscribe(
         outcome = service.upsert(url, names, allow_http=allow_http) if upsert else None
         sub = outcome.subscription if outcome else service.create(url, names, allow_http=allow_http)
     done = "already subscribed" if outcome and not outcome.changed else "subscribed"
-    common.info(f"{done} {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
+    display.info(f"{done} {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
     _show(sub, fmt, None if outcome is None else outcome.changed)
 
 
 @subs_app.command("list")
-def list_(json_output: common.JsonOption = False, output: common.OutputOption = None) -> None:
+def list_(json_output: context.JsonOption = False, output: context.OutputOption = None) -> None:
     """List your subscriptions.
 
     Examples:
@@ -148,17 +148,17 @@ def list_(json_output: common.JsonOption = False, output: common.OutputOption = 
 
     JSON: a list of {subscriptionId, url, events, createdAt, updatedAt}.
     """
-    fmt = common.output_format(json_output, output)
+    fmt = context.output_format(json_output, output)
     with _service() as service:
         subs = service.list()
-    common.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
+    display.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
 
 
 @subs_app.command("get")
 def get(
     subscription_id: Annotated[str, typer.Argument(metavar="ID", help="Subscription id.")],
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Show one subscription (exit 6 when the id is unknown).
 
@@ -167,8 +167,8 @@ def get(
     \b
       knoxhook subscriptions get 63689d7e4ee2721f7b50d2b1 --json
     """
-    fmt = common.output_format(json_output, output)
-    common.require_text(id=subscription_id)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(id=subscription_id)
     with _service() as service:
         sub = service.get(subscription_id)
     _show(sub, fmt)
@@ -204,8 +204,8 @@ def update(
         ),
     ] = None,
     allow_http: AllowHttpOption = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Change a subscription's callback URL and/or its events, and print it.
 
@@ -224,8 +224,8 @@ def update(
     from knoxhook.errors import UsageError
     from knoxhook.subscriptions import validate_events, validate_url
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(
+    fmt = context.output_format(json_output, output)
+    checks.require_text(
         id=subscription_id, url=url, event=event, add_event=add_event, remove_event=remove_event
     )
     if not (url or event or add_event or remove_event):
@@ -248,7 +248,7 @@ def update(
         )
     sub = outcome.subscription
     done = "updated" if outcome.changed else "nothing to change (nothing sent) in"
-    common.info(f"{done} subscription {sub.subscription_id}")
+    display.info(f"{done} subscription {sub.subscription_id}")
     _show(sub, fmt, outcome.changed)
 
 
@@ -259,8 +259,8 @@ def delete(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete every subscription.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    json_output: common.JsonOption = False,
-    output: common.OutputOption = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
 ) -> None:
     """Delete subscriptions by id, or all of them with --all.
 
@@ -280,14 +280,14 @@ def delete(
     """
     from knoxhook.errors import NotFoundError, UsageError
 
-    fmt = common.output_format(json_output, output)
-    common.require_text(ids=subscription_ids)
+    fmt = context.output_format(json_output, output)
+    checks.require_text(ids=subscription_ids)
     ids = list(dict.fromkeys(i.strip() for i in subscription_ids or []))
     if all_ and ids:
         raise UsageError("give subscription ids or --all, not both")
     if not all_ and not ids:
         raise UsageError("give the subscription ids to delete, or --all", hint="see --help")
-    if not yes and not common.is_interactive():
+    if not yes and not context.current().may_prompt:
         raise UsageError(
             "refusing to delete without confirmation: not a terminal",
             hint="pass --yes to delete without asking",
@@ -304,21 +304,21 @@ def delete(
                 hint="see `knoxhook subscriptions list`",
             )
         if not ids:
-            common.info("no subscriptions to delete")
-            if fmt is not common.OutputFormat.TABLE:  # a table would add "(none)"
-                common.emit([], fmt=fmt)
+            display.info("no subscriptions to delete")
+            if fmt is not context.OutputFormat.TABLE:  # a table would add "(none)"
+                display.emit([], fmt=fmt)
             return
-        if not yes and not common.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
-            common.info("cancelled: nothing deleted")
+        if not yes and not display.confirm(f"Delete {len(ids)} subscription(s): {', '.join(ids)}?"):
+            display.info("cancelled: nothing deleted")
             return
         # a 404 now is "already_gone": it was listed a moment ago (a retried DELETE whose
         # first answer was lost, or a concurrent one)
         results = service.delete_many(ids)
     deleted = sum(r.deleted for r in results)
     of = "" if deleted == len(results) else f" of {len(results)}"
-    common.info(f"deleted {deleted}{of} subscription(s)")
+    display.info(f"deleted {deleted}{of} subscription(s)")
     columns = [("subscriptionId", "ID"), ("deleted", "Deleted"), ("outcome", "Outcome")]
-    common.emit([r.to_json() for r in results], columns=columns, fmt=fmt)
+    display.emit([r.to_json() for r in results], columns=columns, fmt=fmt)
     failed = next((r for r in results if r.error is not None), None)
     if failed is not None and failed.error is not None:
         failed.error.message = f"{failed.subscription_id}: {failed.error.message}"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, context, registry
 from knoxhook.cli.emulator_controls import EmulatorOption, controls
 from knoxhook.emulator import SIGNING_HELP, TRACE_ID_PATTERN, SigningMode
 from knoxhook.errors import TransportError, UsageError
@@ -19,7 +19,7 @@ from knoxhook.errors import TransportError, UsageError
 def _payload(source: str | None) -> dict[str, Any] | None:
     if source is None:
         return None
-    if source == "-" and sys.stdin.isatty():  # else it looks like a hang
+    if source == "-" and context.current().stdin_is_terminal:  # else it looks like a hang
         common.info("reading the payload from the terminal; end it with Ctrl-D")
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import checks, clients, context, registry
 from knoxhook.errors import UsageError
 
 ui_app = registry.command()
@@ -73,8 +72,8 @@ def ui(
     """
     if listen is not None and follow is not None:
         raise UsageError("give --listen or --follow, not both")
-    if listen is not None and not 0 <= listen <= 65535:
-        raise UsageError(f"--listen {listen}: a port is 0..65535")
+    if listen is not None:
+        checks.check_port(listen, "--listen")
     # checked here, before the screen opens, so a typo is one line in the shell
     if not path.startswith("/"):
         raise UsageError(f"--path must start with '/': {path!r}")
@@ -85,7 +84,7 @@ def ui(
         )
     if cert is not None and not cert.is_file():
         raise UsageError(f"--cert {cert}: no such file")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not context.current().full_screen:
         raise UsageError(
             "knoxhook ui needs an interactive terminal",
             hint="in scripts use `knoxhook subscriptions list --json`",
@@ -98,6 +97,6 @@ def ui(
         path=path,
         follow=follow,
         cert=cert,
-        no_color=common.get_state().no_color,
+        no_color=context.current().no_color,
     )
-    run_ui(common.check_urls(common.settings()), options)
+    run_ui(checks.check_urls(clients.settings()), options)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, context, registry
 from knoxhook.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ CertOption = Annotated[
 def read_input(name: str, what: str) -> bytes:
     """The bytes of file ``name`` (``-`` is stdin); a usage error when unreadable."""
     if name == "-":
-        if sys.stdin.isatty():  # else it looks like a hang
+        if context.current().stdin_is_terminal:  # else it looks like a hang
             common.info(f"reading the {what} from the terminal; end it with Ctrl-D")
         return sys.stdin.buffer.read()
     try:

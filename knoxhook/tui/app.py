@@ -7,12 +7,13 @@ every error it raises is shown inline (status line + notification), never a cras
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar, TypeVar
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.filter import Monochrome
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
@@ -87,9 +88,18 @@ class KnoxhookApp(App[None]):
         self.sub_title = subtitle
         self.last_message = ""
         self.last_error = ""
-        if no_color and not self.no_color:  # --no-color; NO_COLOR itself Textual handles
+        # --no-color: the filter Textual itself adds for NO_COLOR (which it handles)
+        self._no_color_filter: LineFilter | None = None
+        if no_color and not self.no_color:
             self.no_color = True
-            self._filters.append(Monochrome())
+            self._no_color_filter = NoColor() if self.native_ansi_color else Monochrome()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, plus the monochrome one of ``--no-color``."""
+        filters = super().get_line_filters()
+        if self._no_color_filter is None:
+            return filters
+        return [*filters, self._no_color_filter]
 
     # --- layout -------------------------------------------------------------------
 
@@ -190,13 +200,20 @@ class KnoxhookApp(App[None]):
         self.show_message("loading subscriptions...")
         self._reload()
 
-    def _reload(self, quiet: bool = False) -> None:
-        """List again; ``quiet`` keeps the message line (an error the user must see)."""
-        self._in_worker(
-            "listing subscriptions",
-            lambda: list(self.backend.list()),
-            lambda subs: self._listed(subs, quiet=quiet),
-        )
+    @work(exclusive=True, group="listing", exit_on_error=False)
+    async def _reload(self, quiet: bool = False) -> None:
+        """List again; ``quiet`` keeps the message line (an error the user must see).
+
+        Exclusive: a new listing cancels the one still under way, so two quick
+        refreshes (or a refresh and the reload after a change) cannot finish out of
+        order and leave the older list on the screen.
+        """
+        try:
+            subscriptions = await in_daemon_thread(lambda: list(self.backend.list()))
+        except Exception as exc:  # a bug in a lower layer must not kill the UI either
+            self.show_error(f"listing subscriptions failed: {_describe(exc)}")
+            return
+        self._listed(subscriptions, quiet=quiet)
 
     def refresh_status(self) -> None:
         """Re-read the certificate/token status (after a request may have fetched a token)."""

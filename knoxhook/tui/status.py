@@ -15,8 +15,6 @@ from pathlib import Path
 from knoxhook.config import Settings
 from knoxhook.errors import KnoxhookError
 
-WARN_DAYS = 30  # as `knoxhook cert show`
-
 
 @dataclass(frozen=True)
 class Status:
@@ -41,7 +39,8 @@ def certificate_status(pem: bytes | None, *, now: datetime | None = None) -> Sta
         return Status(f"certificate: {label} EXPIRED {-info.days_left} days ago", warning=True)
     if info.not_yet_valid:
         return Status(f"certificate: {label} not valid yet", warning=True)
-    return Status(f"certificate: {label} · {info.days_left} days left", info.days_left < WARN_DAYS)
+    warn = info.days_left < certs.WARN_DAYS  # as `knoxhook cert show`
+    return Status(f"certificate: {label} · {info.days_left} days left", warn)
 
 
 def token_status(settings: Settings, *, now: float | None = None) -> str:

@@ -350,7 +350,7 @@ def test_login_on_a_tty_prompts_with_hidden_input(
 ) -> None:
     import typer
 
-    from knoxhook.cli import common
+    from knoxhook.cli import context
 
     asked: list[tuple[str, bool]] = []
 
@@ -358,7 +358,7 @@ def test_login_on_a_tty_prompts_with_hidden_input(
         asked.append((text, hide_input))
         return emulator.client_secret
 
-    monkeypatch.setattr(common, "is_interactive", lambda: True)
+    monkeypatch.setattr(context.Invocation, "may_prompt", property(lambda self: True))
     monkeypatch.setattr(typer, "prompt", prompt)
     args = ["auth", "login", "--client-id", emulator.client_id, "--base-url", emulator.base_url]
     code, _, err = cli(capsys, monkeypatch, *args)

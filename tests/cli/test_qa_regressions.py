@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from knoxhook.cli import common
+from knoxhook.cli import context, display
 from tests.cli.conftest import Cli
 from tests.conftest import SAMSUNG_FIXTURES
 
@@ -55,7 +55,7 @@ def test_tables_show_colon_words_and_brackets_as_typed(knox: EmulatorHandle, cli
 def test_fingerprint_with_cd_pair_is_not_turned_into_an_emoji(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    common.emit({"sha256_fingerprint": "E4:2C:C2:CD:FA"}, fmt=common.OutputFormat.TABLE)
+    display.emit({"sha256_fingerprint": "E4:2C:C2:CD:FA"}, fmt=context.OutputFormat.TABLE)
     out = capsys.readouterr().out
     assert "E4:2C:C2:CD:FA" in out
     assert "\U0001f4bf" not in out
@@ -83,12 +83,13 @@ def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
     verdict: Any = SimpleNamespace(
         received_at="2026-11-29T01:02:03Z",
         accepted=False,
+        verdict="rejected",
         status=400,
         reason="malformed_signature",
         message="header part '[/x]' is not base64url :cd:",
         forward=None,
     )
-    common.console().print(_line(verdict), markup=True, highlight=False)
+    display.console().print(_line(verdict), markup=True, highlight=False)
     out = capsys.readouterr().out
     assert "rejected 400 malformed_signature: header part '[/x]' is not base64url :cd:" in out
 
@@ -578,8 +579,7 @@ def test_an_error_message_from_a_server_is_one_inert_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # A Knox (or impostor) error text is printed: no terminal escape may reach the screen.
-    common.set_state(common.AppState())
-    common.report_error("api_refused", "refused:\nline two \x1b[2J\x07", "retry\r\nlater")
+    display.report_error("api_refused", "refused:\nline two \x1b[2J\x07", "retry\r\nlater")
     err = capsys.readouterr().err
     assert err == "Error: refused: line two \\x1b[2J\\x07\nHint: retry  later\n"
 

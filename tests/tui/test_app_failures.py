@@ -8,12 +8,14 @@ API refusals run against the real emulator in ``test_app_emulator.py``.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from knoxhook.errors import TransportError
+from knoxhook.subscriptions import Subscription
 from knoxhook.tui.app import KnoxhookApp
 from knoxhook.tui.screens import SubscriptionForm
 
@@ -130,7 +132,50 @@ def test_no_color_turns_the_screen_monochrome(
         monkeypatch.setenv("NO_COLOR", "1")
     app = KnoxhookApp(Broken(TransportError("down")), no_color=not via_env)
     assert app.no_color
-    assert sum(isinstance(f, Monochrome) for f in app._filters) == 1
+    assert sum(isinstance(f, Monochrome) for f in app.get_line_filters()) == 1
     plain = KnoxhookApp(Broken(TransportError("down")))
     if not via_env:
         assert not plain.no_color
+
+
+def Sub(subscription_id: str) -> Subscription:
+    return Subscription(subscription_id, f"https://h.example.com/{subscription_id}", ("KG_A",))
+
+
+class Slow(Broken):
+    """The first list blocks until released and answers the OLD list; later ones the new."""
+
+    def __init__(self) -> None:
+        super().__init__(TransportError("unused"))
+        self.release = threading.Event()
+
+    def list(self) -> Sequence[Any]:
+        self.calls += 1
+        if self.calls == 1:
+            assert self.release.wait(10)
+            return [Sub("old")]
+        return [Sub("new")]
+
+
+def test_two_quick_refreshes_cannot_finish_out_of_order() -> None:
+    from tests.tui.conftest import table_rows
+
+    async def scenario() -> None:
+        backend = Slow()
+        app = KnoxhookApp(backend)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert backend.calls == 1  # the first listing hangs
+            await pilot.press("r")  # a second one: the first is cancelled
+            for _ in range(50):
+                if table_rows(app, "subs"):
+                    break
+                await pilot.pause(0.05)
+            assert [row[0] for row in table_rows(app, "subs")] == ["new"]
+            backend.release.set()  # the old answer arrives last...
+            await asyncio.sleep(0.2)
+            await settle(app, pilot)
+            assert [row[0] for row in table_rows(app, "subs")] == ["new"]  # ...and is dropped
+            assert app.last_message == "1 subscription"
+
+    asyncio.run(scenario())

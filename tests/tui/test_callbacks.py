@@ -73,14 +73,12 @@ def test_callback_appears_live_with_verdict_event_nonce_and_payload(
                 await wait_rows(app, pilot, 3)
                 row = table_rows(app, "cb-table")[2]
                 assert row[1:] == (
-                    "rejected (malformed_signature_header)",
+                    "rejected (bad_signature)",
                     "KG_DEVICE_LOCKED",
                     "1",
                     "forged-1",
                 )
-                assert app.last_message.startswith(
-                    "callback: rejected (malformed_signature_header)"
-                )
+                assert app.last_message.startswith("callback: rejected (bad_signature)")
 
         asyncio.run(scenario())
 

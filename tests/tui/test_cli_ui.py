@@ -37,6 +37,14 @@ def test_listen_and_follow_together_is_a_usage_error(
     assert err == "Error: give --listen or --follow, not both\n"
 
 
+def test_a_listen_port_out_of_range_is_the_usage_error_every_port_flag_gives(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, err = run_cli(capsys, "ui", "--listen", "70000")
+    assert code == 2
+    assert err == "Error: --listen 70000: a port is 0..65535\nHint: 0 picks a free port\n"
+
+
 def test_without_a_terminal_it_refuses_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_cli(capsys, "ui")  # pytest's stdin/stdout are not terminals
     assert code == 2

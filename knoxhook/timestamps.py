@@ -1,0 +1,24 @@
+"""RFC 3339 timestamps, the one way knoxhook writes a moment as text.
+
+UTC with a ``Z``, to the second (``2026-12-01T21:56:12Z``) or to the millisecond
+(``2026-12-01T21:56:12.345Z``), the forms of Knox's JSON (``createdAt``), the token cache,
+the certificate's validity and knoxhook's own output. Pure, stdlib only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def rfc3339(moment: datetime | float, *, milliseconds: bool = False) -> str:
+    """``moment`` (an aware datetime, or seconds since the epoch) as RFC 3339 in UTC.
+
+    A naive datetime is taken as UTC (``cryptography``'s ``not_valid_after`` is one).
+    """
+    if isinstance(moment, datetime):
+        when = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    else:
+        when = datetime.fromtimestamp(moment, UTC)
+    return when.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace(
+        "+00:00", "Z"
+    )
