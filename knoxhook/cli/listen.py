@@ -169,10 +169,61 @@ def _log_handler(log_format: str) -> Any:
     return handler
 
 
-def _nonce_store(path: Path | None, window: float) -> Any:
+NONCE_STORE_ENV = "KNOXHOOK_NONCE_STORE"
+
+
+def _redis_store(url: str, window: float) -> Any:
+    """``--nonce-store redis://...``: checked now; an unreachable Redis only warns (the
+    receiver answers 503 until it answers, and /readyz says so)."""
+    import os
+    from urllib.parse import urlsplit
+
+    from knoxhook.errors import UsageError
+    from knoxhook.receiver.redis_store import (
+        SCHEMES,
+        RedisNonceStore,
+        StoreUnavailableError,
+        redacted,
+    )
+
+    shown = redacted(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise UsageError(f"--nonce-store {shown}: not a valid URL ({exc})") from exc
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise UsageError(
+            f"--nonce-store must be a redis://HOST:PORT/DB or rediss:// URL: {shown!r}",
+            hint="for a SQLite file on this host, use --nonce-db FILE",
+        )
+    if parts.password is not None and os.environ.get(NONCE_STORE_ENV) != url:
+        raise UsageError(
+            "--nonce-store: a password does not belong on the command line (others see it)",
+            hint=f"put the URL in the environment variable {NONCE_STORE_ENV} instead",
+        )
+    try:
+        store = RedisNonceStore(url, window)
+    except ValueError as exc:  # from redis-py's URL parser (a bad DB number...)
+        raise UsageError(f"--nonce-store {shown}: {exc}") from exc
+    try:
+        store.ping()
+    except StoreUnavailableError as exc:
+        common.warn(f"{exc.message}; callbacks get 503 until it answers")
+    return store
+
+
+def _nonce_store(path: Path | None, window: float, url: str | None = None) -> Any:
     from knoxhook.config import cache_dir
+    from knoxhook.errors import UsageError
     from knoxhook.receiver.nonces import MemoryNonceStore
 
+    if url:
+        if path is not None:
+            raise UsageError(
+                "--nonce-db and --nonce-store (or $KNOXHOOK_NONCE_STORE) are two stores: give one"
+            )
+        return _redis_store(url, window)
     if path is not None and str(path) == ":memory:":
         return MemoryNonceStore(window)
     return open_nonce_db(path or cache_dir() / DEFAULT_NONCE_DB, window)
@@ -216,6 +267,18 @@ def listen(
             help="SQLite replay store (default: nonces.sqlite3 in the cache dir; "
             ":memory: for none kept).",
             show_default=False,
+        ),
+    ] = None,
+    nonce_store: Annotated[
+        str | None,
+        typer.Option(
+            "--nonce-store",
+            metavar="URL",
+            envvar=NONCE_STORE_ENV,
+            help="Replay store shared by several replicas: redis://HOST:PORT/DB or "
+            "rediss:// (a URL with a password: only in $KNOXHOOK_NONCE_STORE).",
+            show_default=False,
+            show_envvar=False,
         ),
     ] = None,
     nonce_window: Annotated[
@@ -302,8 +365,9 @@ def listen(
     certificate, whose nonce and signature are new, and which was recorded
     (--record) and handed on (--forward-to); 400 (409 for a replay, 413 too large)
     with {"status": "rejected", "reason", "message"} otherwise, and 503 (retry
-    later) when it cannot keep the callback now. Nonces are kept in a SQLite file,
-    so a replay is refused also after a restart. Prints one line per callback (JSON
+    later) when it cannot keep the callback now. Nonces are kept in a SQLite file
+    (or in Redis with --nonce-store, shared by several replicas), so a replay is
+    refused also after a restart. Prints one line per callback (JSON
     lines with --json: {"kind": "listening"|"callback", ...}); Ctrl-C or SIGTERM
     stop it after the callbacks in flight are answered. Without --cert it uses the
     stored Knox certificate (fetched when missing or expired) and downloads it again
@@ -316,6 +380,7 @@ def listen(
       knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
       knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
       knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
+      knoxhook listen --nonce-store redis://127.0.0.1:6379/0 --host 0.0.0.0  # replicas
     """
     from knoxhook.errors import TransportError, UsageError
     from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
@@ -348,7 +413,7 @@ def listen(
     else:
         with cert_hint():
             provider = StoredCertificates(common.settings())
-    store = _nonce_store(nonce_db, nonce_window)
+    store = _nonce_store(nonce_db, nonce_window, nonce_store)
     recorder = _recorder(record) if record is not None else None
     stop = threading.Event()
     printer = Printer(

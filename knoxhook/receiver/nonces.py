@@ -24,6 +24,8 @@ resend after a crash is not refused as a replay.
   ``synchronous=NORMAL``: a committed claim survives ``kill -9`` (only a power loss may
   drop the last ones). Expired entries are pruned by ``prune`` (the receiver calls it on
   a timer, off the request path), which also gives the space back to the file system.
+- ``RedisNonceStore`` (``knoxhook.receiver.redis_store``): the same claims in Redis,
+  shared by replicas on several hosts (``listen --nonce-store redis://...``).
 """
 
 from __future__ import annotations

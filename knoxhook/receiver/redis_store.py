@@ -1,0 +1,191 @@
+"""The replay store on Redis, shared by every replica of the receiver (issue 13.1).
+
+The same two-phase ``ReplayStore`` as ``knoxhook.receiver.nonces`` (read it first), on
+one Redis server, so N ``listen`` processes behind a load balancer refuse a replay that
+any of them has seen:
+
+- ``claim``: one Lua script (atomic on the server) checks every key of the callback
+  (``knoxhook:nonce:<nonce>``, ``knoxhook:sig:<sha256 of the signature>``) and, only when
+  all are free, sets each to ``in-progress <token>`` with ``PX`` = the claim TTL: all
+  or nothing, as ``SET key NX PX`` on each key under one lock would. A claim whose
+  process died expires by itself after its TTL (an orphan is no replay);
+- ``finish``: ``done <token>`` with ``PX`` = the replay window, on the keys still ours
+  (or expired: the callback was kept, so it is remembered anyway);
+- ``release``: deletes only the keys still ``in-progress`` with our token, so a slow
+  request never frees a claim somebody else has made since.
+
+Each script is idempotent for its token, so redis-py may send it again after a dropped
+connection without turning our own claim into "in progress". Expiry is Redis's clock
+(``PX``): the ``now`` arguments of the protocol are not used, and ``prune`` has nothing
+to do. Any Redis error (unreachable, timeout, auth, read-only replica) becomes
+``StoreUnavailableError``, which the receiver answers 503 with ``Retry-After``: never 200
+without a claim, never a replay accepted.
+
+Keys of one callback must live on one server: a single Redis (or a primary with
+replicas and Sentinel); Redis Cluster is not supported. ``redis`` is imported here
+only, so ``listen --help`` never loads it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from knoxhook.receiver.nonces import CLAIM_TTL, DEFAULT_WINDOW, Claim, Outcome, keys_for
+from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
+
+PREFIX: Final = "knoxhook:"
+SCHEMES: Final = ("redis", "rediss")
+PENDING: Final = "in-progress "
+DONE: Final = "done "
+
+# KEYS: the callback's keys; ARGV[1]: our pending value; ARGV[2]: the TTL in ms.
+# Returns {} when claimed, else the value held under each key ("" when free).
+_CLAIM: Final = """
+local held, busy = {}, false
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and value ~= ARGV[1] then busy = true; held[i] = value else held[i] = '' end
+end
+if busy then return held end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return {}
+"""
+# ARGV[1]: our pending value; ARGV[2]: our done value; ARGV[3]: the window in ms.
+_FINISH: Final = """
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if not value or value == ARGV[1] or value == ARGV[2] then
+    redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
+  end
+end
+return 0
+"""
+# ARGV[1]: our pending value.
+_RELEASE: Final = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 0
+"""
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _redis_key(key: str) -> str:
+    """``n:<nonce>`` / ``s:<digest>`` (``nonces.keys_for``) as a prefixed Redis key."""
+    kind, _, value = key.partition(":")
+    return PREFIX + ("nonce:" if kind == "n" else "sig:") + value
+
+
+def _millis(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisNonceStore:
+    """Two-phase claims in Redis (``redis://`` or ``rediss://`` URL); see the module."""
+
+    def __init__(
+        self, url: str, window_seconds: float = DEFAULT_WINDOW, *, timeout: float = 2.0
+    ) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        if urlsplit(url).scheme not in SCHEMES:
+            raise ValueError(f"not a redis:// or rediss:// URL: {redacted(url)}")
+        self.url = url
+        self.window = window_seconds
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        # one quick retry (a pooled connection Redis closed on restart), then a 503:
+        # Knox retries later, a request must not hang on a Redis that is down
+        self._redis: Any = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=True,
+        )
+        self._claim = self._redis.register_script(_CLAIM)
+        self._finish = self._redis.register_script(_FINISH)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def _call(self, script: Any, keys: list[str], args: list[object]) -> Any:
+        try:
+            return script(keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the replay store {redacted(self.url)} is unavailable: {exc}",
+            hint="is Redis running and reachable? Knox's resend will be accepted once it is",
+        )
+
+    def claim(
+        self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
+    ) -> Claim:
+        keys = keys_for(nonce, signature)
+        if not keys:
+            return Claim(Outcome.CLAIMED)
+        token = secrets.token_hex(12)
+        held = self._call(
+            self._claim, [_redis_key(k) for k in keys], [PENDING + token, _millis(ttl)]
+        )
+        if not held:
+            return Claim(Outcome.CLAIMED, keys, token)
+        for key, value in zip(keys, held, strict=True):
+            if value.startswith(PENDING):
+                return Claim(Outcome.IN_PROGRESS, keys)
+            if value:
+                kind = (
+                    Outcome.REPLAYED_NONCE if key.startswith("n:") else Outcome.REPLAYED_SIGNATURE
+                )
+                return Claim(kind, keys)
+        raise StoreUnavailableError(f"the replay store answered {held!r} to a claim")
+
+    def finish(self, claim: Claim, now: float) -> None:
+        if claim.keys:
+            args = [PENDING + claim.owner, DONE + claim.owner, _millis(self.window)]
+            self._call(self._finish, [_redis_key(k) for k in claim.keys], args)
+
+    def release(self, claim: Claim) -> None:
+        if claim.keys:
+            self._call(self._release, [_redis_key(k) for k in claim.keys], [PENDING + claim.owner])
+
+    def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
+        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
+        now = time.time() if now is None else now
+        claim = self.claim(nonce, None, now)
+        if claim.claimed:
+            self.finish(claim, now)
+        return claim.claimed
+
+    def forget(self, nonce: str) -> None:
+        try:
+            self._redis.delete(_redis_key("n:" + nonce))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def prune(self, now: float) -> int:
+        """Nothing to do: Redis expires the keys itself (``PX``)."""
+        return 0
+
+    def ping(self) -> None:
+        try:
+            self._redis.ping()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def close(self) -> None:
+        self._redis.close()
