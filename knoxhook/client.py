@@ -127,8 +127,14 @@ class KnoxClient:
         json: Any = None,
         idempotent: bool | None = None,
         accept: str = "application/json",
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        refusal_is_error: bool = True,
     ) -> httpx2.Response:
-        """Send one request with retries; a 2xx/3xx response, or a typed error."""
+        """Send one request with retries; a 2xx/3xx response, or a typed error.
+
+        ``refusal_is_error=False`` (``knoxhook api``): a final 4xx is returned, not raised.
+        """
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -138,7 +144,10 @@ class KnoxClient:
 
         def attempt(number: int) -> httpx2.Response:
             try:
-                response = self._http.request(method, path, json=json, headers={"Accept": accept})
+                response = self._http.request(
+                    method, path, json=json, content=content,
+                    headers={"Accept": accept, **(headers or {})},
+                )  # fmt: skip
             except NOT_SENT as exc:  # nothing reached the server: always safe to retry
                 raise RetryLater(
                     TransportError(
@@ -164,7 +173,7 @@ class KnoxClient:
                     ambiguous=not safe, wait=retry_after,
                 )  # fmt: skip
                 raise RetryLater(busy, retry_after) if safe or idempotent else busy
-            if status < 400:
+            if status < 400 or (status < 500 and not refusal_is_error):
                 return response
             raise self._refusal(where, response, idempotent)
 

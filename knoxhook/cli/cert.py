@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import clients, context, display, registry
+from knoxhook.cli import cert_check, clients, context, display, registry
 
 if TYPE_CHECKING:
     from knoxhook.certs import CertificateInfo
@@ -156,3 +156,7 @@ def show(
     if len(found) > 1:
         display.info(f"{source} holds {len(found)} certificates; showing the first")
     _report(certs.inspect(found[0]), fmt)
+
+
+# `cert check` lives in its own module (the nightly check); attached here, to this group.
+cert_app.command("check")(cert_check.check)

@@ -7,6 +7,7 @@ documented exit code. A traceback is shown only for a bug, and only with ``--deb
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -112,6 +113,10 @@ def root(
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; the one place that maps errors to messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("_KNOXHOOK_COMPLETE"):  # a shell asks for completions: cli/completion.py
+        from knoxhook.cli.completion import enable
+
+        enable()
     invocation = Invocation.from_argv(args)  # the one context of this run
     with context.use(invocation):
         sys.exit(_run(args, invocation))

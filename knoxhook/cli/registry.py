@@ -119,6 +119,21 @@ COMMANDS: Final[dict[str, Entry]] = {
         "ui_app",
         "Open the terminal UI: subscriptions, the event catalogue, and live callbacks.",
     ),
+    "api": Entry(
+        "knoxhook.cli.api",
+        "api_app",
+        "Send an authenticated request to any Knox API path, and print the response body.",
+    ),
+    "doctor": Entry(
+        "knoxhook.cli.doctor",
+        "doctor_app",
+        "Check the setup end to end, one line per check, each failure with its fix.",
+    ),
+    "completion": Entry(
+        "knoxhook.cli.completion",
+        "completion_app",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
     # groups
     "auth": Entry(
         "knoxhook.cli.auth",
