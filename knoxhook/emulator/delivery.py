@@ -22,8 +22,8 @@ from knoxhook import wire
 from knoxhook.emulator import egress
 from knoxhook.emulator.certs import CertificateStore
 from knoxhook.emulator.signer import sign_document
-from knoxhook.emulator.state import rfc3339
 from knoxhook.emulator.stats import Stats
+from knoxhook.timestamps import rfc3339
 
 MAX_RECORDS = 1000  # keep the newest, so a long-running emulator stays small
 _tls: list[Any] = []  # one TLS context per process: building one costs ~40 ms
@@ -151,7 +151,7 @@ class Deliverer:
             "attempts": 0,
             "latencyMs": None,
             "error": None,
-            "createdAt": rfc3339(self.now()),
+            "createdAt": rfc3339(self.now(), milliseconds=True),
         }
         started = time.perf_counter()
         # trust_env=False: no proxy from the environment, so the address checked is the
