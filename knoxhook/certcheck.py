@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from knoxhook.certinfo import CertificateInfo, rfc3339
+from knoxhook.certinfo import CertificateInfo
 from knoxhook.errors import CertificateError, UsageError
+from knoxhook.timestamps import rfc3339
 
 PIN_PREFIX = "sha256//"
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from knoxhook.errors import CertificateError
+from knoxhook.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -38,10 +39,6 @@ def load_certificates(pem: bytes) -> list[x509.Certificate]:
     if not certs:  # pragma: no cover - cryptography raises instead
         raise CertificateError("no certificate found in the PEM data")
     return certs
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def spki_sha256(cert: x509.Certificate) -> str:

@@ -36,10 +36,10 @@ from knoxhook.certinfo import CertificateInfo as CertificateInfo  # re-exported
 from knoxhook.certinfo import inspect as inspect  # re-exported
 from knoxhook.certinfo import inspect_pem as inspect_pem  # re-exported
 from knoxhook.certinfo import load_certificates as load_certificates  # re-exported
-from knoxhook.certinfo import rfc3339
 from knoxhook.certinfo import spki_sha256 as spki_sha256  # re-exported
 from knoxhook.errors import CertificateError
 from knoxhook.files import ensure_private_dir, store_private, write_private
+from knoxhook.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from cryptography import x509

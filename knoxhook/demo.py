@@ -72,13 +72,12 @@ def run_demo(
 
 
 def _run(workdir: Path, signing: str, callback_timeout: float, auth: str) -> Iterator[Step]:
-    import httpx2
-
     from knoxhook import certs, tokens
     from knoxhook.client import KnoxClient
     from knoxhook.emulator.config import EmulatorConfig
     from knoxhook.emulator.controls import EmulatorControls
     from knoxhook.emulator.runner import run_emulator
+    from knoxhook.httpoptions import HttpOptions
     from knoxhook.receiver.app import StaticCertificates, create_receiver
     from knoxhook.receiver.nonces import SqliteNonceStore
     from knoxhook.receiver.recorder import NdjsonRecorder
@@ -86,7 +85,7 @@ def _run(workdir: Path, signing: str, callback_timeout: float, auth: str) -> Ite
     from knoxhook.subscriptions import SubscriptionService
 
     config = EmulatorConfig(clients={DEMO_CLIENT_ID: DEMO_CLIENT_SECRET}, signing=signing)
-    with run_emulator(config) as emulator, httpx2.Client(timeout=60.0) as control_http:
+    with run_emulator(config) as emulator, HttpOptions(timeout=60.0).client() as control_http:
         knox = EmulatorControls(emulator.base_url, control_http)
         yield Step(
             "emulator",

@@ -205,7 +205,7 @@ def check_clock(
 
 def check_certificate(settings: Settings, min_days: int) -> Check:
     from knoxhook import certcheck, certs
-    from knoxhook.certinfo import rfc3339
+    from knoxhook.timestamps import rfc3339
 
     try:
         pem = certs.read_stored(settings)

@@ -100,12 +100,17 @@ class HttpOptions:
         secrets: Secrets = no_secrets,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        verify: Any = True,
+        trust_env: bool = True,
     ) -> httpx2.AsyncClient:
         """An async client with the same options (``async_transport`` in tests); its
-        trace runs as async event hooks. Close it (``async with`` or ``aclose()``)."""
+        trace runs as async event hooks. ``verify`` (an SSL context, to reuse one) and
+        ``trust_env`` (False: no proxy from the environment) go to ``httpx2.AsyncClient``.
+        Redirects are not followed. Close it (``async with`` or ``aclose()``)."""
         import httpx2
 
         options = self._common(headers, timeout)
+        options |= {"verify": verify, "trust_env": trust_env, "follow_redirects": False}
         if self.async_transport is not None:
             options["transport"] = self.async_transport
         if self.trace is not None:

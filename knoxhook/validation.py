@@ -48,13 +48,8 @@ def validate_events(names: Iterable[str]) -> tuple[str, ...]:
             elif name not in result:
                 result.append(name)
     if unknown:
-        parts = []
-        for name in unknown:
-            near = catalogue.closest(name)
-            parts.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else f"{name!r}")
-        noun = "event" if len(unknown) == 1 else "events"
         raise UsageError(
-            f"unknown {noun}: {'; '.join(parts)}",
+            catalogue.unknown_events_message(unknown),
             hint="run `knoxhook events` to list the event catalogue",
         )
     if not result:

@@ -110,7 +110,7 @@ def test_validate_events_names_the_closest_events_for_a_typo() -> None:
     with pytest.raises(UsageError) as exc:
         validate_events(["KDMS_DEVICE_UPLAOD"])
     assert exc.value.exit_code == 2
-    assert "unknown event: 'KDMS_DEVICE_UPLAOD'" in exc.value.message
+    assert "unknown event 'KDMS_DEVICE_UPLAOD'" in exc.value.message
     assert "did you mean KDMS_DEVICE_UPLOAD" in exc.value.message
     assert exc.value.hint is not None
     assert "knoxhook events" in exc.value.hint

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from knoxhook.cli import common
 from knoxhook.errors import AuthenticationError, TransportError, UsageError
+from knoxhook.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from knoxhook.config import Settings
@@ -28,10 +29,6 @@ _SAVED_KEYS = ("base_url", "tenant_id", "api_version")
 def wants_legacy(keys: Path | None, client_id: str | None) -> bool:
     """``auth login`` is a legacy login with --keys, or KNOXHOOK_KEYS_FILE and no --client-id."""
     return keys is not None or (client_id is None and bool(os.environ.get(ENV_KEYS_FILE)))
-
-
-def _rfc3339(epoch: float | None) -> str | None:
-    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def read_identifier(from_stdin: bool) -> str:
@@ -78,7 +75,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
         "keys_source": location.kind,
         "keys_location": location.detail,
         "token_cached": valid,
-        "token_expires_at": _rfc3339(token.expires_at) if token and valid else None,
+        "token_expires_at": rfc3339(token.expires_at) if token and valid else None,
         "token_expires_in": int(token.expires_in(now)) if token and valid else None,
     }
 
@@ -149,7 +146,7 @@ def login(
         )
     common.info(
         f"Logged in to {settings.base_url} with legacy Knox Cloud Authentication (profile "
-        f"{settings.profile}); x-knox-apitoken valid until {_rfc3339(token.expires_at)}."
+        f"{settings.profile}); x-knox-apitoken valid until {rfc3339(token.expires_at)}."
     )
     common.emit(data, fmt=fmt)
 
@@ -181,7 +178,7 @@ def token(settings: Settings, fmt: common.OutputFormat) -> None:
             "access_token": current.access_token,
             "token_type": wire.H_API_TOKEN,
             "header": wire.H_API_TOKEN,
-            "expires_at": _rfc3339(current.expires_at),
+            "expires_at": rfc3339(current.expires_at),
         },
         fmt=fmt,
     )

@@ -96,9 +96,8 @@ def trigger(
 
     name = event.strip().upper()
     if events.get(name) is None:
-        close = events.closest(name)
         raise UsageError(
-            f"unknown event {event!r}" + (f"; did you mean {', '.join(close)}?" if close else ""),
+            events.unknown_events_message([event]),
             hint="`knoxhook events` lists them",
         )
     fmt = common.output_format(json_output, output)

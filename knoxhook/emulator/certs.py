@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from knoxhook.emulator import CERT_ACTIONS, CertAction
 from knoxhook.errors import UsageError
 from knoxhook.files import make_private_dirs, read_private, write_private
+from knoxhook.timestamps import rfc3339
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "certificate.pem"
@@ -90,8 +91,8 @@ class CertificateStore:
         digest.update(spki)
         return {
             "serial": format(cert.serial_number, "x"),
-            "notBefore": cert.not_valid_before_utc.isoformat().replace("+00:00", "Z"),
-            "notAfter": cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
+            "notBefore": rfc3339(cert.not_valid_before_utc),
+            "notAfter": rfc3339(cert.not_valid_after_utc),
             "fingerprintSha256": cert.fingerprint(hashes.SHA256()).hex(),
             "publicKeySha256": digest.finalize().hex(),
         }

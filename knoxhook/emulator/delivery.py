@@ -10,7 +10,8 @@ backoff up to the configured number of retries (Knox's own policy is not documen
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import math
 import secrets
 import threading
 import time
@@ -22,8 +23,10 @@ from knoxhook import wire
 from knoxhook.emulator import egress
 from knoxhook.emulator.certs import CertificateStore
 from knoxhook.emulator.signer import sign_document
-from knoxhook.emulator.state import rfc3339
 from knoxhook.emulator.stats import Stats
+from knoxhook.httpoptions import HttpOptions
+from knoxhook.retry import RetryLater, RetryPolicy, retrying_async
+from knoxhook.timestamps import rfc3339
 
 MAX_RECORDS = 1000  # keep the newest, so a long-running emulator stays small
 _tls: list[Any] = []  # one TLS context per process: building one costs ~40 ms
@@ -57,6 +60,10 @@ async def _post(
     return await client.post(
         last.url, content=body, headers={**headers, **last.headers}, extensions=last.extensions
     )
+
+
+class _NotDelivered(Exception):
+    """An attempt that did not deliver; the delivery record says why."""
 
 
 class DeliveryLog:
@@ -151,38 +158,42 @@ class Deliverer:
             "attempts": 0,
             "latencyMs": None,
             "error": None,
-            "createdAt": rfc3339(self.now()),
+            "createdAt": rfc3339(self.now(), milliseconds=True),
         }
         started = time.perf_counter()
+        # One retry loop (retry.py): retry n waits backoff * 2**(n-1), no cap, no jitter.
+        policy = RetryPolicy(
+            attempts=self.retries + 1, base_delay=self.backoff, max_delay=math.inf, jitter=False
+        )
+
+        async def attempt(number: int) -> None:
+            try:
+                targets = await egress.resolve(url, allow_remote=self.allow_remote)
+            except egress.DeliveryRefused as exc:
+                record["error"] = str(exc)  # nothing was sent; retrying cannot help
+                return
+            record["attempts"] = number
+            self.stats.bump("delivery_attempts")
+            try:
+                response = await _post(client, targets, signed.body, headers)
+            except httpx2.HTTPError as exc:
+                record["httpStatus"] = None
+                record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise RetryLater(_NotDelivered()) from None
+            record["httpStatus"] = response.status_code
+            if 200 <= response.status_code < 300:
+                record["status"] = "delivered"
+                record["error"] = None
+                return
+            record["error"] = f"the receiver answered HTTP {response.status_code}"
+            raise RetryLater(_NotDelivered())
+
         # trust_env=False: no proxy from the environment, so the address checked is the
         # address connected to (egress.py).
-        async with httpx2.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, verify=_tls_context(), trust_env=False
-        ) as client:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
-                try:
-                    targets = await egress.resolve(url, allow_remote=self.allow_remote)
-                except egress.DeliveryRefused as exc:
-                    record["error"] = str(exc)  # nothing was sent; retrying cannot help
-                    break
-                record["attempts"] = attempt + 1
-                self.stats.bump("delivery_attempts")
-                try:
-                    response = await _post(client, targets, signed.body, headers)
-                except httpx2.HTTPError as exc:
-                    record["httpStatus"] = None
-                    record["error"] = (
-                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                    )
-                    continue
-                record["httpStatus"] = response.status_code
-                if 200 <= response.status_code < 300:
-                    record["status"] = "delivered"
-                    record["error"] = None
-                    break
-                record["error"] = f"the receiver answered HTTP {response.status_code}"
+        options = HttpOptions(timeout=self.timeout)
+        async with options.async_client(verify=_tls_context(), trust_env=False) as client:
+            with contextlib.suppress(_NotDelivered):  # the record says why
+                await retrying_async(policy, attempt)
         record["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
         self.stats.bump("deliveries")
         if record["status"] != "delivered":

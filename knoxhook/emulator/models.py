@@ -61,9 +61,7 @@ _URL = re.compile(URL_PATTERN)
 
 def _known_event(name: str) -> str:
     if name not in events.EVENT_NAMES:
-        close = events.closest(name)
-        tail = f"; did you mean {', '.join(close)}?" if close else ""
-        raise PydanticCustomError("UNKNOWN_EVENT", f"unknown event {name[:100]!r}{tail}")
+        raise PydanticCustomError("UNKNOWN_EVENT", events.unknown_events_message([name]))
     return name
 
 

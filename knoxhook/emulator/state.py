@@ -12,7 +12,6 @@ per customer, and the emulator plays a single customer.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sqlite3
@@ -24,6 +23,7 @@ from typing import Any
 
 from knoxhook import wire
 from knoxhook.files import make_private_dirs, prepare_sqlite
+from knoxhook.timestamps import rfc3339
 
 DB_FILE = "emulator.db"
 
@@ -51,11 +51,6 @@ class EventConflict(Exception):
 
 class UnknownSubscription(Exception):
     """No subscription has this id."""
-
-
-def rfc3339(epoch: float) -> str:
-    moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Store:
@@ -149,7 +144,7 @@ class Store:
 
     def create(self, url: str, events: list[str]) -> dict[str, Any]:
         sub_id = secrets.token_hex(12)  # 24 lowercase hex chars, like Knox's examples
-        stamp = rfc3339(self._now())
+        stamp = rfc3339(self._now(), milliseconds=True)
         with self._tx() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM subscriptions").fetchone()
             db.execute(
@@ -168,7 +163,7 @@ class Store:
                 self._claim(db, sub_id, new_events)
             db.execute(
                 "UPDATE subscriptions SET url = ?, events = ?, updated_at = ? WHERE id = ?",
-                (new_url, json.dumps(new_events), rfc3339(self._now()), sub_id),
+                (new_url, json.dumps(new_events), rfc3339(self._now(), milliseconds=True), sub_id),
             )
             return self._get(db, sub_id)
 

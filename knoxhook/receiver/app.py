@@ -69,6 +69,7 @@ from knoxhook.receiver.verdict import (
     status_for,
 )
 from knoxhook.signature import MAX_BODY_BYTES, Reason, VerifiedCallback, verify_callback
+from knoxhook.timestamps import rfc3339
 
 __all__ = [
     "CallbackReceiver",
@@ -100,7 +101,7 @@ class StaticCertificates:
 
 
 def _now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC), milliseconds=True)
 
 
 class CallbackReceiver:

@@ -73,7 +73,7 @@ def test_subscribe_typo_exits_2_naming_closest_without_any_request(
     code, out, err = run(capsys, "subscribe", "--url", CB, "--event", "KDMS_DEVICE_UPLAOD")
     assert code == 2
     assert out == ""
-    assert "unknown event: 'KDMS_DEVICE_UPLAOD' (did you mean KDMS_DEVICE_UPLOAD" in err
+    assert "unknown event 'KDMS_DEVICE_UPLAOD'; did you mean KDMS_DEVICE_UPLOAD" in err
     assert knox.stats()["requests_total"] == 0  # not even a token
 
 

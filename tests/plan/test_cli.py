@@ -195,8 +195,8 @@ def test_bad_file_is_a_usage_error_before_any_request(cli: Cli, knox: EmulatorHa
     r = cli("plan", "--json")
     assert r.code == 2
     assert r.error()["message"] == (
-        "knoxhook.yaml:4: subscription 'a': unknown event: 'KG_DEVICE_LOKED' "
-        "(did you mean KG_DEVICE_LOCKED, KG_DEVICE_UNLOCKED, KG_DEVICE_ENROLLED?)"
+        "knoxhook.yaml:4: subscription 'a': unknown event 'KG_DEVICE_LOKED'"
+        "; did you mean KG_DEVICE_LOCKED, KG_DEVICE_UNLOCKED, KG_DEVICE_ENROLLED?"
     )
     r = cli("plan", "-f", "missing.yaml")
     assert r.code == 2

@@ -59,8 +59,8 @@ def test_an_empty_subscriptions_mapping_means_none(write_file: Callable[[str], P
         (
             "subscriptions:\n  a:\n    url: https://a.example/k\n"
             "    events:\n      - KG_DEVICE_LOCKED\n      - KDMS_DEVICE_UPLAOD\n",
-            ":6: subscription 'a': unknown event: 'KDMS_DEVICE_UPLAOD' "
-            "(did you mean KDMS_DEVICE_UPLOAD",
+            ":6: subscription 'a': unknown event 'KDMS_DEVICE_UPLAOD'"
+            "; did you mean KDMS_DEVICE_UPLOAD",
         ),
         (
             "subscriptions:\n  a:\n    url: https://a.example/k\n    events: [KG_DEVICE_LOCKED]\n"

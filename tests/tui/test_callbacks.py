@@ -73,12 +73,14 @@ def test_callback_appears_live_with_verdict_event_nonce_and_payload(
                 await wait_rows(app, pilot, 3)
                 row = table_rows(app, "cb-table")[2]
                 assert row[1:] == (
-                    "rejected (bad_signature)",
+                    "rejected (malformed_signature_header)",
                     "KG_DEVICE_LOCKED",
                     "1",
                     "forged-1",
                 )
-                assert app.last_message.startswith("callback: rejected (bad_signature)")
+                assert app.last_message.startswith(
+                    "callback: rejected (malformed_signature_header)"
+                )
 
         asyncio.run(scenario())
 
