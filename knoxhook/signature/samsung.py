@@ -32,8 +32,8 @@ refusals: invalid UTF-8, which Jackson partly decodes; UTF-16/32 bodies; a top l
 is not an object, including ``null``, which Jackson maps to the string ``null``; integers
 of more than 4300 digits; nesting deeper than Python's recursion limit).
 
-``parse`` is the single JSON parse the verifier makes of a body: it also reports repeated
-names at any depth and bytes after the value, which the verifier refuses.
+``parse`` (``bodyparse``) is the single JSON parse the verifier makes of a body: it also
+reports repeated names at any depth and bytes after the value, which the verifier refuses.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ import json
 import json.encoder
 import math
 import re
-import threading
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+# re-exported: the verifier and the forms call samsung.parse
+from knoxhook.signature.bodyparse import Parsed as Parsed
+from knoxhook.signature.bodyparse import parse as parse
 from knoxhook.signature.javadouble import double_to_string, double_to_string_jdk
 from knoxhook.signature.javahashmap import order
 
@@ -149,13 +151,20 @@ _C_ENCODE: Final = (
 )
 
 
-def _serialize(document: dict[str, Any], c_encoder: bool, jdk: int = JDK) -> bytes:
-    """``document`` (str keys) in HashMap order, as Jackson prints it, in UTF-8."""
+def _serialize(
+    document: dict[str, Any], c_encoder: bool, jdk: int = JDK, escapes: bool = True
+) -> bytes:
+    """``document`` (str keys) in HashMap order, as Jackson prints it, in UTF-8.
+
+    ``escapes=False``: the JSON text it was parsed from held no "\\", so no string holds a
+    control character or a backslash (raw ones are not JSON), and the C encoder's output
+    cannot hold a "\\u" (a search that costs ~0.3 us on a callback).
+    """
     ordered = {k: document[k] for k in order(tuple(document))}
     if c_encoder and _C_ENCODE is not None:
         chunks = _C_ENCODE(ordered, 0)
         text = chunks[0] if len(chunks) == 1 else "".join(chunks)
-        if "\\u" not in text:
+        if not escapes or "\\u" not in text:
             # "replace": a lone surrogate becomes "?", as Java's String.getBytes(UTF_8) does
             return text.encode("utf-8", "replace")
     out: list[str] = []
@@ -175,88 +184,13 @@ def serialize(document: Mapping[str, Any], *, jdk: int = JDK) -> bytes:
     return _serialize(plain, c_encoder=False, jdk=jdk)
 
 
-class Parsed(NamedTuple):
-    """A body parsed once: the document and what the verifier refuses about it."""
-
-    document: Any  # dicts keep the first position and last value of a repeated name
-    duplicate_name: bool  # some object, at any depth, repeats a name
-    trailing: bool  # non-whitespace bytes follow the JSON value
-    has_float: bool  # some number is a float (Jackson: a Double)
-
-
-class _Repeated(Exception):
-    """An object repeats a name (raised out of the strict parse; not a ValueError)."""
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _Repeated
-    return result
-
-
-def _pairs_last_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(pairs)  # Map.put: the first position, the last value
-
-
-_local = threading.local()  # per thread: whether the current parse met a float
-
-
-def _float_token(text: str) -> float:
-    _local.has_float = True
-    return float(text)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # RFC 8259; Jackson refuses it too
-
-
-_STRICT: Final = json.JSONDecoder(
-    object_pairs_hook=_pairs, parse_float=_float_token, parse_constant=_no_constant
-)
-_LAST_WINS: Final = json.JSONDecoder(
-    object_pairs_hook=_pairs_last_wins, parse_float=_float_token, parse_constant=_no_constant
-)
-_STRICT_SCAN: Final = _STRICT.scan_once  # type: ignore[attr-defined]
-_LAST_WINS_SCAN: Final = _LAST_WINS.scan_once  # type: ignore[attr-defined]
-_WS: Final = " \t\n\r"
-
-
-def parse(body: bytes) -> Parsed | None:
-    """Parse ``body`` as Jackson reads it; None when it does not start with a JSON value.
-
-    One parse, except for a body that repeats a name: the first parse stops there and a
-    second builds the document as Jackson would (for the signature check only; the
-    verifier refuses such bodies).
-    """
-    local = _local
-    local.has_float = False
-    try:
-        text = body.decode("utf-8")
-        if text[:1] == "{":
-            start = 0
-        else:
-            if text.startswith("\ufeff"):  # Jackson skips a UTF-8 BOM
-                text = text[1:]
-            start = len(text) - len(text.lstrip(_WS))
-        duplicate = False
-        try:  # scan_once is what raw_decode calls, without its Python frame
-            document, end = _STRICT_SCAN(text, start)
-        except _Repeated:
-            duplicate = True
-            document, end = _LAST_WINS_SCAN(text, start)
-    except (ValueError, RecursionError, StopIteration):  # + UnicodeDecodeError, no value
-        return None
-    trailing = end != len(text) and bool(text[end:].strip(_WS))
-    return Parsed(document, duplicate, trailing, local.has_float)
-
-
 def reserialize_parsed(parsed: Parsed, *, jdk: int = JDK) -> bytes | None:
     """``reserialize`` of an already parsed body."""
     if type(parsed.document) is not dict:
         return None
     try:
-        return _serialize(parsed.document, c_encoder=not parsed.has_float, jdk=jdk)
+        document, has_float, escapes = parsed.document, parsed.has_float, parsed.has_escape
+        return _serialize(document, c_encoder=not has_float, jdk=jdk, escapes=escapes)
     except RecursionError:
         return None
 

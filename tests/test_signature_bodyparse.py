@@ -1,0 +1,140 @@
+"""The verifier's body parse and its fast paths against the straightforward code, on random
+bodies: ``bodyparse.parse`` against ``reference_parse`` (the parse as it was written before
+the speed work), and ``samsung``'s C-encoder shortcut for bodies without a backslash
+against the Python writer (``samsung._write``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from knoxhook.signature import bodyparse, samsung
+from knoxhook.signature.bodyparse import Parsed
+
+
+def reference_parse(body: bytes) -> Parsed | None:
+    """The straightforward parse: the strict scan always (the code before the fast path)."""
+    local = bodyparse._local
+    local.has_float = False
+    try:
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        start = len(text) - len(text.lstrip(" \t\n\r"))
+        duplicate = False
+        try:
+            document, end = bodyparse._STRICT_SCAN(text, start)
+        except bodyparse._Repeated:
+            duplicate = True
+            document, end = bodyparse._LAST_WINS_SCAN(text, start)
+    except (ValueError, RecursionError, StopIteration):
+        return None
+    trailing = end != len(text) and bool(text[end:].strip(" \t\n\r"))
+    return Parsed(document, duplicate, trailing, local.has_float, "\\" in text)
+
+
+# JSON texts built token by token, so that names repeat (also through escapes: "\u0061" is
+# "a"), strings hold colons (raw and escaped), and whitespace, floats, NaN, trailing bytes
+# and a BOM appear.
+_names = st.sampled_from(['"a"', '"b"', '"\\u0061"', '":"', '"a:b"', '"\\u003a"', '""'])
+_ws = st.sampled_from(["", " ", "\n  ", "\t"])
+_scalars = st.sampled_from(
+    ["1", "-0", "1.5", "1e400", "2E-3", "true", "null", '"x"', '"12:30"', '"\\u003a"',
+     '"\\\\u"', '"\\u0007"', '"\\/"', '"\u2028"', "NaN", '"é"']
+)  # fmt: skip
+
+
+def _array(items: list[str], ws: str) -> str:
+    return "[" + f",{ws}".join(items) + "]"
+
+
+def _object(members: list[tuple[str, str]], ws: str) -> str:
+    return "{" + ",".join(f"{ws}{k}{ws}:{ws}{v}" for k, v in members) + ws + "}"
+
+
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.builds(_array, st.lists(inner, max_size=4), _ws)
+        | st.builds(_object, st.lists(st.tuples(_names, inner), max_size=5), _ws)
+    ),
+    max_leaves=16,
+)
+_bodies = st.builds(
+    lambda bom, lead, value, tail: (bom + lead + value + tail).encode(),
+    st.sampled_from(["", "\ufeff"]),
+    _ws,
+    _values,
+    st.sampled_from(["", "\n", " x", ' {"a":1}', ":"]),
+)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_bodies)
+def test_parse_agrees_with_the_strict_scan_on_random_bodies(body: bytes) -> None:
+    expected = reference_parse(body)
+    got = bodyparse.parse(body)
+    assert got == expected
+    if got is None:
+        return
+    assert _types(got.document) == _types(expected.document)  # type: ignore[union-attr]
+    if type(got.document) is dict and not got.has_float:  # the C-encoder shortcut applies
+        assert samsung.reserialize_parsed(got) == _written(got.document)
+
+
+def _written(document: dict[str, Any]) -> bytes:
+    """Jackson's bytes by the straightforward Python writer (no C encoder, no shortcut)."""
+    out: list[str] = []
+    samsung._write({k: document[k] for k in samsung.order(tuple(document))}, out)
+    return "".join(out).encode("utf-8", "replace")
+
+
+def _types(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: _types(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_types(v) for v in value]
+    return type(value), value
+
+
+def test_known_cases() -> None:
+    cases = {
+        b'{"a":1,"a":2}': (True, {"a": 2}),
+        b'{"a":{"b":1,"\\u0062":2}}': (True, {"a": {"b": 2}}),
+        b'[{"a":1},{"a":1}]': (False, [{"a": 1}, {"a": 1}]),
+        b'{"t":"12:30","a":1,"a":":"}': (True, {"t": "12:30", "a": ":"}),
+        b'{"t":"12:30"}': (False, {"t": "12:30"}),
+        b'{"a":[{"b":{"c":1,"c":1}}]}': (True, {"a": [{"b": {"c": 1}}]}),
+    }
+    for body, (duplicate, document) in cases.items():
+        parsed = bodyparse.parse(body)
+        assert parsed is not None
+        assert (parsed.duplicate_name, parsed.document) == (duplicate, document), body
+
+
+_documents = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+        max_leaves=10,
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(document=_documents, indent=st.sampled_from([None, 1]), ascii_only=st.booleans())
+def test_the_c_encoder_shortcut_prints_what_the_python_writer_prints(
+    document: dict[str, Any], indent: int | None, ascii_only: bool
+) -> None:
+    body = json.dumps(document, indent=indent, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+    parsed = bodyparse.parse(body)
+    if parsed is None:  # a lone surrogate written raw is not UTF-8
+        return
+    assert samsung.reserialize_parsed(parsed) == _written(parsed.document)
