@@ -17,36 +17,31 @@ form field ``token``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knoxhook.config import Settings
-from knoxhook.errors import (
-    AuthenticationError,
-    KnoxhookError,
-    NotConfiguredError,
-    TransportError,
-    UsageError,
-)
+from knoxhook.errors import AuthenticationError, NotConfiguredError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
 from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
 from knoxhook.tokencache import Token as Token  # re-exported
 from knoxhook.tokencache import cache_path as cache_path  # re-exported
-from knoxhook.tokencache import prepare_dir, write_cached
 from knoxhook.tokencache import read_cached as read_cached  # re-exported
+from knoxhook.tokensource import CachedTokenSource
 
 if TYPE_CHECKING:
     import httpx2
 
 
-class TokenManager:
+class TokenManager(CachedTokenSource):
     """Tokens for one profile. ``secret`` is a string, or None to resolve it lazily
     (``credentials.resolve_secret``) only when a token must be fetched. ``http`` is how
     its requests are made (transport, retry policy, sleep, trace, timeout): the caller
-    injects the same ``HttpOptions`` into the ``KnoxClient`` that uses these tokens."""
+    injects the same ``HttpOptions`` into the ``KnoxClient`` that uses these tokens. The
+    cache, lock and renewal logic is ``CachedTokenSource``'s."""
 
     def __init__(
         self,
@@ -58,81 +53,18 @@ class TokenManager:
         margin: float = 60.0,
         lock_timeout: float = 60.0,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, http=http, now=now, margin=margin, lock_timeout=lock_timeout)
         self._secret = secret
-        self.http = http if http is not None else HttpOptions.for_settings(settings)
-        self._now = now
-        self.margin = margin
-        self._lock_timeout = lock_timeout
-        self.fetches = 0  # network fetches made by this manager (tests, benchmarks)
 
-    # --- reading ------------------------------------------------------------------------
-    def cached(self) -> Token | None:
-        """A fresh cached token, or None."""
-        token = read_cached(self.settings)
-        if token and token.is_fresh(self._now(), self.margin):
-            return token
-        return None
-
-    def get(self) -> Token:
-        """A valid token: the cached one, else one fetched under the lock."""
-        return self.cached() or self.renew(rejected=None)
-
-    def renew(self, rejected: str | None) -> Token:
-        """A token other than ``rejected``: under the lock, use one another process just
-        cached, else fetch. Called with the rejected token after a 401."""
-        with self._lock():
-            stored = read_cached(self.settings)
-            if stored and rejected and stored.access_token == rejected:
-                self.invalidate()  # refused: never reuse it, even if the fetch fails
-            token = self.cached()
-            if token and token.access_token != rejected:
-                return token
-            return self.refresh(locked=True)
-
-    def refresh(self, *, locked: bool = False) -> Token:
-        """Fetch a new token now and cache it (``auth login`` uses this to prove creds)."""
-        if not locked:
-            with self._lock():
-                return self.refresh(locked=True)
-        token = self._fetch()
-        write_cached(self.settings, token)
-        return token
+    def _cache_path(self) -> Path:
+        return cache_path(self.settings)
 
     def known_secrets(self) -> list[str | None]:
         """The secret (if resolved) and the cached token: what a trace must never show."""
-        token = read_cached(self.settings)
+        token = self._read_cached()
         return [self._secret, token.access_token if token else None]
 
-    def invalidate(self) -> None:
-        """Forget the cached token (after Knox refused it)."""
-        cache_path(self.settings).unlink(missing_ok=True)
-
     # --- network ------------------------------------------------------------------------
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
-        path = cache_path(self.settings)
-        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
-        lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout as exc:  # first: filelock's Timeout is an OSError too
-            raise KnoxhookError(
-                f"timed out waiting for the token lock {lock.lock_file}",
-                hint="another knoxhook process is fetching a token; try again",
-            ) from exc
-        except OSError as exc:  # e.g. a cache directory we may not write to
-            raise UsageError(
-                f"cannot lock the token cache {lock.lock_file}: {exc.strerror or exc}",
-                hint="check it, or point KNOXHOOK_CACHE_DIR elsewhere",
-            ) from exc
-        try:
-            yield
-        finally:
-            lock.release()
-
     def _secret_value(self) -> str:
         if self._secret is None:
             from knoxhook.credentials import resolve_secret

@@ -42,7 +42,3 @@ def read_cached(settings: Settings) -> Token | None:
     """The cached signed token (fresh or not); None when missing, unreadable or not to
     be trusted (``tokencache.read_cached``'s checks: a link, someone else's file...)."""
     return tokencache.read_cached(settings, cache_path(settings))
-
-
-def write_cached(settings: Settings, token: Token) -> None:
-    tokencache.write_cached(settings, token, cache_path(settings))

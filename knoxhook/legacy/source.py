@@ -19,18 +19,19 @@ lifetime) before it expires. The keys and the identifier are resolved
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knoxhook import wire
 from knoxhook.config import Settings
-from knoxhook.errors import AuthenticationError, KnoxhookError, TransportError, UsageError
+from knoxhook.errors import AuthenticationError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
-from knoxhook.legacy.cache import cache_path, read_cached, write_cached
+from knoxhook.legacy.cache import cache_path
 from knoxhook.retry import RETRY_STATUSES, parse_retry_after
-from knoxhook.tokencache import Token, prepare_dir
+from knoxhook.tokencache import Token
+from knoxhook.tokensource import CachedTokenSource
 
 if TYPE_CHECKING:
     import httpx2
@@ -40,10 +41,11 @@ if TYPE_CHECKING:
 LOGIN_HINT = "run `knoxhook auth login --keys keys.json` (the Client Identifier from stdin)"
 
 
-class LegacyTokenManager:
+class LegacyTokenManager(CachedTokenSource):
     """Signed access tokens for one legacy profile. ``credentials`` None: resolved lazily
     (``legacy.store.resolve``) only when a fetch is needed. ``http`` as ``TokenManager``'s:
-    the same ``HttpOptions`` the ``KnoxClient`` using these tokens has."""
+    the same ``HttpOptions`` the ``KnoxClient`` using these tokens has. The cache, lock and
+    renewal logic is ``CachedTokenSource``'s; ``fetches`` counts accesstoken requests."""
 
     scheme = "legacy"
     header = wire.H_API_TOKEN
@@ -64,94 +66,32 @@ class LegacyTokenManager:
                 f"the access token validity must be {wire.LEGACY_VALIDITY_MIN} to "
                 f"{wire.LEGACY_VALIDITY_MAX} minutes, not {validity}"
             )
-        self.settings = settings
+        super().__init__(settings, http=http, now=now, margin=margin, lock_timeout=lock_timeout)
         self.validity = validity
         self._credentials = credentials
-        self.http = http if http is not None else HttpOptions.for_settings(settings)
-        self._now = now
-        self.margin = margin
-        self._lock_timeout = lock_timeout
         self._seen: list[str] = []  # this process's JWTs and access token: never traced
-        self.fetches = 0  # accesstoken requests made by this manager (tests, benchmarks)
 
     @property
     def url(self) -> str:
         return self.settings.base_url + wire.LEGACY_ACCESS_TOKEN_PATH
 
-    # --- reading ------------------------------------------------------------------------
-    def cached(self) -> Token | None:
-        """A fresh cached token, or None."""
-        token = read_cached(self.settings)
-        if token and token.is_fresh(self._now(), self.margin):
-            return token
-        return None
-
-    def get(self) -> Token:
-        """A valid token: the cached one, else one fetched under the lock."""
-        return self.cached() or self.renew(rejected=None)
-
-    def renew(self, rejected: str | None) -> Token:
-        """A token other than ``rejected``: one another process just cached, else fetch."""
-        with self._lock():
-            stored = read_cached(self.settings)
-            if stored and rejected and stored.access_token == rejected:
-                self.invalidate()  # refused: never reuse it, even if the fetch fails
-            token = self.cached()
-            if token and token.access_token != rejected:
-                return token
-            return self.refresh(locked=True)
-
-    def refresh(self, *, locked: bool = False) -> Token:
-        """Fetch a new token now and cache it (``auth login`` uses this to prove the keys)."""
-        if not locked:
-            with self._lock():
-                return self.refresh(locked=True)
-        token = self._fetch()
-        write_cached(self.settings, token)
-        return token
+    def _cache_path(self) -> Path:
+        return cache_path(self.settings)
 
     def known_secrets(self) -> list[str | None]:
         """What a trace or message must never show: the identifier, the JWTs, the tokens."""
-        token = read_cached(self.settings)
+        token = self._read_cached()
         identifier = self._credentials.identifier if self._credentials else None
         return [identifier, *self._seen, token.access_token if token else None]
-
-    def invalidate(self) -> None:
-        """Forget the cached token (after Knox refused it)."""
-        cache_path(self.settings).unlink(missing_ok=True)
 
     def revoke(self) -> bool:
         """Legacy access tokens have no revoke endpoint [doc: none is documented]: forget
         the cached one. True when there was one."""
-        had = read_cached(self.settings) is not None
+        had = self._read_cached() is not None
         self.invalidate()
         return had
 
     # --- network ------------------------------------------------------------------------
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
-        path = cache_path(self.settings)
-        prepare_dir(self.settings)  # an untrusted (planted) tokens dir is replaced first
-        lock = FileLock(path.with_suffix(".lock"), timeout=self._lock_timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout as exc:  # first: filelock's Timeout is an OSError too
-            raise KnoxhookError(
-                f"timed out waiting for the token lock {lock.lock_file}",
-                hint="another knoxhook process is fetching a token; try again",
-            ) from exc
-        except OSError as exc:
-            raise UsageError(
-                f"cannot lock the token cache {lock.lock_file}: {exc.strerror or exc}",
-                hint="check it, or point KNOXHOOK_CACHE_DIR elsewhere",
-            ) from exc
-        try:
-            yield
-        finally:
-            lock.release()
-
     def credentials(self) -> LegacyCredentials:
         if self._credentials is None:
             from knoxhook.legacy.store import resolve
