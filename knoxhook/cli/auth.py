@@ -41,25 +41,15 @@ _SAVED_KEYS = ("base_url", "token_url", "client_id", "scope", "tenant_id")
 
 def _read_secret(from_stdin: bool) -> str:
     """--client-secret-stdin, else the env var, else a hidden prompt on a TTY."""
-    if from_stdin:
-        secret = sys.stdin.readline().rstrip("\r\n")
-        if not secret:
-            raise UsageError(
-                "--client-secret-stdin: nothing was read from standard input",
-                hint='pipe the secret in: printf %s "$KNOX_SECRET" | knoxhook auth login '
-                "--client-id ID --client-secret-stdin",
-            )
-        return secret
-    if os.environ.get(ENV_SECRET):
-        return os.environ[ENV_SECRET]
-    if context.current().may_prompt:
-        secret = str(typer.prompt("Client secret", hide_input=True, err=True)).strip()
-        if secret:
-            return secret
-    raise UsageError(
-        "no client secret given",
-        hint=f"pipe it to --client-secret-stdin, set {ENV_SECRET}, or run on a terminal "
-        "to be prompted (the secret is never accepted as a plain argument)",
+    return checks.read_secret_value(
+        "client secret",
+        flag="--client-secret-stdin",
+        env=ENV_SECRET,
+        from_stdin=from_stdin,
+        pipe_hint='pipe the secret in: printf %s "$KNOX_SECRET" | knoxhook auth login '
+        "--client-id ID --client-secret-stdin",
+        never="the secret is never accepted as a plain argument",
+        strip=False,
     )
 
 

@@ -6,6 +6,8 @@ shell instead of an "unexpected error" deep in the HTTP layer.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -49,3 +51,43 @@ def check_urls(resolved: Settings) -> Settings:
     from knoxhook.validation import validate_knox_urls
 
     return validate_knox_urls(resolved, warn=warn)
+
+
+def read_secret_value(
+    name: str,
+    *,
+    flag: str,
+    env: str,
+    from_stdin: bool,
+    pipe_hint: str,
+    never: str = "it is never accepted as a plain argument",
+    strip: bool = True,
+) -> str:
+    """A secret for ``auth login``: one line of stdin with ``flag``, else the ``env``
+    variable, else a hidden prompt on a terminal; else a usage error. Never from argv.
+    ``strip`` False keeps a client secret's spaces: only the line end is cut from stdin
+    and the variable is used as it is."""
+    from knoxhook.cli.context import current
+
+    if from_stdin:
+        line = sys.stdin.readline()
+        value = line.strip() if strip else line.rstrip("\r\n")
+        if not value:
+            raise UsageError(f"{flag}: nothing was read from standard input", hint=pipe_hint)
+        return value
+    from_env = os.environ.get(env, "")
+    if strip:
+        from_env = from_env.strip()
+    if from_env:
+        return from_env
+    if current().may_prompt:
+        import typer
+
+        label = name[:1].upper() + name[1:]
+        entered = str(typer.prompt(label, hide_input=True, err=True)).strip()
+        if entered:
+            return entered
+    raise UsageError(
+        f"no {name} given",
+        hint=f"pipe it to {flag}, set {env}, or run on a terminal to be prompted ({never})",
+    )

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from knoxhook.cli import common
+from knoxhook.cli import checks, common
 from knoxhook.errors import AuthenticationError, TransportError, UsageError
 from knoxhook.timestamps import rfc3339
 
@@ -33,27 +33,13 @@ def wants_legacy(keys: Path | None, client_id: str | None) -> bool:
 
 def read_identifier(from_stdin: bool) -> str:
     """--client-identifier-stdin, else the env var, else a hidden prompt on a TTY."""
-    if from_stdin:
-        identifier = sys.stdin.readline().strip()
-        if not identifier:
-            raise UsageError(
-                "--client-identifier-stdin: nothing was read from standard input",
-                hint='pipe it in: printf %s "$KNOX_CLIENT_IDENTIFIER" | knoxhook auth login '
-                "--keys keys.json --client-identifier-stdin",
-            )
-        return identifier
-    if os.environ.get(ENV_IDENTIFIER, "").strip():
-        return os.environ[ENV_IDENTIFIER].strip()
-    if common.is_interactive():
-        import typer
-
-        entered = str(typer.prompt("Client Identifier", hide_input=True, err=True)).strip()
-        if entered:
-            return entered
-    raise UsageError(
-        "no Client Identifier given",
-        hint=f"pipe it to --client-identifier-stdin, set {ENV_IDENTIFIER}, or run on a "
-        "terminal to be prompted (it is never accepted as a plain argument)",
+    return checks.read_secret_value(
+        "Client Identifier",
+        flag="--client-identifier-stdin",
+        env=ENV_IDENTIFIER,
+        from_stdin=from_stdin,
+        pipe_hint='pipe it in: printf %s "$KNOX_CLIENT_IDENTIFIER" | knoxhook auth login '
+        "--keys keys.json --client-identifier-stdin",
     )
 
 

@@ -295,7 +295,7 @@ def test_login_on_a_tty_prompts_for_the_identifier_with_hidden_input(
 ) -> None:
     import typer
 
-    from knoxhook.cli import common
+    from knoxhook.cli import context
 
     asked: list[tuple[str, bool]] = []
 
@@ -303,7 +303,7 @@ def test_login_on_a_tty_prompts_for_the_identifier_with_hidden_input(
         asked.append((text, hide_input))
         return IDENTIFIER
 
-    monkeypatch.setattr(common, "is_interactive", lambda: True)
+    monkeypatch.setattr(context.Invocation, "may_prompt", property(lambda self: True))
     monkeypatch.setattr(typer, "prompt", prompt)
     r = cli("auth", "login", "--keys", str(keys_file()), "--base-url", legacy_emulator.base_url)
     assert r.code == 0, r.err
