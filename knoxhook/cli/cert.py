@@ -133,24 +133,9 @@ def show(
       knoxhook cert show --file samsung-knox-validation-certificate-2024.pem --json
     """
     from knoxhook import certs
-    from knoxhook.errors import NotConfiguredError, UsageError
 
     fmt = context.output_format(json_output, output)
-    if file is not None:
-        try:
-            pem = file.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
-        source = str(file)
-    else:
-        settings = clients.settings()
-        stored = certs.read_stored(settings)
-        if stored is None:
-            raise NotConfiguredError(
-                f"no certificate stored for {settings.base_url}",
-                hint="run `knoxhook cert fetch`",
-            )
-        pem, source = stored, str(certs.stored_path(settings))
+    pem, source = cert_check.read_pem(file)
     found = certs.load_certificates(pem)
     display.verbose(f"{source}: {len(found)} certificate(s)")
     if len(found) > 1:

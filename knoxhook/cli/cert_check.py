@@ -64,32 +64,21 @@ def check(
       knoxhook cert check --remote --min-days 30
     """
     from knoxhook import certcheck, certs
-    from knoxhook.errors import NotConfiguredError, UsageError
+    from knoxhook.errors import UsageError
 
     fmt = context.output_format(json_output, output)
     pins = [certcheck.parse_pin(p) for p in expect_pin or ()]  # before any request
     if file is not None and remote:
         raise UsageError("--file and --remote are exclusive", hint="give one of them")
-    if file is not None:
-        try:
-            pem = file.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
-        source = str(file)
-    elif remote:
+    if remote:
         settings = clients.settings()
         with clients.knox_client() as client:
             pem = certs.download(client)
         source = settings.base_url
     else:
-        settings = clients.settings()
-        stored = certs.read_stored(settings)
-        if stored is None:
-            raise NotConfiguredError(
-                f"no certificate stored for {settings.base_url}",
-                hint="run `knoxhook cert fetch` (or check what Knox serves: --remote)",
-            )
-        pem, source = stored, str(certs.stored_path(settings))
+        pem, source = read_pem(
+            file, hint="run `knoxhook cert fetch` (or check what Knox serves: --remote)"
+        )
     result = certcheck.check(certs.inspect_pem(pem), min_days=min_days, pins=pins)
     display.emit(result.to_json(source), fmt=fmt)
     error = result.error()
@@ -100,3 +89,21 @@ def check(
             f"ok: valid for {result.info.days_left} more days"
             + (", the expected public key" if pins else "")
         )
+
+
+def read_pem(file: Path | None, *, hint: str = "run `knoxhook cert fetch`") -> tuple[bytes, str]:
+    """The certificate PEM of ``--file``, else the stored one, and where it came from
+    (``cert show`` and ``cert check``); a usage error or "not configured" with ``hint``."""
+    from knoxhook import certs
+    from knoxhook.errors import NotConfiguredError, UsageError
+
+    if file is not None:
+        try:
+            return file.read_bytes(), str(file)
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    settings = clients.settings()
+    stored = certs.read_stored(settings)
+    if stored is None:
+        raise NotConfiguredError(f"no certificate stored for {settings.base_url}", hint=hint)
+    return stored, str(certs.stored_path(settings))

@@ -365,6 +365,33 @@ def test_kill_9_mid_stream_then_restart_accepts_no_replay(
 # --- production receiver (issue 13) ----------------------------------------------------------
 
 
+def _send_to_replicas(
+    replicas: tuple[Listener, Listener],
+    plan: list[list[tuple[str, bytes, dict[str, str], int]]],
+    *,
+    join_timeout: float,
+) -> list[tuple[str, str, int, int]]:
+    """Send each thread's items of ``plan``, alternating replicas (so a replay goes to the
+    other one); (kind, nonce, expected, status) per callback."""
+    results: list[tuple[str, str, int, int]] = []
+    lock = threading.Lock()
+
+    def client(t: int, items: list[tuple[str, bytes, dict[str, str], int]]) -> None:
+        with httpx2.Client(timeout=30) as http:
+            for i, (kind, body, headers, expected) in enumerate(items):
+                url = replicas[(i + t) % 2].url
+                status = http.post(url, content=body, headers=headers).status_code
+                with lock:
+                    results.append((kind, headers["x-knox-nonce"], expected, status))
+
+    workers = [threading.Thread(target=client, args=(t, items)) for t, items in enumerate(plan)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=join_timeout)
+    return results
+
+
 def test_two_listeners_on_one_nonce_db_never_accept_a_callback_twice(
     tmp_path: Path, knox: Signer, cert_file: Path
 ) -> None:
@@ -374,22 +401,7 @@ def test_two_listeners_on_one_nonce_db_never_accept_a_callback_twice(
     one = Listener(*common, "--record", str(tmp_path / "1.ndjson"))
     two = Listener(*common, "--record", str(tmp_path / "2.ndjson"))
     plan = _plan(knox, 1200, seed=11)
-    results: list[tuple[str, str, int, int]] = []
-    lock = threading.Lock()
-
-    def client(t: int, items: list[tuple[str, bytes, dict[str, str], int]]) -> None:
-        with httpx2.Client(timeout=30) as http:
-            for i, (kind, body, headers, expected) in enumerate(items):
-                url = (one, two)[(i + t) % 2].url  # a replay goes to the other replica
-                status = http.post(url, content=body, headers=headers).status_code
-                with lock:
-                    results.append((kind, headers["x-knox-nonce"], expected, status))
-
-    workers = [threading.Thread(target=client, args=(t, items)) for t, items in enumerate(plan)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=300)
+    results = _send_to_replicas((one, two), plan, join_timeout=300)
     assert one.stop() == 0
     assert two.stop() == 0
     assert len(results) == 1200

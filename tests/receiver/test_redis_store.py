@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from knoxhook.receiver.nonces import Outcome, StoreUnavailableError
 from knoxhook.receiver.recorder import read_records
 from knoxhook.receiver.redis_store import RedisNonceStore, redacted
-from tests.cli.test_listen import Listener, _plan
+from tests.cli.test_listen import Listener, _plan, _send_to_replicas
 from tests.external import require_program
 from tests.receiver.signing import Signer
 
@@ -232,22 +231,7 @@ def test_two_listeners_on_one_redis_never_accept_a_replay_nor_refuse_a_valid_one
     one = Listener(*common, "--record", str(tmp_path / "1.ndjson"))
     two = Listener(*common, "--record", str(tmp_path / "2.ndjson"))
     plan = _plan(knox, 400, seed=13)
-    results: list[tuple[str, str, int, int]] = []
-    lock = threading.Lock()
-
-    def client(t: int, items: list[tuple[str, bytes, dict[str, str], int]]) -> None:
-        with httpx2.Client(timeout=30) as http:
-            for i, (kind, body, headers, expected) in enumerate(items):
-                url = (one, two)[(i + t) % 2].url  # a replay goes to either replica
-                status = http.post(url, content=body, headers=headers).status_code
-                with lock:
-                    results.append((kind, headers["x-knox-nonce"], expected, status))
-
-    workers = [threading.Thread(target=client, args=(t, items)) for t, items in enumerate(plan)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
+    results = _send_to_replicas((one, two), plan, join_timeout=120)
     assert one.stop() == 0
     assert two.stop() == 0
     assert len(results) == 400
