@@ -31,9 +31,9 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from knoxhook.errors import ExitCode, KnoxhookError
+from knoxhook.httptrace import redact_url
 
 if TYPE_CHECKING:
     from knoxhook.config import Settings
@@ -88,15 +88,6 @@ class Report:
 
 def _fail(name: str, exc: KnoxhookError) -> Check:
     return Check(name, Status.FAIL, exc.message, exc.hint, exc.exit_code)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of ``user:pass@`` replaced (a probe result is displayed)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def run(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import httpx2
@@ -35,6 +35,23 @@ SECRET_FIELDS: Final = frozenset(
 )
 
 Trace = Callable[[str], None]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of ``user:pass@`` replaced by ``***``: for every place a
+    URL is displayed or logged (a callback URL, a Redis URL, a probe result)."""
+    try:
+        parts = urlsplit(url)
+        password, port = parts.password, parts.port
+    except ValueError:  # not a URL we can take apart: show it only up to its userinfo
+        return url.rpartition("@")[2] if "@" in url else url
+    if password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:{REDACTED}@{host}" + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -31,8 +31,9 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from knoxhook.httptrace import redact_url as redacted
 from knoxhook.receiver.nonces import CLAIM_TTL, DEFAULT_WINDOW, Claim, Outcome, keys_for
 from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
 
@@ -70,16 +71,6 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _redis_key(key: str) -> str:
