@@ -179,14 +179,14 @@ def _redis_store(url: str, window: float) -> Any:
     from urllib.parse import urlsplit
 
     from knoxhook.errors import UsageError
+    from knoxhook.httptrace import redact_url
     from knoxhook.receiver.redis_store import (
         SCHEMES,
         RedisNonceStore,
         StoreUnavailableError,
-        redacted,
     )
 
-    shown = redacted(url)
+    shown = redact_url(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

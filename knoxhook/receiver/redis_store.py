@@ -33,7 +33,7 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from knoxhook.httptrace import redact_url as redacted
+from knoxhook.httptrace import redact_url
 from knoxhook.receiver.nonces import CLAIM_TTL, DEFAULT_WINDOW, Claim, Outcome, keys_for
 from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
 
@@ -94,7 +94,7 @@ class RedisNonceStore:
         from redis.retry import Retry
 
         if urlsplit(url).scheme not in SCHEMES:
-            raise ValueError(f"not a redis:// or rediss:// URL: {redacted(url)}")
+            raise ValueError(f"not a redis:// or rediss:// URL: {redact_url(url)}")
         self.url = url
         self.window = window_seconds
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
@@ -119,7 +119,7 @@ class RedisNonceStore:
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         return StoreUnavailableError(
-            f"the replay store {redacted(self.url)} is unavailable: {exc}",
+            f"the replay store {redact_url(self.url)} is unavailable: {exc}",
             hint="is Redis running and reachable? Knox's resend will be accepted once it is",
         )
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from knoxhook.httptrace import redact_url as redacted
 from knoxhook.receiver.nonces import Outcome, StoreUnavailableError
 from knoxhook.receiver.recorder import read_records
-from knoxhook.receiver.redis_store import RedisNonceStore, redacted
+from knoxhook.receiver.redis_store import RedisNonceStore
 from tests.cli.test_listen import Listener, _plan, _send_to_replicas
 from tests.external import require_program
 from tests.receiver.signing import Signer
