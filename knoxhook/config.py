@@ -13,6 +13,11 @@ Resolution, highest first (``load_settings``):
 ``KNOXHOOK_ALLOW_HTTP=1`` or the profile's ``allow_http = true`` says so; it is never
 inferred from the URL.
 
+``timeout`` (seconds for each connect/read/write of every request) is the global
+``--timeout`` flag, else ``KNOXHOOK_TIMEOUT``, else the profile's ``timeout`` (a TOML
+number), else the command's default (30 s; longer where a command waits on purpose).
+Each must be a positive, finite number of seconds (``parse_timeout``), else exit 2.
+
 The profile is ``--profile``, else ``KNOXHOOK_PROFILE``, else ``default_profile`` in
 ``config.toml``, else ``default``. Directories: ``KNOXHOOK_CONFIG_DIR`` /
 ``KNOXHOOK_CACHE_DIR``, else the platform's (platformdirs). The client secret is NOT a
@@ -52,6 +57,9 @@ ENV_VARS: Final[dict[str, str]] = {
 PROFILE_KEYS: Final = (*ENV_VARS, "secret_store", "region")
 ALLOW_HTTP_ENV: Final = "KNOXHOOK_ALLOW_HTTP"
 ALLOW_HTTP_KEY: Final = "allow_http"  # a TOML boolean in the profile's table
+TIMEOUT_ENV: Final = "KNOXHOOK_TIMEOUT"
+TIMEOUT_KEY: Final = "timeout"  # a TOML number in the profile's table
+DEFAULT_TIMEOUT: Final = 30.0
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 
@@ -92,6 +100,7 @@ class Settings:
     api_version: str | None = None  # legacy: where KWN lives, wire.LEGACY_API_VERSIONS
     region: str | None = None  # legacy: the portal region the host came from (us, eu)
     allow_http: bool = False  # plain http:// to a remote host explicitly allowed
+    timeout: float | None = None  # seconds: --timeout > env > profile; None: the default
 
     @property
     def kwn_prefix(self) -> str:
@@ -105,7 +114,8 @@ class Settings:
         ``base_url in profile 'x' (config.toml)``, or ``base_url`` (the default)."""
         source = (self.sources or {}).get(key, "")
         flag = "--" + key.replace("_", "-")
-        env = ALLOW_HTTP_ENV if key == ALLOW_HTTP_KEY else ENV_VARS.get(key, key)
+        env = {ALLOW_HTTP_KEY: ALLOW_HTTP_ENV, TIMEOUT_KEY: TIMEOUT_ENV}.get(key)
+        env = env or ENV_VARS.get(key, key)
         return {
             "flag": flag,
             "env": env,
@@ -177,15 +187,59 @@ def _allow_http(
     return True, "profile"
 
 
+def parse_timeout(value: object, where: str) -> float:
+    """Seconds from ``--timeout``, ``KNOXHOOK_TIMEOUT`` or a profile's ``timeout``
+    (``where`` names it); a usage error unless a positive, finite number. 0 would mean
+    "no time at all" to httpx2 and a negative or NaN one nothing sensible."""
+    import math
+
+    seconds = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(
+            f"{where} {value!r} is not a positive number of seconds",
+            hint="e.g. --timeout 10 (or KNOXHOOK_TIMEOUT=10, or timeout = 10 in the profile)",
+        )
+    return seconds
+
+
+def _timeout(
+    flag: float | None, env: Mapping[str, str], table: Mapping[str, Any], where: str
+) -> tuple[float | None, str]:
+    """(seconds, source): the flag (checked by the CLI), else the env, else the profile."""
+    if flag is not None:
+        return flag, "flag"
+    raw = env.get(TIMEOUT_ENV)
+    if raw:
+        return parse_timeout(raw, TIMEOUT_ENV), "env"
+    value = table.get(TIMEOUT_KEY)
+    if value is None:
+        return None, "default"
+    if isinstance(value, str):  # a quoted number: say how TOML writes one
+        raise UsageError(
+            f"{TIMEOUT_KEY} in {where} must be a number, not the string {value!r}",
+            hint=f"write {TIMEOUT_KEY} = 10 (a TOML number, no quotes)",
+        )
+    return parse_timeout(value, f"{TIMEOUT_KEY} in {where}"), "profile"
+
+
 def load_settings(
     profile: str | None = None,
     overrides: Mapping[str, str | None] | None = None,
     env: Mapping[str, str] | None = None,
     *,
     allow_http: bool = False,
+    timeout: float | None = None,
 ) -> Settings:
-    """Resolve settings: flag (``overrides``, ``allow_http``) > env > profile > default
-    (module docstring). ``allow_http`` is the ``--allow-http`` flag: True when given."""
+    """Resolve settings: flag (``overrides``, ``allow_http``, ``timeout``) > env >
+    profile > default (module docstring). ``allow_http`` is the ``--allow-http`` flag:
+    True when given; ``timeout`` the ``--timeout`` flag's seconds (None: not given)."""
     env = os.environ if env is None else env
     overrides = overrides or {}
     cdir, kdir = config_dir(env), cache_dir(env)
@@ -223,9 +277,9 @@ def load_settings(
     token_url = values["token_url"] or base_url + wire.TOKEN_PATH
     if values["token_url"] is None and sources["base_url"] != "default":
         sources["token_url"] = sources["base_url"]
-    allowed, sources[ALLOW_HTTP_KEY] = _allow_http(
-        allow_http, env, table, f"profile {name!r} ({cdir / CONFIG_FILE})"
-    )
+    where = f"profile {name!r} ({cdir / CONFIG_FILE})"
+    allowed, sources[ALLOW_HTTP_KEY] = _allow_http(allow_http, env, table, where)
+    seconds, sources[TIMEOUT_KEY] = _timeout(timeout, env, table, where)
     return Settings(
         profile=name,
         base_url=base_url,
@@ -241,6 +295,7 @@ def load_settings(
         api_version=api_version,
         region=values["region"],
         allow_http=allowed,
+        timeout=seconds,
     )
 
 

@@ -82,7 +82,10 @@ class TokenManager(CachedTokenSource):
         secret = self._secret_value()
         client_id = settings.client_id
         token = retrying(
-            self.http.retry, lambda _: self._fetch_once(client_id, secret), sleep=self.http.sleep
+            self.http.retry,
+            lambda _: self._fetch_once(client_id, secret),
+            sleep=self.http.sleep,
+            what=f"POST {settings.token_url}",
         )
         self.fetches += 1
         return token
@@ -95,9 +98,11 @@ class TokenManager(CachedTokenSource):
             TransportError(
                 f"could not get a token from {self.settings.token_url}: {reason}",
                 status=status,
-                hint="Knox or the network is having trouble; try again later",
+                hint="Knox or the network is having trouble; try again later"
+                + (", or allow more time with --timeout SECONDS" if "timed out" in reason else ""),
             ),
             retry_after,
+            reason=str(status) if status else reason,
         )
 
     def _fetch_once(self, client_id: str, secret: str) -> Token:
@@ -105,7 +110,7 @@ class TokenManager(CachedTokenSource):
         from authlib.common.errors import AuthlibBaseError
         from authlib.integrations.httpx_client import OAuth2Client
 
-        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT, failure
 
         settings = self.settings
         started = self._now()
@@ -121,9 +126,10 @@ class TokenManager(CachedTokenSource):
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
         except NOT_SENT as exc:
-            raise self._retry_later(f"cannot connect ({type(exc).__name__})") from None
+            why = failure(exc, self.http.timeout)
+            raise self._retry_later(f"cannot connect ({why})") from None
         except MAYBE_SENT as exc:
-            raise self._retry_later(f"no answer ({type(exc).__name__})") from None
+            raise self._retry_later(f"no answer: {failure(exc, self.http.timeout)}") from None
         except httpx2.HTTPError as exc:
             raise TransportError(
                 f"could not get a token from {settings.token_url}: {type(exc).__name__}"

@@ -89,6 +89,16 @@ def root(
             "the secret then crosses unencrypted.",
         ),
     ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Seconds to wait on each connect/read of every request (also "
+            "KNOXHOOK_TIMEOUT, or timeout in the profile; default 30).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -99,6 +109,11 @@ def root(
     # The invocation main() made and passed in; the options it could only guess from
     # argv are now parsed.
     invocation = ctx.obj if isinstance(ctx.obj, Invocation) else context.current()
+    seconds = None
+    if timeout is not None:  # checked before any command runs: exit 2, not a hang
+        from knoxhook.config import parse_timeout
+
+        seconds = parse_timeout(timeout, "--timeout")
     invocation.set_globals(
         profile=profile,
         output=pick_format(json_output, output),
@@ -106,6 +121,7 @@ def root(
         debug=debug,
         no_color=no_color,
         allow_http=allow_http,
+        timeout=seconds,
     )
     ctx.obj = invocation
 
@@ -158,7 +174,9 @@ def _run(args: list[str], invocation: Invocation) -> int:
 
 
 # Options of the root callback only (--json/--output exist on every data command too).
-GLOBAL_ONLY_OPTIONS = frozenset({"--profile", "-p", "--verbose", "-v", "--debug", "--no-color"})
+GLOBAL_ONLY_OPTIONS = frozenset(
+    {"--profile", "-p", "--verbose", "-v", "--debug", "--no-color", "--timeout"}
+)
 
 
 def _misplaced_hint(exc: NoSuchOption, args: Sequence[str]) -> str:
