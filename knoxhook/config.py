@@ -26,7 +26,6 @@ setting: ``knoxhook.credentials`` resolves it. Secrets never go in ``config.toml
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -37,7 +36,6 @@ from typing import Any, Final
 from knoxhook import wire
 from knoxhook.errors import UsageError
 from knoxhook.files import ensure_private_dir as ensure_private_dir  # re-exported
-from knoxhook.files import store_private
 from knoxhook.files import write_private as write_private  # re-exported
 
 APP_NAME: Final = "knoxhook"
@@ -244,8 +242,14 @@ def load_settings(
     overrides = overrides or {}
     cdir, kdir = config_dir(env), cache_dir(env)
     document = read_config(cdir)
-    name = profile or env.get("KNOXHOOK_PROFILE") or document.get("default_profile")
-    name = str(name or DEFAULT_PROFILE)
+    if profile is not None:
+        name, source = profile, "--profile"
+    elif env.get("KNOXHOOK_PROFILE"):
+        name, source = env["KNOXHOOK_PROFILE"], "KNOXHOOK_PROFILE"
+    else:
+        name = str(document.get("default_profile") or DEFAULT_PROFILE)
+        source = f"default_profile in {cdir / CONFIG_FILE}"
+    check_profile_name(name, source)  # 'bad name!' is never an empty profile
     table = _profiles(document, cdir).get(name, {})
     if not isinstance(table, dict):
         raise UsageError(f"profile {name!r} in {cdir / CONFIG_FILE} is not a table")
@@ -299,67 +303,22 @@ def load_settings(
     )
 
 
-# --- writing ----------------------------------------------------------------------------
+# --- names and writing (the edits themselves: knoxhook.profiles) -----------------------
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def check_profile_name(name: str) -> str:
-    """Profile names are TOML bare keys (letters, digits, ``-``, ``_``): safe as file names too."""
+def check_profile_name(name: str, source: str = "") -> str:
+    """Profile names are TOML bare keys (letters, digits, ``-``, ``_``): safe as file
+    names too. ``source`` (``--profile``, ``KNOXHOOK_PROFILE``...) is named in the error."""
     if not _BARE_KEY.match(name):
+        where = f" ({source})" if source else ""
         raise UsageError(
-            f"invalid profile name {name!r}",
-            hint="use letters, digits, '-' and '_' only",
+            f"invalid profile name {name!r}{where}: a profile name is letters, digits, "
+            "'-' and '_' only",
+            hint="see the profiles with `knoxhook auth list`",
         )
     return name
-
-
-def _toml_string(value: str) -> str:
-    # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise UsageError(f"cannot write a {type(value).__name__} to {CONFIG_FILE}")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def dump_toml(document: Mapping[str, Any]) -> str:
-    """TOML for a document of scalars, lists and (nested) tables: enough for config.toml."""
-    lines: list[str] = []
-
-    def table(prefix: str, body: Mapping[str, Any]) -> None:
-        scalars = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
-        tables = {k: v for k, v in body.items() if isinstance(v, Mapping)}
-        if prefix and (scalars or not tables):
-            lines.append(f"\n[{prefix}]")
-        for key, value in scalars.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        for key, sub in tables.items():
-            table(f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key), sub)
-
-    table("", document)
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def write_config(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write ``config.toml`` atomically (file 0600; the directory is created 0700)."""
-    if not directory.is_dir():
-        ensure_private_dir(directory)
-    path = directory / CONFIG_FILE
-    store_private(path, dump_toml(document).encode("utf-8"))
-    return path
 
 
 def save_profile(
@@ -369,37 +328,18 @@ def save_profile(
     *,
     make_default: bool = False,
 ) -> Path:
-    """Merge ``values`` into ``[profiles.NAME]`` (a None value removes the key).
+    """Merge ``values`` into ``[profiles.NAME]``, keeping the file's comments
+    (``knoxhook.profiles.save_profile``; tomlkit is imported only to write)."""
+    from knoxhook import profiles
 
-    Only ``PROFILE_KEYS`` are accepted: a secret can never be written here.
-    """
-    check_profile_name(name)
-    unknown = set(values) - set(PROFILE_KEYS)
-    if unknown:
-        raise UsageError(f"not a profile setting: {', '.join(sorted(unknown))}")
-    document = read_config(directory)
-    profiles = _profiles(document, directory)
-    table = profiles.get(name) or {}
-    if not isinstance(table, dict):
-        raise UsageError(f"profile {name!r} in {directory / CONFIG_FILE} is not a table")
-    table = dict(table)
-    for key, value in values.items():
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
-    profiles[name] = table
-    if make_default:
-        document["default_profile"] = name
-    return write_config(directory, document)
+    return profiles.save_profile(directory, name, values, make_default=make_default)
 
 
 def set_default_profile(directory: Path, name: str) -> Path:
-    """Make ``name`` the profile used when neither ``--profile`` nor the env names one."""
-    check_profile_name(name)
-    document = read_config(directory)
-    document["default_profile"] = name
-    return write_config(directory, document)
+    """``knoxhook.profiles.set_default_profile``."""
+    from knoxhook import profiles
+
+    return profiles.set_default_profile(directory, name)
 
 
 def list_profiles(directory: Path) -> list[str]:

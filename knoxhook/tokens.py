@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from knoxhook import tokencache
 from knoxhook.config import Settings
 from knoxhook.errors import AuthenticationError, NotConfiguredError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
@@ -235,3 +236,30 @@ def _unknown_profile(settings: Settings) -> str:
         return ""
     where = settings.config_dir / CONFIG_FILE
     return f" (no such profile in {where}; known: {', '.join(known) or 'none'})"
+
+
+def forget_profile_tokens(settings: Settings) -> int:
+    """Delete every cached token of ``settings.profile`` (OAuth and legacy, whatever
+    token URL, client or scope it was fetched for: the records name their profile), and
+    their lock files; how many tokens. Files it did not write (links, someone else's) are
+    left alone; a token file that is not ours to read cannot be one of this profile's."""
+    import json
+
+    from knoxhook.tokencache import MAX_TOKEN_FILE, tokens_dir
+
+    directory = tokens_dir(settings)
+    if tokencache.untrusted_dir(settings) or not directory.is_dir():
+        return 0
+    removed = 0
+    for path in sorted(directory.glob("*.json")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_bytes()[:MAX_TOKEN_FILE])
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("profile") == settings.profile:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".lock").unlink(missing_ok=True)
+            removed += 1
+    return removed

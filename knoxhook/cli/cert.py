@@ -80,9 +80,8 @@ def fetch(
     settings = clients.settings()
     with clients.knox_client() as client:
         result = certs.fetch_and_store(settings, client)
-    if result.path is None:  # expired or not yet valid: not stored, nothing was renewed
-        display.info(f"not stored: {settings.base_url} served a certificate that is not valid")
-    else:
+    # expired or not yet valid (path None): not stored, nothing renewed; _report says so
+    if result.path is not None:
         display.info(f"stored {result.path}")
         if out is not None:
             _write_out(out, result.pem)
