@@ -40,4 +40,5 @@ def knoxhook(
     )
     err = proc.stderr.decode("utf-8", "replace")
     assert "Traceback" not in err, err
-    return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), err, time.monotonic() - started)
+    out = proc.stdout.decode("utf-8", "replace")
+    return Run(proc.returncode, out, err, time.monotonic() - started)

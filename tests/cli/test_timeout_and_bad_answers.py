@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -21,13 +22,15 @@ class Portal(BaseHTTPRequestHandler):
     """Answers every request 200 with an HTML page, except what ``json_paths`` lists
     (method, path) -> JSON body: a token endpoint that works, for instance."""
 
-    json_paths: dict[tuple[str, str], object] = {}
+    json_paths: ClassVar[dict[tuple[str, str], object]] = {}
 
     def _answer(self, method: str) -> None:
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
         body = self.json_paths.get((method, self.path.split("?")[0]))
-        data, kind = (json.dumps(body).encode(), "application/json") if body else (HTML, "text/html")
+        data, kind = (HTML, "text/html")
+        if body:
+            data, kind = json.dumps(body).encode(), "application/json"
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
@@ -59,7 +62,7 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @pytest.fixture
 def portal() -> Iterator[str]:
     class Everything(Portal):
-        json_paths = {}
+        json_paths: ClassVar[dict[tuple[str, str], object]] = {}
 
     yield from _serve(Everything)
 
@@ -69,10 +72,12 @@ def portal_after_login() -> Iterator[str]:
     """Tokens and the list work; a create is answered with the HTML page."""
 
     class AfterLogin(Portal):
-        json_paths = {
+        json_paths: ClassVar[dict[tuple[str, str], object]] = {
             ("POST", "/ams/v1/oauth2/token"): {
-                "access_token": "tok-123456", "token_type": "Bearer", "expires_in": 600,
-            },  # fmt: skip
+                "access_token": "tok-123456",
+                "token_type": "Bearer",
+                "expires_in": 600,
+            },
         }
 
     yield from _serve(AfterLogin)
@@ -135,7 +140,7 @@ def wrong_shape() -> Iterator[str]:
     """JSON, but not a list of subscriptions."""
 
     class WrongShape(Portal):
-        json_paths = {
+        json_paths: ClassVar[dict[tuple[str, str], object]] = {
             ("POST", "/ams/v1/oauth2/token"): {"access_token": "tok-123456", "expires_in": 600},
             ("GET", "/kwn/v1/subscriptions"): {"status": "ok", "page": "welcome"},
         }
