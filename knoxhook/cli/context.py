@@ -98,6 +98,7 @@ class Invocation:
     debug: bool = False
     no_color: bool = False
     allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
+    timeout: float | None = None  # --timeout SECONDS (checked), else env/profile/default
 
     @classmethod
     def from_argv(cls, args: Sequence[str], env: Environment | None = None) -> Invocation:
@@ -133,6 +134,7 @@ class Invocation:
         debug: bool,
         no_color: bool,
         allow_http: bool = False,
+        timeout: float | None = None,
     ) -> None:
         """The root callback's parsed options. It sees only those given before the
         command, so a format guessed from later argv stays: ``subscriptions get --json``
@@ -141,6 +143,7 @@ class Invocation:
         self.output = output or self.output
         self.verbose, self.debug, self.no_color = verbose, debug, no_color
         self.allow_http = allow_http
+        self.timeout = timeout
 
     def output_format(
         self, json_flag: bool = False, output: OutputFormat | None = None
