@@ -124,8 +124,8 @@ def render(
     shown, floors = fit(cols, cells, out.width, drop)
     if floors is None:  # even the narrowest table does not fit: one block per row
         blocks: list[RenderableType] = []
-        for row in cells:
-            blocks.append(Text(row[0], style="bold"))
+        for number, row in enumerate(cells):
+            blocks.append(Text(("\n" if number else "") + row[0], style="bold"))
             blocks.append(_key_values(((cols[i][1], row[i]) for i in shown[1:]), None, indent=2))
         return _print(out, *blocks)
     table = Table(title=title)
