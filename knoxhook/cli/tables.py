@@ -7,7 +7,8 @@
   ``\\\\``, so a row is always one line; a list is joined with ``,``, an object is compact
   JSON, null is empty, booleans are ``true``/``false``.
 - **table**: a word is never cut into pieces. Each column is given at least its longest
-  word (up to ``MIN_COLUMN``; the first column, the id people copy, always whole); when
+  word (a word longer than ``WHOLE_WORD``, a URL, may fold ``FOLD_WIDTH`` wide; the first
+  column, the id people copy, is always whole); when
   that does not fit the terminal, the low-value columns the command names (``drop``:
   timestamps) go first, and when it still does not fit each row is stacked as
   ``heading  value`` lines. Lines never end in padding.
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 Column = tuple[str, str]  # (key in the JSON object, table heading)
-MIN_COLUMN = 16  # a column narrower than its longest word folds it only past this width
+WHOLE_WORD = 40  # a word up to this long (an event name, a timestamp) is never cut...
+FOLD_WIDTH = 24  # ...a longer one (a URL) may be folded in pieces this wide
 _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
@@ -88,9 +90,8 @@ def fit(
     floors = []
     for i, (_, heading) in enumerate(columns):
         texts = [heading, *(row[i] for row in rows)]
-        floors.append(
-            _longest(texts, words=False) if i == 0 else min(_longest(texts, words=True), MIN_COLUMN)
-        )
+        word = _longest(texts, words=i > 0)
+        floors.append(word if i == 0 or word <= WHOLE_WORD else FOLD_WIDTH)
     order = [i for key in drop for i, (k, _) in enumerate(columns) if k == key]
 
     def needed() -> int:
