@@ -55,9 +55,10 @@ def demo(
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.
     """
+    from knoxhook.cli.context import NO_TSV_FORMATS
     from knoxhook.demo import run_demo
 
-    fmt = common.output_format(json_output, output)
+    fmt = common.output_format(json_output, output, supports=NO_TSV_FORMATS)
     steps: list[dict[str, Any]] = []
     if auth not in ("oauth", "legacy"):
         from knoxhook.errors import UsageError

@@ -180,8 +180,17 @@ def load(name: str, entry: Entry) -> Any:
     if isinstance(app.info.name, DefaultPlaceholder):
         command = typer.main.get_command(app)
         command.name = name
-        return command
+        return _shaped(command)
     return _group(name, app)
+
+
+def _shaped(command: Any) -> Any:
+    """``command`` with the output-shaping options of data commands (cli/shaping.py)."""
+    from knoxhook.cli.shaping import add_options
+
+    for sub in getattr(command, "commands", {}).values():
+        add_options(sub)
+    return add_options(command)
 
 
 def _group(name: str, app: typer.Typer) -> TyperGroup:
@@ -194,6 +203,7 @@ def _group(name: str, app: typer.Typer) -> TyperGroup:
     if app.registered_callback or app.registered_groups:  # not registry.group's shape
         group = typer.main.get_group(app)
         group.name = name
+        _shaped(group)
         return group
     info = typer.main.solve_typer_info_defaults(TyperInfo(app))  # as get_group_from_info
     return LazySubgroup(
@@ -316,8 +326,10 @@ class LazySubgroup(_LazyCommands):
     def _build(self, name: str) -> Any:
         from typer.main import get_command_from_info
 
-        return get_command_from_info(
-            self._infos[name],
-            pretty_exceptions_short=self._pretty_exceptions_short,
-            rich_markup_mode=self.rich_markup_mode,
+        return _shaped(
+            get_command_from_info(
+                self._infos[name],
+                pretty_exceptions_short=self._pretty_exceptions_short,
+                rich_markup_mode=self.rich_markup_mode,
+            )
         )

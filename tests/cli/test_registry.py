@@ -18,6 +18,7 @@ from knoxhook.cli import context, registry
 from knoxhook.cli._typer import make_default_short_help
 from knoxhook.cli.context import Invocation
 from knoxhook.cli.registry import COMMANDS
+from knoxhook.cli.shaping import add_options
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -90,6 +91,7 @@ def test_the_root_help_imports_no_command_module_and_a_command_only_its_own() ->
     assert _imported_cli_modules("--help") == shared
     assert _imported_cli_modules("subscriptions", "list", "--help") == {
         *shared,
+        "knoxhook.cli.shaping",  # --jq/--fields/--show-secrets on every data command
         "knoxhook.cli.subscriptions",
         "knoxhook.cli.checks",
         "knoxhook.cli.clients",
@@ -116,6 +118,22 @@ def _eager_app() -> typer.Typer:
     for sub, name in groups:  # typer lists groups after commands
         eager.add_typer(sub, name=name)
     return eager
+
+
+def _eager_command() -> Any:
+    """``_eager_app()`` as a click group, with the shaping options every data command is
+    given (``registry._shaped``: --jq, --fields, --show-secrets) added the same way."""
+    import typer.main
+
+    def shaped(command: Any) -> None:
+        for sub in getattr(command, "commands", {}).values():
+            shaped(sub)
+        add_options(command)
+
+    group = typer.main.get_group(_eager_app())
+    for command in group.commands.values():  # the root's own --json takes none
+        shaped(command)
+    return group
 
 
 @pytest.mark.parametrize(
@@ -156,7 +174,7 @@ def test_the_lazy_root_behaves_exactly_like_the_eager_one(
         with context.use(Invocation.from_argv(args)) as invocation:
             return outcome(lambda **kw: which(**kw, obj=invocation))
 
-    assert in_a_run(app) == in_a_run(_eager_app())
+    assert in_a_run(app) == in_a_run(_eager_command())
 
 
 def test_a_subcommand_builds_only_itself_and_its_group_help_builds_them_all(
