@@ -236,3 +236,28 @@ def test_no_help_example_is_ever_wrapped_mid_command(columns: str) -> None:
         "printf '%s' \"$SECRET\" | knoxhook auth login --client-id my-client --client-secret-stdin"
         in login
     )
+
+
+def test_the_entry_answers_version_like_main_without_importing_typer_and_passes_the_rest() -> None:
+    """knoxhook.cli.entry (the proposed console script): `--version` in ~30 ms."""
+    probe = (
+        "import sys\nfrom knoxhook.cli.entry import main\ntry:\n    main()\nfinally:\n"
+        "    sys.stderr.write('typer imported' if 'typer' in sys.modules else 'no typer')"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    fast = run("--version")
+    full = subprocess.run([sys.executable, "-m", "knoxhook", "--version"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (fast.returncode, fast.stdout, fast.stderr) == (0, full.stdout, "no typer")
+    assert fast.stdout.startswith("knoxhook ")
+    for args in (["--version", "--help"], ["events", "--json"]):
+        rest = run(*args)
+        assert rest.returncode == 0, rest.stderr
+        assert rest.stderr == "typer imported"
+    assert "Usage: knoxhook [OPTIONS] COMMAND" in run("--help").stdout
