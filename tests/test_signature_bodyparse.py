@@ -138,3 +138,34 @@ def test_the_c_encoder_shortcut_prints_what_the_python_writer_prints(
     if parsed is None:  # a lone surrogate written raw is not UTF-8
         return
     assert samsung.reserialize_parsed(parsed) == _written(parsed.document)
+
+
+def _reference_reserialized(body: bytes) -> tuple[Parsed | None, bytes | None]:
+    """The parse with its hook, then the Samsung form of it: what the fast path replaces."""
+    parsed = reference_parse(body)
+    return parsed, None if parsed is None else samsung.reserialize_parsed(parsed)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_bodies)
+def test_counting_colons_finds_what_the_hook_finds_on_random_bodies(body: bytes) -> None:
+    # repeated names (also through "\u0061"), colons in names and values ("a:b", "\u003a"),
+    # floats, whitespace, trailing bytes, a BOM: the same Parsed and the same Samsung bytes
+    assert samsung.parse_reserialized(body) == _reference_reserialized(body)
+
+
+def test_counting_colons_known_cases() -> None:
+    cases = {
+        b'{"a":"x:y","a":"z"}': True,  # the dropped value held a colon
+        b'{"a:":1,"a:":2}': True,  # so did the repeated name
+        b'{"t":"12:30","n":{"b":1,"b":2}}': True,  # nested
+        b'{"a":"\\u003a","a":"::"}': True,  # "\u003a" decodes to ":": the hook decides
+        b'{"a":"\\u003a","b":":"}': False,
+        b'{"a" : "12:30" ,\n "b":[{"c":":"}]}': False,
+        b'{"a":1} {"a":1,"a":2}': False,  # trailing bytes are not counted
+    }
+    for body, duplicate in cases.items():
+        parsed, signed = samsung.parse_reserialized(body)
+        assert parsed is not None, body
+        assert parsed.duplicate_name is duplicate, body
+        assert (parsed, signed) == _reference_reserialized(body), body

@@ -48,6 +48,7 @@ from typing import Any, Final
 # re-exported: the verifier and the forms call samsung.parse
 from knoxhook.signature.bodyparse import Parsed as Parsed
 from knoxhook.signature.bodyparse import parse as parse
+from knoxhook.signature.bodyparse import parse_serialized
 from knoxhook.signature.javadouble import double_to_string, double_to_string_jdk
 from knoxhook.signature.javahashmap import order
 
@@ -193,6 +194,12 @@ def reserialize_parsed(parsed: Parsed, *, jdk: int = JDK) -> bytes | None:
         return _serialize(document, c_encoder=not has_float, jdk=jdk, escapes=escapes)
     except RecursionError:
         return None
+
+
+def parse_reserialized(body: bytes) -> tuple[Parsed | None, bytes | None]:
+    """``parse(body)`` and ``reserialize_parsed`` of it, for less than the two apart (the
+    re-serialization stands in for the parse's repeated-name hook: ``parse_serialized``)."""
+    return parse_serialized(body, reserialize_parsed)
 
 
 def reserialize(body: bytes, *, jdk: int = JDK) -> bytes | None:
