@@ -98,7 +98,6 @@ def parse(body: bytes) -> Parsed | None:
     return _new_parsed(Parsed, (document, duplicate, trailing, local.has_float, escape))
 
 
-
 def parse_unchecked(body: bytes) -> tuple[Parsed, int] | None:
     """``parse`` WITHOUT the repeated-name check (the plain C scan, ~1 us less on a KG
     body): its ``duplicate_name`` is False unchecked. With it, the number of ":" in the
