@@ -169,3 +169,35 @@ def test_counting_colons_known_cases() -> None:
         assert parsed is not None, body
         assert parsed.duplicate_name is duplicate, body
         assert (parsed, signed) == _reference_reserialized(body), body
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    document=st.dictionaries(
+        st.text(max_size=6),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+            max_leaves=10,
+        ),
+        max_size=12,
+    ),
+    indent=st.sampled_from([None, 1]),
+    ascii_only=st.booleans(),
+)
+def test_the_fast_path_gives_the_bytes_of_the_full_reserialization(
+    document: dict[str, Any], indent: int | None, ascii_only: bool
+) -> None:
+    # compact and pretty bodies, strings Python escapes otherwise than Jackson ("\u00e9",
+    # "\u001f"), floats as Python prints them, NaN (refused by both), nested objects
+    body = json.dumps(document, indent=indent, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+    assert samsung.parse_reserialized(body) == _reference_reserialized(body)
+
+
+def test_the_fast_path_on_numbers_jackson_prints_otherwise() -> None:
+    body = b'{"a": 1e2, "b": 1.50, "c": -0, "d": 12345678901234567890123, "e": {"f": 1E-7}}'
+    parsed, signed = samsung.parse_reserialized(body)
+    assert signed == b'{"a":100.0,"b":1.5,"c":0,"d":12345678901234567890123,"e":{"f":1.0E-7}}'
+    assert (parsed, signed) == _reference_reserialized(body)
