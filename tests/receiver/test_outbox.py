@@ -148,3 +148,28 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
 def test_judge(status: int | None, attempts: int, expected: tuple[str, str | None]) -> None:
     policy = DeliveryPolicy(max_attempts=3)
     assert policy.judge(Attempt("http://x", status), attempts) == expected
+
+
+def test_after_a_fork_the_child_leases_in_its_own_name(tmp_path: Path) -> None:
+    import os
+
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.put(parcel("a"), 1.0)
+    box.put(parcel("b"), 1.0)
+    (mine,) = box.lease(2.0, 1, 3600)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a --workers process inheriting the outbox
+        try:
+            rows = box.lease(2.0, 5, 3600)
+            os.write(write, f"{[r.key for r in rows]}|{box.owner}".encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    keys, owner = os.read(read, 1000).decode().split("|")
+    assert keys == "['b']"  # not the parent's leased row
+    assert owner.split(":")[0] == str(pid)
+    assert owner != box.owner
+    box.delivered(mine.id, 3.0, 200)  # the parent's own connection still works
+    assert box.get(mine.id).state == "delivered"  # type: ignore[union-attr]
+    box.close()

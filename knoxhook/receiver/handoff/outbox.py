@@ -121,26 +121,36 @@ class Outbox:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
-        self.owner = f"{os.getpid()}:{secrets.token_hex(6)}"
+        self.busy_timeout = busy_timeout
         prepare_sqlite(self.path)  # 0600, parents 0700, no symbolic links
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
         self._lock = threading.Lock()
         self._closed = False
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        self._connect()
+        with self._tx() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+        self._take_back_orphans()
+
+    def _connect(self) -> None:
+        """A connection and a lease owner of this process. Again after a fork
+        (``--workers``): a SQLite connection must not cross one, and each process
+        leases rows in its own name."""
+        self._pid = os.getpid()
+        self.owner = f"{self._pid}:{secrets.token_hex(6)}"
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+        )
+        self._db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # fsync every commit: survives power loss
-        with self._tx():
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        self._take_back_orphans()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; SQLite errors become
         ``StoreUnavailableError`` (the receiver answers a retryable 503)."""
         with self._lock:
+            if os.getpid() != self._pid:
+                self._connect()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
