@@ -293,3 +293,53 @@ def test_sigterm_drains_deliveries_in_flight_and_keeps_the_rest_for_the_next_sta
         assert app.wait_for({f"s-{i}" for i in range(40)}, timeout=20) == set()  # ...for now
         assert again.stop() == 0
     assert [k for k, n in app.posts.items() if n != 1] == []
+
+
+def test_redis_stopped_mid_load_503s_never_a_200_that_is_not_handed_off_and_recovers(
+    cert_file: Path, knox: Signer, tmp_path: Path
+) -> None:
+    """Replay store on Redis, outbox hand-off: while Redis is down every callback gets
+    503 (so nothing is queued unchecked); every 200 reaches the app; Knox's resends are
+    accepted once Redis is back."""
+    server = RedisServer(tmp_path)
+    server.start()
+    record = tmp_path / "r.ndjson"
+    callbacks = [knox.callback(nonce=f"rd-{i}", payload={"i": i}) for i in range(120)]
+    answers: dict[str, int] = {}
+    with App() as app:
+        rx = Listener(
+            "--cert", str(cert_file), "--nonce-store", server.url(0), "--forward-to", app.url,
+            "--outbox", str(tmp_path / "o.sqlite3"), "--record", str(record), *FAST,
+        )  # fmt: skip
+        try:
+            with httpx2.Client(timeout=30) as http:
+                for i, (body, headers) in enumerate(callbacks):
+                    if i == 40:
+                        server.stop(signal.SIGKILL)
+                    if i == 80:
+                        server.start()  # empty: no persistence in this test
+                    status = http.post(rx.url, content=body, headers=headers).status_code
+                    answers[headers["x-knox-nonce"]] = status
+                down = [n for n, s in answers.items() if s != 200]
+                resent = [
+                    http.post(rx.url, content=b, headers=h).status_code
+                    for b, h in callbacks
+                    if h["x-knox-nonce"] in down
+                ]
+            ok = {n for n, s in answers.items() if s == 200} | set(down)
+            missing = app.wait_for(ok, timeout=30)
+        finally:
+            code = rx.stop()
+            server.stop()
+    statuses = list(answers.values())
+    assert statuses[:40] == [200] * 40
+    assert set(statuses[40:80]) == {503}
+    assert statuses[80:] == [200] * 40
+    assert resent == [200] * 40  # the 503s released their claims
+    assert missing == set()  # every 200 was handed to the app
+    assert set(app.taken) == {h["x-knox-nonce"] for _, h in callbacks}
+    assert [k for k, n in app.posts.items() if n != 1] == []
+    refused = [r for r in read_records(record) if r["verdict"] == "unavailable"]
+    assert {r["reason"] for r in refused} == {"store_unavailable"}
+    assert code == 0
+    assert "Traceback" not in "".join(rx.err)
