@@ -818,3 +818,32 @@ def test_tls_options_go_together_and_must_be_usable(cert_file: Path, tmp_path: P
     assert wrong.returncode == 2
     assert f"--tls-key {cert_file}: cannot use them" in wrong.stderr
     assert "Traceback" not in alone.stderr + wrong.stderr
+
+
+def test_human_lines_show_the_outbox_and_each_delivery(
+    knox: Signer, cert_file: Path, tmp_path: Path
+) -> None:
+    from tests.receiver.handoff_app import App
+
+    with App() as app:
+        rx = Listener(
+            "--cert", str(cert_file), "--nonce-db", ":memory:", "--forward-to", app.url,
+            "--outbox", str(tmp_path / "o.sqlite3"), json_lines=False,
+        )  # fmt: skip
+        body, headers = knox.callback(nonce="human-1")
+        assert httpx2.post(rx.url, content=body, headers=headers, timeout=10).status_code == 200
+        assert app.wait_for({"human-1"}, timeout=10) == set()
+        lines: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(lines) < 2 and time.monotonic() < deadline:
+            try:
+                lines.append(rx.lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+        assert rx.stop() == 0
+    assert "accepted KDMS_DEVICE_UPLOAD" in lines[0]
+    assert lines[0].rstrip().endswith("-> outbox #1")
+    assert lines[1].split(" ", 1)[1].rstrip() == (
+        "delivered #1 nonce=human-1 -> app 200 (attempt 1)"
+    )
+    assert "stopped: 1 accepted, 0 rejected, 1 delivered" in "".join(rx.err)
