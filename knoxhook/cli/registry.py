@@ -152,6 +152,11 @@ COMMANDS: Final[dict[str, Entry]] = {
         "subs_app",
         "List, show, update and delete KWN subscriptions (create one with `subscribe`).",
     ),
+    "callbacks": Entry(
+        "knoxhook.cli.callbacks",
+        "callbacks_app",
+        "Inspect, retry and drop the callbacks in listen's outbox; replay recorded ones.",
+    ),
     "emulator": Entry(
         "knoxhook.cli.emulator",
         "emulator_app",

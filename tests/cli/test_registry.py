@@ -33,7 +33,7 @@ def test_each_registry_row_names_a_command_whose_help_starts_with_the_rows_line(
     assert entry.help == real, f"COMMANDS[{name!r}].help drifted from the command's help"
     is_group = isinstance(command, TyperGroup)
     app = getattr(import_module(entry.module), entry.attribute)
-    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator"})
+    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator", "callbacks"})
     assert isinstance(app, typer.Typer)
     assert command.rich_markup_mode is None  # plain help, as the root's
 
