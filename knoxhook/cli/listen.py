@@ -466,13 +466,14 @@ def listen(
       knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
       knoxhook listen --nonce-store redis://127.0.0.1:6379/0 --host 0.0.0.0  # replicas
     """
+    from knoxhook.cli.context import STREAM_FORMATS  # no yaml/tsv, no --jq/--fields: a stream
     from knoxhook.errors import TransportError, UsageError
     from knoxhook.receiver.app import CallbackReceiver, StaticCertificates
     from knoxhook.receiver.certificates import StoredCertificates, load_certificate_files
     from knoxhook.serving import Limits, serve_in_thread
     from knoxhook.signature import MAX_BODY_BYTES
 
-    fmt = common.output_format(json_output, output)
+    fmt = common.output_format(json_output, output, supports=STREAM_FORMATS, shaped=False)
     common.require_text(path=path, forward_to=forward_to)
     if not path.startswith("/"):
         raise UsageError(f"--path must start with '/': {path!r}")
