@@ -60,6 +60,7 @@ from knoxhook.receiver.nonces import (
 )
 from knoxhook.receiver.recorder import NdjsonRecorder
 from knoxhook.receiver.rotation import CertificatesProvider, Refresher
+from knoxhook.receiver.storecalls import StoreCalls
 from knoxhook.receiver.verdict import (
     RETRY_AFTER,
     ReceiverReason,
@@ -128,6 +129,7 @@ class CallbackReceiver:
     ) -> None:
         self.provider = certificates_provider
         self.store = nonce_store
+        self.store_calls = StoreCalls(nonce_store)  # group commit (receiver.storecalls)
         self.recorder = recorder
         self.forwarder = (
             Forwarder(forward_to, forward_timeout, http_options) if forward_to else None
@@ -282,7 +284,7 @@ class CallbackReceiver:
         verdict.event, verdict.subscription_id = result.event, result.subscription_id
         verdict.nonce, verdict.form = result.nonce, result.form
         verdict.certificate = result.certificate_fingerprint
-        claim = await asyncio.to_thread(
+        claim: Claim = await self.store_calls.run(
             self.store.claim, result.nonce, result.signature_sha256, time.time(), self.claim_ttl
         )
         if claim.outcome is Outcome.IN_PROGRESS:
@@ -331,9 +333,9 @@ class CallbackReceiver:
             return
         try:
             if verdict.status == 200:
-                await asyncio.to_thread(self.store.finish, claim, time.time())
+                await self.store_calls.run(self.store.finish, claim, time.time())
             else:
-                await asyncio.to_thread(self.store.release, claim)
+                await self.store_calls.run(self.store.release, claim)
         except StoreUnavailableError as exc:
             log.warning("replay store: %s", exc.message)
 
