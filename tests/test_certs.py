@@ -294,4 +294,17 @@ def test_fetch_and_store_reports_a_key_change(
     assert result.change is certs.Change.KEY_CHANGED
     assert result.path == certs.stored_path(settings)
     assert certs.read_stored(settings) == foreign
-    assert "public key changed" in caplog.text
+    # the caller says it (`cert fetch` in its own words): one warning, not two
+    assert "public key changed" not in caplog.text
+
+
+def test_download_valid_warns_of_a_key_change_once(
+    samsung_cert_2024: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings()
+    certs.store(settings, samsung_cert_2024)
+    foreign = valid_cert(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    assert certs.download_valid(settings, client_factory=lambda _: FakeCertClient(foreign))
+    warnings = [r for r in caplog.records if "public key changed" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelname == "WARNING"

@@ -294,6 +294,8 @@ def test_a_trace_id_that_cannot_be_a_header_is_a_usage_error_before_any_request(
     assert code == 2
     assert out == ""
     assert "cannot be sent as the X-WSM-TRACEID header" in err
+    if not trace_id:  # never a random id instead (issue 9, defect 8)
+        assert "it is empty" in err
 
 
 def test_the_emulator_answers_400_to_a_trace_id_that_cannot_be_a_header(
