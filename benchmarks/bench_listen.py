@@ -150,7 +150,7 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) ->
 
 
 @contextmanager
-def running(kind: str, tmp: Path, cert: Path, redis_url: str | None) -> Iterator[int]:
+def running(kind: str, tmp: Path, cert: Path, redis_url: str | None) -> Iterator[tuple[int, int]]:
     port = free_port()
     if kind == "bare":
         cmd = [sys.executable, str(HERE), "--serve-baseline", str(port)]
@@ -169,12 +169,22 @@ def running(kind: str, tmp: Path, cert: Path, redis_url: str | None) -> Iterator
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, proc)
-        yield port
+        yield port, proc.pid
     finally:
         if proc.stdin:
             proc.stdin.close()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its live children (``--workers``)."""
+    total = 0.0
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for each in [pid, *map(int, kids)]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(") ", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def load(port: int, script: Path, connections: int, seconds: int) -> dict[str, object]:
@@ -256,13 +266,20 @@ def main() -> int:
                 for kind in kinds:
                     if kind == "redis" and redis_url:
                         flush_redis(redis_url)
-                    with running(kind, tmp, cert, redis_url) as port:
+                    with running(kind, tmp, cert, redis_url) as (port, pid):
+                        cpu = cpu_seconds(pid)
                         result = load(port, script, args.connections, args.seconds)
+                        cpu = cpu_seconds(pid) - cpu
                     ok, other = int(result["ok"]), int(result["other"])  # type: ignore[call-overload]
                     rate = ok / (int(result["duration_us"]) / 1e6)  # type: ignore[call-overload]
                     result["rate"] = rate
+                    result["cpu_us"] = cpu / max(1, ok + other) * 1e6
                     p99 = int(result["p99_us"]) / 1000  # type: ignore[call-overload]
-                    print(f"round {r + 1} {kind:10} {rate:8.0f}/s  p99 {p99:6.1f} ms", flush=True)
+                    print(
+                        f"round {r + 1} {kind:10} {rate:8.0f}/s  p99 {p99:6.1f} ms"
+                        f"  server CPU {result['cpu_us']:5.0f} us/request",
+                        flush=True,
+                    )
                     if kind != "bare" and (other or result["errors"] or ok >= args.count):
                         print(
                             f"{kind}: {other} answers not 200, {result['errors']} errors"
@@ -276,10 +293,11 @@ def main() -> int:
             if redis is not None:
                 redis.terminate()
                 redis.wait(timeout=10)
-    print(f"\n{'server':10} {'best/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+    print(f"\n{'server':10} {'best/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}")
     for kind, result in best.items():
         p50, p99 = int(result["p50_us"]) / 1000, int(result["p99_us"]) / 1000  # type: ignore[call-overload]
-        print(f"{kind:10} {float(result['rate']):8.0f} {p50:7.1f} {p99:7.1f}")  # type: ignore[arg-type]
+        cpu_us = float(result["cpu_us"])  # type: ignore[arg-type]
+        print(f"{kind:10} {float(result['rate']):8.0f} {p50:7.1f} {p99:7.1f} {cpu_us:10.0f}")  # type: ignore[arg-type]
     missed = 0
     for pair, target in TARGETS.items():
         top, bottom = pair.split("/")
