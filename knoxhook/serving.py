@@ -5,18 +5,15 @@ waits (bounded) until uvicorn is serving, runs the app's lifespan (startup befor
 first request, shutdown at the end), and on exit stops it gracefully: requests in
 flight are finished (up to ``Limits.drain_seconds``), idle connections closed.
 
-Every server is guarded against slow or hoarding clients (issue 13.4, "slowloris";
-``Limits``): a connection must deliver a request's headers within ``header_seconds``
-of opening (or of its previous answer), else it is closed, however slowly it trickles
-bytes; past ``max_connections`` open connections a new one is closed at once, so
-hoarders cannot exhaust the file descriptors. (uvicorn's own ``timeout_keep_alive``
-is reset by every byte, and ``limit_concurrency`` answers 503 but keeps the socket.)
-The body's deadline is the app's (``knoxhook.receiver.body``).
+uvicorn's fast stack is used when importable: uvloop for the event loop, httptools
+(llhttp) for HTTP/1.1; else asyncio and h11. Every server is guarded against slow or
+hoarding clients (issue 13.4, "slowloris"; ``Limits``, ``knoxhook.serving_guards``): a
+header deadline, a connection cap, a header size limit, and an early answer (413) that
+the client gets to read. The body's deadline is the app's (``knoxhook.receiver.body``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import resource
@@ -29,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knoxhook.errors import KnoxhookError, UsageError
+from knoxhook.serving_guards import fast_stack, guarded_protocol
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,7 @@ class Limits:
     max_connections: int | None = None  # None: 1000, or fewer under a low `ulimit -n`
     max_header_bytes: int = 64 * 1024  # the receiver raises it: an attached JWS is 4/3 body
     drain_seconds: float = 10.0  # on stop, requests in flight get this long to finish
+    drain_bytes: int = 16 * 1024 * 1024  # of a body still arriving after its (early) answer
 
     def connections(self) -> int:
         if self.max_connections is not None:
@@ -92,56 +91,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol with a header deadline and a connection cap."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    max_connections = limits.connections()
-
-    class Guarded(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if len(self.connections) > max_connections:
-                self.connections.discard(self)
-                transport.abort()  # at the cap: free the descriptor now
-                return
-            self._arm()
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(limits.header_seconds, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
-            self._deadline = None
-            waiting_for_headers = self.cycle is None or self.cycle.response_complete
-            if waiting_for_headers and not self.transport.is_closing():
-                self.transport.abort()
-
-        def handle_events(self) -> None:
-            before = self.cycle
-            super().handle_events()
-            if self.cycle is not before:  # the headers of a new request are complete
-                self._disarm()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    return Guarded
-
-
 @contextmanager
 def serve_in_thread(
     app: Any,
@@ -152,11 +101,16 @@ def serve_in_thread(
     limits: Limits | None = None,
     log_handler: logging.Handler | None = None,
     tls: Tls | None = None,
+    parser: str = "auto",
+    sock: socket.socket | None = None,
 ) -> Iterator[RunningServer]:
     """Serve ``app`` until the block ends; yields the host and the bound port.
 
     ``log_handler``: where uvicorn's and knoxhook's warnings go (``listen
-    --log-format``); by default uvicorn's own stderr format. ``tls``: serve HTTPS."""
+    --log-format``); by default uvicorn's own stderr format. ``tls``: serve HTTPS.
+    ``parser``: ``"auto"`` (httptools when importable), ``"httptools"`` or ``"h11"``.
+    ``sock``: an already listening socket (``--workers``: shared by the processes;
+    kept open), instead of binding ``host:port``."""
     import uvicorn
 
     limits = limits or Limits()
@@ -168,7 +122,11 @@ def serve_in_thread(
             logger.handlers[:] = [log_handler]
             logger.setLevel(logging.WARNING)
             logger.propagate = False
-    sock = bind(host, port)
+    owned = sock is None
+    if sock is None:
+        sock = bind(host, port)
+    else:
+        host = sock.getsockname()[0]
     bound_port = sock.getsockname()[1]
     if tls is not None:
         options["ssl_certfile"] = tls.certfile
@@ -178,7 +136,8 @@ def serve_in_thread(
         log_level="warning",
         access_log=False,
         lifespan="on",
-        http=guarded_protocol(limits),
+        http=guarded_protocol(limits, parser),
+        loop="uvloop" if parser != "h11" and fast_stack() else "asyncio",
         timeout_keep_alive=int(limits.keep_alive_seconds),
         timeout_graceful_shutdown=int(limits.drain_seconds),
         h11_max_incomplete_event_size=limits.max_header_bytes,
@@ -191,7 +150,8 @@ def serve_in_thread(
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            sock.close()
+            if owned:
+                sock.close()
             raise KnoxhookError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     try:
@@ -199,4 +159,5 @@ def serve_in_thread(
     finally:
         server.should_exit = True
         thread.join(timeout=limits.drain_seconds + startup_timeout)
-        sock.close()
+        if owned:
+            sock.close()

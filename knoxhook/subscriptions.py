@@ -133,6 +133,27 @@ class Deletion:
         }
 
 
+def matching(
+    subscriptions: Iterable[Subscription], *, events: Iterable[str] = (), url: str | None = None
+) -> builtins.list[Subscription]:
+    """The subscriptions holding any of ``events`` (each event has one holder, so "all
+    of" would rarely match) whose URL contains ``url``, or matches it as a glob
+    (``fnmatch``, case-sensitive) when it has ``*``, ``?`` or ``[``. No filter: all."""
+    from fnmatch import fnmatchcase
+
+    wanted = set(events)
+    chosen = []
+    for sub in subscriptions:
+        if wanted and not wanted.intersection(sub.events):
+            continue
+        if url and not (
+            fnmatchcase(sub.url, url) if any(c in url for c in "*?[") else url in sub.url
+        ):
+            continue
+        chosen.append(sub)
+    return chosen
+
+
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 

@@ -45,6 +45,8 @@ class _LazyRuntimeParam:
         self._real: Any = None
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None and (param.multiple or param.nargs == -1):
+            return ()  # an absent repeatable option, as RuntimeParam.coerce
         if not (param.multiple or param.nargs == -1):
             if value is None:
                 return None  # as RuntimeParam.coerce

@@ -104,11 +104,8 @@ def apply(
         file = file or Path(DEFAULT_FILE)
         wanted = desired.load(file)
         where = state_path(file, state)
-    if not yes and not common.is_interactive():
-        raise UsageError(
-            "refusing to apply without confirmation: not a terminal",
-            hint="pass --yes to apply without asking",
-        )
+    if not yes:
+        common.current().require_confirmation_possible("apply")
     with statefile.locked(where), service_for(wanted) as service:
         recorded = statefile.load(where)
         made = make_plan(wanted, service.list(), recorded, prune=prune)

@@ -35,22 +35,42 @@ class OutputFormat(StrEnum):
     JSON = "json"
     YAML = "yaml"
     NDJSON = "ndjson"
+    TSV = "tsv"  # tab-separated, a header line; what a table becomes off a terminal
 
 
 MACHINE_FORMATS = frozenset({OutputFormat.JSON, OutputFormat.NDJSON})
+ALL_FORMATS = frozenset(OutputFormat)
+# a command printing one line per event as it happens (listen): no yaml, no tsv
+STREAM_FORMATS = frozenset({OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.NDJSON})
+# a command with its own human output and no rows to tabulate (demo)
+NO_TSV_FORMATS = ALL_FORMATS - {OutputFormat.TSV}
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (same as --output json).", show_default=False)
 ]
 OutputOption = Annotated[
     OutputFormat | None,
-    typer.Option("--output", "-o", help="Output format.", case_sensitive=False, show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output format (table on a terminal, else tsv).",
+        case_sensitive=False,
+        show_default=False,
+    ),
 ]
+
+# CI=false, CI=0, CI= (a template's default) mean "not CI"
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 def pick_format(json_flag: bool, output: OutputFormat | None) -> OutputFormat | None:
-    """``--json`` wins over ``--output``; None when neither was given."""
+    """``--json`` or ``--output``; None when neither was given. Both, saying different
+    things (``--json -o yaml``), is a usage error naming both."""
     if json_flag:
+        if output not in (None, OutputFormat.JSON):
+            from knoxhook.errors import UsageError
+
+            raise UsageError(f"--json and --output {output} conflict", hint="give one of them")
         return OutputFormat.JSON
     return output
 
@@ -84,7 +104,8 @@ class Environment:
 
     @property
     def ci(self) -> bool:
-        return bool(self.variables.get("CI"))
+        """``CI`` is set to something other than false/0/no/off/empty."""
+        return self.variables.get("CI", "").strip().lower() not in _FALSE
 
 
 @dataclass
@@ -99,11 +120,16 @@ class Invocation:
     no_color: bool = False
     allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
     timeout: float | None = None  # --timeout SECONDS (checked), else env/profile/default
+    given_output: OutputFormat | None = None  # the root's own --json/--output, parsed
+    # a data command's shaping options (cli/shaping.py adds them to every such command)
+    jq: Any = None  # the compiled --jq program
+    fields: tuple[str, ...] | None = None  # --fields a,b
+    show_secrets: bool = False  # --show-secrets: URL passwords in tables, tsv, yaml
 
     @classmethod
     def from_argv(cls, args: Sequence[str], env: Environment | None = None) -> Invocation:
         """Before parsing: a best guess, so a usage error is reported as JSON when asked
-        (``--json``, ``--output json|ndjson`` in any spelling, anywhere in argv)."""
+        (``--json``, ``--jq``, ``--output json|ndjson`` in any spelling, anywhere)."""
         output: OutputFormat | None = None
         machine = {"json": OutputFormat.JSON, "ndjson": OutputFormat.NDJSON}
         for i, arg in enumerate(args):
@@ -114,7 +140,7 @@ class Invocation:
                 value = arg[len("--output=") :]
             elif arg.startswith("-o") and not arg.startswith("--"):
                 value = arg[2:]
-            if arg == "--json":
+            if arg == "--json" or arg == "--jq" or arg.startswith("--jq="):
                 output = OutputFormat.JSON
             elif value is not None and value.lower() in machine:
                 output = machine[value.lower()]
@@ -140,21 +166,69 @@ class Invocation:
         command, so a format guessed from later argv stays: ``subscriptions get --json``
         without its ID still reports the usage error as JSON."""
         self.profile = profile
+        self.given_output = output
         self.output = output or self.output
         self.verbose, self.debug, self.no_color = verbose, debug, no_color
         self.allow_http = allow_http
         self.timeout = timeout
 
     def output_format(
-        self, json_flag: bool = False, output: OutputFormat | None = None
+        self,
+        json_flag: bool = False,
+        output: OutputFormat | None = None,
+        *,
+        supports: frozenset[OutputFormat] = ALL_FORMATS,
+        shaped: bool = True,
     ) -> OutputFormat:
-        """The format for this command: its own flags beat the global ones; default table.
-        A command's choice also decides how its errors are rendered."""
+        """The format for this command, from its flags or the global ones (the two
+        saying different things is a usage error); default table. ``--jq`` means JSON.
+        A command that prints only some formats (``listen``: no yaml) names them in
+        ``supports``; one that does not print through ``display.emit`` says
+        ``shaped=False``, and ``--jq``/``--fields`` are refused. The choice also decides
+        how the command's errors are rendered."""
+        from knoxhook.errors import UsageError
+
         chosen = pick_format(json_flag, output)
+        given = self.given_output
+        if chosen is not None and given is not None and chosen is not given:
+            raise UsageError(
+                f"--output {given} (before the command) and --output {chosen} conflict",
+                hint="give one of them",
+            )
+        chosen = chosen or given or self.output
+        if self.jq is not None:
+            if chosen not in (None, OutputFormat.JSON):
+                raise UsageError(f"--jq and --output {chosen} conflict", hint="--jq prints JSON")
+            chosen = OutputFormat.JSON
+        fmt = chosen or OutputFormat.TABLE
+        if fmt not in supports:
+            names = ", ".join(f for f in OutputFormat if f in supports)
+            raise UsageError(f"--output {fmt} is not available here", hint=f"use one of: {names}")
+        if not shaped and (self.jq is not None or self.fields is not None):
+            flag = "--jq" if self.jq is not None else "--fields"
+            raise UsageError(f"{flag} is not available here", hint="use --json, and jq")
         if chosen is not None:
             self.output = chosen
-            return chosen
-        return self.output or OutputFormat.TABLE
+        return fmt
+
+    def no_prompt_reason(self) -> str | None:
+        """Why ``may_prompt`` is False (for "refusing to X without confirmation: ...")."""
+        if not (self.env.stdin_isatty and self.env.stderr_isatty):
+            return "not a terminal"
+        if self.env.ci:
+            return f"CI is set (CI={self.env.variables.get('CI', '')})"
+        return None
+
+    def require_confirmation_possible(self, action: str) -> None:
+        """Refuse (exit 2) to ``action`` without ``--yes`` where no one can be asked."""
+        reason = self.no_prompt_reason()
+        if reason is not None:
+            from knoxhook.errors import UsageError
+
+            raise UsageError(
+                f"refusing to {action} without confirmation: {reason}",
+                hint=f"pass --yes to {action} without asking",
+            )
 
     @property
     def machine_output(self) -> bool:
@@ -207,6 +281,12 @@ def use(invocation: Invocation) -> Iterator[Invocation]:
         _current = previous
 
 
-def output_format(json_flag: bool = False, output: OutputFormat | None = None) -> OutputFormat:
+def output_format(
+    json_flag: bool = False,
+    output: OutputFormat | None = None,
+    *,
+    supports: frozenset[OutputFormat] = ALL_FORMATS,
+    shaped: bool = True,
+) -> OutputFormat:
     """``current().output_format(...)``: what a command calls with its --json/--output."""
-    return current().output_format(json_flag, output)
+    return current().output_format(json_flag, output, supports=supports, shaped=shaped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from typing import Annotated, Any
 
 import typer
@@ -43,7 +44,8 @@ def demo(
     KDMS_DEVICE_UPLOAD -> Knox sends the signed callback -> its signature is verified ->
     the same callback is replayed and refused -> list -> delete.
 
-    Needs no Knox account and no network beyond loopback.
+    Needs no Knox account and no network beyond loopback. A closed stdout (`| head -1`)
+    stops it quietly with exit 0, the emulator and the receiver stopped (as every command).
 
     Examples:
 
@@ -55,21 +57,25 @@ def demo(
     JSON: {"ok": true, "steps": [{"step", "title", "ok", ...details}]};
     --output ndjson prints one step per line as it completes.
     """
+    from knoxhook.cli.context import NO_TSV_FORMATS
     from knoxhook.demo import run_demo
 
-    fmt = common.output_format(json_output, output)
+    fmt = common.output_format(json_output, output, supports=NO_TSV_FORMATS)
     steps: list[dict[str, Any]] = []
     if auth not in ("oauth", "legacy"):
         from knoxhook.errors import UsageError
 
         raise UsageError(f"--auth must be oauth or legacy, not {auth!r}")
-    for step in run_demo(signing=signing, auth=auth):
-        record = step.to_json()
-        steps.append(record)
-        if fmt is common.OutputFormat.NDJSON:
-            common.emit(record, fmt=fmt)
-        elif fmt is common.OutputFormat.TABLE:
-            _show(len(steps), step.title, step.detail)
+    # closing(): whatever stops the printing (a closed stdout, Ctrl-C) stops the emulator
+    # and the receiver right here, not whenever the generator is collected.
+    with closing(run_demo(signing=signing, auth=auth)) as workflow:
+        for step in workflow:
+            record = step.to_json()
+            steps.append(record)
+            if fmt is common.OutputFormat.NDJSON:
+                common.emit(record, fmt=fmt)
+            elif fmt is common.OutputFormat.TABLE:
+                _show(len(steps), step.title, step.detail)
     if fmt in (common.OutputFormat.JSON, common.OutputFormat.YAML):
         common.emit({"ok": True, "steps": steps}, fmt=fmt)
     elif fmt is common.OutputFormat.TABLE:

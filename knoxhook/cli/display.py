@@ -12,7 +12,7 @@ text, table cells are ``rich.text.Text``, consoles are made with ``emoji=False``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -121,74 +121,87 @@ def confirm(question: str) -> bool:
 Column = tuple[str, str]  # (key in the JSON object, table heading)
 
 
+def final_format(fmt: OutputFormat) -> OutputFormat:
+    """``fmt`` as it will be printed: a table nobody asked for, on a stdout that is not a
+    terminal, is tsv (as gh does), so ``cut`` and ``awk`` work; ``-o table`` stays one."""
+    invocation = current()
+    if fmt is OutputFormat.TABLE and invocation.output is None and not invocation.env.stdout_isatty:
+        return OutputFormat.TSV
+    return fmt
+
+
 def emit(
     data: Any,
     *,
     columns: Sequence[Column] | None = None,
     fmt: OutputFormat | None = None,
     title: str | None = None,
+    drop: Sequence[str] = (),
 ) -> None:
     """Print ``data`` (a JSON-able dict or list of dicts) to stdout in the chosen format.
 
     ``columns`` chooses and orders the table columns for a list; a dict is shown as a
     two-column key/value table. JSON keys are printed in the order given (stable).
+    ``drop``: the keys of the columns a narrow terminal may leave out, first one first.
+    ``--fields``, ``--jq`` and URL passwords are handled here (``cli/shaping.py``).
+    A stdout that cannot encode a character gets JSON escapes (``\\u00fc``), or ``?`` in
+    a table: never a UnicodeEncodeError half-way through.
     """
+    from knoxhook.cli import shaping, tables
+
     invocation = current()
-    fmt = fmt or invocation.output_format()
-    stdout = invocation.env.stdout
+    fmt = final_format(fmt or invocation.output_format())
+    data, columns = shaping.select_fields(data, columns, invocation.fields)
+    ascii_only = not _utf8(invocation.env.stdout)
+    if invocation.jq is not None and fmt is OutputFormat.JSON:
+        results = shaping.run_jq(invocation.jq, data)
+        _write("".join(_jq_line(r, ascii_only) + "\n" for r in results))
+        return
+    if fmt in (OutputFormat.TABLE, OutputFormat.TSV) and not invocation.show_secrets:
+        data = shaping.redact(data)
     if fmt is OutputFormat.JSON:
-        stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        _write(json.dumps(data, indent=2, ensure_ascii=ascii_only) + "\n")
     elif fmt is OutputFormat.NDJSON:
         rows = data if isinstance(data, list) else [data]
-        for row in rows:
-            stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        _write("".join(json.dumps(row, ensure_ascii=ascii_only) + "\n" for row in rows))
     elif fmt is OutputFormat.YAML:
         import yaml
 
-        stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        _write(yaml.safe_dump(data, sort_keys=False, allow_unicode=not ascii_only))
+    elif fmt is OutputFormat.TSV:
+        _write(tables.tsv(data, columns))
+        if not data:
+            info("(none)")
     else:
-        _table(data, columns, title)
+        text = tables.render(console(), data, columns, title, drop)
+        if text is None:
+            info("(none)")
+        else:
+            _write(text)
+
+
+def _jq_line(result: Any, ascii_only: bool) -> str:
+    """A --jq result as gh prints it: a string raw, anything else compact JSON."""
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, ensure_ascii=ascii_only, separators=(",", ":"))
+
+
+def _utf8(stream: Any) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def _write(text: str) -> None:
+    """``text`` to stdout; characters its encoding lacks become ``?`` (JSON has escaped
+    them already)."""
+    stdout = current().env.stdout
+    if not _utf8(stdout):
+        encoding = getattr(stdout, "encoding", None) or "ascii"
+        text = text.encode(encoding, "replace").decode(encoding)
+    stdout.write(text)
     stdout.flush()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list | tuple):
-        return "\n".join(_cell(v) for v in value) if value else "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _table(data: Any, columns: Sequence[Column] | None, title: str | None) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    def cell(value: Any) -> Text:
-        # Text, not a str: a value is data, never rich markup ("[b]" in a URL stays "[b]")
-        return Text(_cell(value))
-
-    out = console()
-    if isinstance(data, Mapping):
-        table = Table(title=title, show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for key, value in data.items():
-            table.add_row(Text(str(key)), cell(value))
-        out.print(table)
-        return
-    rows = list(data)
-    if not rows:
-        info("(none)")
-        return
-    cols = columns or [(k, k) for k in rows[0]]
-    table = Table(title=title)
-    for number, (_, heading) in enumerate(cols):
-        # the first column is the key people copy (an id, an event name): never folded
-        table.add_column(heading, overflow="fold", no_wrap=number == 0)
-    for row in rows:
-        table.add_row(*(cell(row.get(key)) for key, _ in cols))
-    out.print(table)

@@ -15,6 +15,7 @@ COLUMNS = [
     ("since", "Since"),
     ("description", "Description"),
 ]
+NARROW_DROP = ("since", "service")  # a narrow terminal keeps the name and what it means
 
 
 events_app = registry.command()
@@ -53,4 +54,4 @@ def events(
 
     fmt = context.output_format(json_output, output)
     rows = [e.to_json() for e in catalogue.by_service(service.value if service else None)]
-    display.emit(rows, columns=COLUMNS, fmt=fmt)
+    display.emit(rows, columns=COLUMNS, fmt=fmt, drop=NARROW_DROP)

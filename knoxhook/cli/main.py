@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from knoxhook import __version__
-from knoxhook.cli import _fastparams, context
+from knoxhook.cli import _fastparams, context, pipes
 from knoxhook.cli._typer import ClickException, NoArgsIsHelpError, NoSuchOption
 from knoxhook.cli.context import Invocation, JsonOption, OutputOption, pick_format
 from knoxhook.cli.display import report_error
@@ -188,7 +188,13 @@ def _run(args: list[str], invocation: Invocation) -> int:
     except (KeyboardInterrupt, typer.Abort):
         report_error("interrupted", "interrupted", None)
         return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # rich's answer to a closed stdout: cli/pipes.py
+        if not pipes.reader_gone(exc):
+            raise
+        return pipes.stop_quietly()
     except Exception as exc:  # a bug: say so in one line, trace only with --debug
+        if pipes.reader_gone(exc):  # `knoxhook ... | head -1`: cli/pipes.py
+            return pipes.stop_quietly()
         if invocation.debug:
             import traceback
 

@@ -20,6 +20,7 @@ COLUMNS = [
     ("createdAt", "Created"),
     ("updatedAt", "Updated"),
 ]
+NARROW_DROP = ("updatedAt", "createdAt")  # what a narrow terminal leaves out first
 
 subscribe_app = registry.command()
 subs_app = registry.group(
@@ -82,9 +83,16 @@ def _show(sub: Subscription, fmt: context.OutputFormat, changed: bool | None = N
     data = sub.to_json()
     if changed is not None:  # upsert / update: whether anything was sent
         data["changed"] = changed
-    if fmt is context.OutputFormat.TABLE:
+    if display.final_format(fmt) is context.OutputFormat.TABLE:
         data["events"] = ", ".join(sub.events)
     display.emit(data, fmt=fmt)
+
+
+def _shown(url: str) -> str:
+    """A callback URL for a diagnostic line: its password never (cli/shaping.py)."""
+    from knoxhook.httptrace import redact_url
+
+    return redact_url(url)
 
 
 @subscribe_app.command("subscribe")
@@ -132,26 +140,59 @@ def subscribe(
         outcome = service.upsert(url, names, allow_http=allow_http) if upsert else None
         sub = outcome.subscription if outcome else service.create(url, names, allow_http=allow_http)
     done = "already subscribed" if outcome and not outcome.changed else "subscribed"
-    display.info(f"{done} {sub.url} to {', '.join(sub.events)} (id {sub.subscription_id})")
+    display.info(f"{done} {_shown(sub.url)} to {', '.join(sub.events)} (id {sub.subscription_id})")
     _show(sub, fmt, None if outcome is None else outcome.changed)
 
 
 @subs_app.command("list")
-def list_(json_output: context.JsonOption = False, output: context.OutputOption = None) -> None:
-    """List your subscriptions.
+def list_(
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event",
+            "-e",
+            metavar="EVENT",
+            help="Only subscriptions with this event; repeat for any of several.",
+            show_default=False,
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="TEXT",
+            help="Only URLs containing TEXT, or matching it as a glob when it has * ? or [.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: context.JsonOption = False,
+    output: context.OutputOption = None,
+) -> None:
+    """List your subscriptions (all, or those matching --event and --url).
+
+    Off a terminal the table is tab-separated with a header line (-o tsv), so cut and
+    awk work; --fields picks the columns, --jq filters the JSON. A password in a URL
+    shows as *** in table and tsv output (--show-secrets shows it; JSON is the API's).
 
     Examples:
 
     \b
       knoxhook subscriptions list
-      knoxhook subscriptions list --json | jq -r '.[].subscriptionId'
+      knoxhook subscriptions list --event KDMS_DEVICE_UPLOAD --url hooks.example.com
+      knoxhook subscriptions list --url 'https://*.example.com/*' --fields subscriptionId,url
+      knoxhook subscriptions list --jq '.[].subscriptionId'
+      knoxhook subscriptions list | cut -f1 | tail -n +2
 
     JSON: a list of {subscriptionId, url, events, createdAt, updatedAt}.
     """
+    from knoxhook.subscriptions import matching, validate_events
+
     fmt = context.output_format(json_output, output)
+    checks.require_text(event=event, url=url)
+    events = validate_events(event) if event else ()  # a typo is exit 2, before any request
     with _service() as service:
-        subs = service.list()
-    display.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt)
+        subs = matching(service.list(), events=events, url=url)
+    display.emit([s.to_json() for s in subs], columns=COLUMNS, fmt=fmt, drop=NARROW_DROP)
 
 
 @subs_app.command("get")
@@ -287,11 +328,8 @@ def delete(
         raise UsageError("give subscription ids or --all, not both")
     if not all_ and not ids:
         raise UsageError("give the subscription ids to delete, or --all", hint="see --help")
-    if not yes and not context.current().may_prompt:
-        raise UsageError(
-            "refusing to delete without confirmation: not a terminal",
-            hint="pass --yes to delete without asking",
-        )
+    if not yes:
+        context.current().require_confirmation_possible("delete")
     with _service() as service:
         existing = {s.subscription_id for s in service.list()}
         if all_:

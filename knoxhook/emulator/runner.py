@@ -46,7 +46,10 @@ def run_emulator(
     """Serve the emulator on ``host:port`` until the block ends."""
     app = create_app(config)
     try:
-        with serve_in_thread(app, host, port) as server:
+        # h11 on asyncio's loop: the emulator is a test double, not a hot path, and
+        # asyncio resolves names with socket.getaddrinfo (its egress check and the
+        # tests that fake a resolver depend on it; uvloop resolves through libuv)
+        with serve_in_thread(app, host, port, parser="h11") as server:
             yield RunningEmulator(server.base_url, app)
     finally:
         app.emulator.store.close()

@@ -146,8 +146,7 @@ def verify_callback(
         if preferred == FIRST_FORM:
             first = _new_form(Form, (FIRST_FORM, body, b64url_padded(body), True))
         elif preferred.partition("/")[0] == SAMSUNG:  # inline too: what the cache is for
-            parsed = samsung.parse(body)
-            signed = None if parsed is None else samsung.reserialize_parsed(parsed)
+            parsed, signed = samsung.parse_reserialized(body)
             if signed is not None and signed != body:
                 encoded = b64url_padded(signed)
                 if preferred == SAMSUNG_UNPADDED and encoded[-1:] == b"=":

@@ -19,7 +19,13 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from knoxhook.errors import KnoxhookError
-from knoxhook.tui.model import CallbackSource, Record, SubscriptionBackend, SubscriptionLike
+from knoxhook.tui.model import (
+    CallbackSource,
+    Record,
+    SubscriptionBackend,
+    SubscriptionLike,
+    shown_url,
+)
 from knoxhook.tui.screens import ConfirmScreen, FormResult, SubscriptionForm
 from knoxhook.tui.status import Status
 from knoxhook.tui.threads import in_daemon_thread
@@ -54,11 +60,17 @@ class KnoxhookApp(App[None]):
     TabPane { height: 1fr; padding: 0; }
     #status { height: 1; padding: 0 1; background: $boost; }
     #status.warning { background: $warning 40%; }
+    #source { height: 1; padding: 0 1; }
     #message { height: 1; padding: 0 1; }
     #message.error { background: $error 30%; }
     .split { height: 1fr; }
     .split DataTable { width: 2fr; height: 1fr; }
     .detail { width: 1fr; min-width: 40; height: 1fr; border-left: solid $primary; padding: 0 1; }
+    .split.stacked { layout: vertical; }
+    .split.stacked DataTable { width: 1fr; height: 2fr; }
+    .split.stacked .detail {
+        width: 1fr; height: 1fr; border-left: none; border-top: solid $primary;
+    }
     #events-table { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -106,6 +118,8 @@ class KnoxhookApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="status", markup=False)
+        if self.callback_source is not None:  # the header's subtitle is cut on narrow screens
+            yield Static(self.callback_source.description, id="source", markup=False)
         with TabbedContent(initial="subscriptions"):
             with TabPane("Subscriptions [1]", id="subscriptions"):
                 yield SubscriptionsView()
@@ -279,7 +293,7 @@ class KnoxhookApp(App[None]):
         if sub is None:
             return
         ident = sub.subscription_id
-        question = f"Delete subscription {ident}?\n{sub.url}\n{', '.join(sub.events)}"
+        question = f"Delete subscription {ident}?\n{shown_url(sub.url)}\n{', '.join(sub.events)}"
         self.push_screen(ConfirmScreen(question), lambda yes: self._delete(ident, bool(yes)))
 
     def _delete(self, ident: str, yes: bool) -> None:
@@ -333,5 +347,6 @@ class KnoxhookApp(App[None]):
     # --- callbacks --------------------------------------------------------------------
 
     def on_callback_arrived(self, message: CallbackArrived) -> None:
-        cells = self.query_one(CallbacksView).add(message.record)
-        self.show_message(f"callback: {cells[1]} {cells[2]} for {cells[3]}")
+        _, verdict, event, sub, _ = self.query_one(CallbacksView).add(message.record)
+        verified = f" {event} for {sub}" if event != "-" else ""  # see model.record_cells
+        self.show_message(f"callback: {verdict}{verified}")

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from knoxhook import events as catalogue
-from knoxhook import wire
 
 
 class SubscriptionLike(Protocol):
@@ -109,9 +108,19 @@ def check_url(url: str) -> str:
     return validate_url(url)
 
 
+def shown_url(url: str) -> str:
+    """A callback URL as the UI shows it: a password in it as ``***`` (issue 9)."""
+    from knoxhook.httptrace import redact_url
+
+    return redact_url(url)
+
+
 def subscription_json(sub: SubscriptionLike) -> str:
-    """The full JSON of a subscription, for the detail pane."""
-    return json.dumps(dict(sub.to_json()), indent=2, ensure_ascii=False, default=str)
+    """The full JSON of a subscription, for the detail pane (a URL password as ``***``)."""
+    data = dict(sub.to_json())
+    if isinstance(data.get("url"), str):
+        data["url"] = shown_url(data["url"])
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
 # what a person looks for first in a callback; then the rest (headers, certificate...)
@@ -129,21 +138,19 @@ def _parsed(body: object) -> object:
 
 
 def record_cells(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
-    """(time, verdict, event, subscription, nonce) of a receiver record."""
-    event = record.get("event")
-    sub = record.get("subscriptionId")
-    body = _parsed(record.get("body"))
-    if isinstance(body, Mapping):  # a rejected callback: what it claims to be
-        event = event or body.get(wire.F_CB_EVENT)
-        sub = sub or body.get(wire.F_CB_SUBSCRIPTION_ID)
+    """(time, verdict, event, subscription, nonce) of a receiver record.
+
+    The event and subscription are the record's own: the receiver fills them in only for
+    a callback whose signature verified. A rejected body's claims are not shown there (a
+    forgery would read "KG_DEVICE_ENROLLED for x"); the detail pane shows its body."""
     verdict = str(record.get("verdict") or "-")
     if record.get("reason"):
         verdict += f" ({record['reason']})"
     return (
         when(record.get("received_at"))[11:] or "-",
         verdict,
-        str(event or "-"),
-        str(sub or "-"),
+        str(record.get("event") or "-"),
+        str(record.get("subscriptionId") or "-"),
         str(record.get("nonce") or "-"),
     )
 

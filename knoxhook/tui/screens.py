@@ -14,7 +14,7 @@ from textual.widgets.selection_list import Selection
 
 from knoxhook import events as catalogue
 from knoxhook.errors import UsageError
-from knoxhook.tui.model import SubscriptionLike, check_url
+from knoxhook.tui.model import SubscriptionLike, check_url, shown_url
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class SubscriptionForm(ModalScreen[FormResult | None]):
             yield Label(f"[b]{title}[/b]")
             yield Label("Callback URL")
             yield Input(
-                value=current.url if current else "",
+                value=shown_url(current.url) if current else "",
                 placeholder="https://example.com/knox/callback",
                 id="url",
             )
@@ -110,7 +110,7 @@ class SubscriptionForm(ModalScreen[FormResult | None]):
 
     def action_save(self) -> None:
         try:
-            url = check_url(self.query_one("#url", Input).value)
+            url = self._url(self.query_one("#url", Input).value)
         except UsageError as exc:
             self.show_error(exc.message)
             self.query_one("#url", Input).focus()
@@ -122,6 +122,25 @@ class SubscriptionForm(ModalScreen[FormResult | None]):
             picker.focus()
             return
         self.dismiss(FormResult(url, chosen))
+
+    def _url(self, typed: str) -> str:
+        """The checked URL. The form shows a URL's password as ``***``: left as it was,
+        the URL is the subscription's own; changed, the password must be typed again."""
+        from urllib.parse import urlsplit
+
+        from knoxhook.httptrace import REDACTED
+
+        current = self.current
+        if current is not None and typed == shown_url(current.url):
+            return current.url
+        url = check_url(typed)
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password == REDACTED:
+            raise UsageError(f"type the URL's password again: the form shows it as {REDACTED}")
+        return url
 
     def action_cancel(self) -> None:
         self.dismiss(None)

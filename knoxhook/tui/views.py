@@ -18,17 +18,41 @@ from knoxhook.tui.model import Record, SubscriptionLike
 
 MAX_CALLBACK_ROWS = 1000  # keep memory bounded on a busy receiver
 NO_SELECTION = "(no subscription selected)"
+DETAIL_MIN = 40  # columns the JSON pane needs beside a table (app.py's .detail min-width)
 
 
 def _cells(*values: str) -> list[Text]:
     return [Text(v) for v in values]  # Text, so a "[" in a URL is never read as markup
 
 
-class SubscriptionsView(Horizontal):
-    """The subscriptions table, and the selected one's full JSON beside it."""
+class _Split(Horizontal):
+    """A table and a JSON pane: side by side when the whole table fits beside the pane,
+    else the pane below (class ``stacked``), so no column is cut or hidden off to the
+    right when the terminal could show them all (160 columns cut "created" and hid
+    "updated" before)."""
 
     def __init__(self) -> None:
         super().__init__(classes="split")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one(DataTable)
+
+    def fit(self) -> None:
+        table = self.table
+        needed = sum(c.get_render_width(table) for c in table.columns.values()) + 2
+        beside = self.size.width - max(DETAIL_MIN, self.size.width // 3)  # the 2fr : 1fr split
+        self.set_class(beside < needed, "stacked")
+
+    def on_resize(self) -> None:
+        self.fit()
+
+
+class SubscriptionsView(_Split):
+    """The subscriptions table, and the selected one's full JSON beside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.subscriptions: list[SubscriptionLike] = []
 
     def compose(self) -> ComposeResult:
@@ -38,10 +62,6 @@ class SubscriptionsView(Horizontal):
 
     def on_mount(self) -> None:
         self.table.add_columns("id", "URL", "events", "created", "updated")
-
-    @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#subs", DataTable)
 
     def show(self, subscriptions: Sequence[SubscriptionLike]) -> None:
         """Replace the rows; the cursor stays on the same subscription if it is still there."""
@@ -53,7 +73,7 @@ class SubscriptionsView(Horizontal):
             table.add_row(
                 *_cells(
                     sub.subscription_id,
-                    sub.url,
+                    model.shown_url(sub.url),
                     ", ".join(sub.events),
                     model.when(sub.created_at),
                     model.when(sub.updated_at),
@@ -63,6 +83,7 @@ class SubscriptionsView(Horizontal):
         if keep is not None:
             self.select(keep.subscription_id)
         self.show_detail()
+        self.call_after_refresh(self.fit)  # the column widths are known after a refresh
 
     def select(self, subscription_id: str) -> bool:
         """Put the cursor on ``subscription_id``; False when it is not listed."""
@@ -115,11 +136,11 @@ class EventsView(DataTable[Text]):
         return str(key.value)
 
 
-class CallbacksView(Horizontal):
+class CallbacksView(_Split):
     """Callbacks as they arrive (newest last), and the selected record's JSON."""
 
     def __init__(self, hint: str) -> None:
-        super().__init__(classes="split")
+        super().__init__()
         self.hint = hint
         self.records: dict[str, Record] = {}
         self._seq = 0
@@ -131,10 +152,6 @@ class CallbacksView(Horizontal):
 
     def on_mount(self) -> None:
         self.table.add_columns("time", "verdict", "event", "subscription", "nonce")
-
-    @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#cb-table", DataTable)
 
     def add(self, record: Record) -> tuple[str, ...]:
         """Append a row (dropping the oldest past the cap); its cells."""
@@ -150,6 +167,7 @@ class CallbacksView(Horizontal):
         table.add_row(*_cells(*cells), key=key)
         if table.row_count == 1:
             self._detail(record)
+        self.call_after_refresh(self.fit)
         return cells
 
     def _detail(self, record: Record) -> None:

@@ -40,11 +40,16 @@ def test_events_filtered_by_service(cli: Cli, service: str, count: int) -> None:
 
 
 def test_events_table_and_yaml(cli: Cli) -> None:
-    r = cli("events", "-s", "KDMS")
+    r = cli("events", "-s", "KDMS", "-o", "table")  # asked for: a table even on a pipe
     assert r.code == 0
     assert "KDMS_DEVICE_UPLOAD" in r.out
     assert "Event" in r.out
     assert "KG_DEVICE_LOCKED" not in r.out
+    piped = cli("events", "-s", "KDMS")  # not asked for, stdout not a terminal: tsv
+    assert piped.code == 0
+    lines = piped.out.splitlines()
+    assert lines[0] == "name\tservice\tsince\tdescription"
+    assert lines[1].split("\t")[:3] == ["KDMS_DEVICE_UPLOAD", "KDMS", "24.06"]
     r = cli("--output", "yaml", "events", "-s", "KC")
     assert r.code == 0
     assert yaml.safe_load(r.out)[0]["name"] == "KC_DEVICE_STATUS_CHANGE"

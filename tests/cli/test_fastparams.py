@@ -72,7 +72,7 @@ def test_a_bad_output_format_is_still_usage_error_exit_2(
     with pytest.raises(SystemExit) as exc:
         main(["--output", "xml", "auth", "status"])
     assert exc.value.code == 2
-    assert "'xml' is not one of: table, json, yaml, ndjson." in capsys.readouterr().err
+    assert "'xml' is not one of: table, json, yaml, ndjson, tsv." in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["--output", "JSON", "--profile", "p1", "auth", "status"])
     assert exc.value.code == 3  # not configured, but the options were understood

@@ -158,16 +158,26 @@ def test_list_formats(knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "subscriptions", "list", "--output", "yaml")
     assert code == 0
     assert yaml.safe_load(out) == [a, b]
-    code, out, _ = run(capsys, "subscriptions", "list")
+    code, out, _ = run(capsys, "subscriptions", "list", "-o", "table")
     assert code == 0
     assert a["subscriptionId"][:8] in out
     assert "ID" in out
+    code, out, _ = run(capsys, "subscriptions", "list")  # piped, not asked for: tsv
+    assert code == 0
+    assert out.splitlines() == [
+        "subscriptionId\turl\tevents\tcreatedAt\tupdatedAt",
+        *("\t".join([s["subscriptionId"], s["url"], ",".join(s["events"]),
+                     s["createdAt"], s["updatedAt"]]) for s in (a, b)),
+    ]  # fmt: skip
 
 
 def test_list_empty_says_none(knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]) -> None:
     assert listed(capsys) == []
-    code, out, err = run(capsys, "subscriptions", "list")
+    code, out, err = run(capsys, "subscriptions", "list", "-o", "table")
     assert (code, out) == (0, "")
+    assert "(none)" in err
+    code, out, err = run(capsys, "subscriptions", "list")  # tsv: the header, no rows
+    assert (code, out) == (0, "subscriptionId\turl\tevents\tcreatedAt\tupdatedAt\n")
     assert "(none)" in err
 
 
