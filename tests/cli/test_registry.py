@@ -87,7 +87,7 @@ def _imported_cli_modules(*args: str) -> set[str]:
 
 def test_the_root_help_imports_no_command_module_and_a_command_only_its_own() -> None:
     shared = {f"knoxhook.cli.{name}" for name in
-              ("main", "registry", "_typer", "_fastparams", "helptext", "context",
+              ("main", "registry", "_typer", "_fastparams", "helptext", "pipes", "context",
                    "display")}  # fmt: skip
     assert _imported_cli_modules("--help") == shared
     assert _imported_cli_modules("subscriptions", "list", "--help") == {
