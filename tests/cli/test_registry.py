@@ -19,6 +19,7 @@ from knoxhook.cli import context, helptext, registry
 from knoxhook.cli._typer import make_default_short_help
 from knoxhook.cli.context import Invocation
 from knoxhook.cli.registry import COMMANDS
+from knoxhook.cli.shaping import add_options
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -32,7 +33,7 @@ def test_each_registry_row_names_a_command_whose_help_starts_with_the_rows_line(
     assert entry.help == real, f"COMMANDS[{name!r}].help drifted from the command's help"
     is_group = isinstance(command, TyperGroup)
     app = getattr(import_module(entry.module), entry.attribute)
-    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator"})
+    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator", "callbacks"})
     assert isinstance(app, typer.Typer)
     assert command.rich_markup_mode is None  # plain help, as the root's
 
@@ -87,11 +88,12 @@ def _imported_cli_modules(*args: str) -> set[str]:
 
 def test_the_root_help_imports_no_command_module_and_a_command_only_its_own() -> None:
     shared = {f"knoxhook.cli.{name}" for name in
-              ("main", "registry", "_typer", "_fastparams", "helptext", "pipes", "context",
+              ("main", "registry", "_typer", "_fastparams", "helptext", "context", "pipes",
                    "display")}  # fmt: skip
     assert _imported_cli_modules("--help") == shared
     assert _imported_cli_modules("subscriptions", "list", "--help") == {
         *shared,
+        "knoxhook.cli.shaping",  # --jq/--fields/--show-secrets on every data command
         "knoxhook.cli.subscriptions",
         "knoxhook.cli.checks",
         "knoxhook.cli.clients",
@@ -118,6 +120,22 @@ def _eager_app() -> typer.Typer:
     for sub, name in groups:  # typer lists groups after commands
         eager.add_typer(sub, name=name)
     return eager
+
+
+def _eager_command() -> Any:
+    """``_eager_app()`` as a click group, with the shaping options every data command is
+    given (``registry._shaped``: --jq, --fields, --show-secrets) added the same way."""
+    import typer.main
+
+    def shaped(command: Any) -> None:
+        for sub in getattr(command, "commands", {}).values():
+            shaped(sub)
+        add_options(command)
+
+    group = typer.main.get_group(_eager_app())
+    for command in group.commands.values():  # the root's own --json takes none
+        shaped(command)
+    return group
 
 
 @pytest.mark.parametrize(
@@ -163,7 +181,7 @@ def test_the_lazy_root_behaves_exactly_like_the_eager_one(
     lazy = in_a_run(app)
     click_context = typer.Context.__mro__[1]  # what typer's own commands are run in
     monkeypatch.setattr(click_context, "formatter_class", helptext.HelpFormatter)
-    assert lazy == in_a_run(_eager_app())
+    assert lazy == in_a_run(_eager_command())
 
 
 def test_a_subcommand_builds_only_itself_and_its_group_help_builds_them_all(
