@@ -5,6 +5,12 @@
    script making the same GET (same token, same emulator): target ratio <= 1.3.
 3. 20 sequential ``subscriptions list`` commands fetch exactly 1 token (emulator stats).
 4. 12 concurrent ``subscriptions list`` commands on a cold cache fetch exactly 1 token.
+5. ``knoxhook --version`` (and, for information, ``knoxhook.cli.entry``, the typer-free
+   ``--version`` a console script pointing at it would run) and 6. a bash completion
+   request (``knoxhook subscribe --event KDMS_<TAB>``) vs Debian's ``gh --version``:
+   target ratio <= 1.0 (issue 9, item 2). When
+   ``gh`` is missing the benchmark installs it with ``apt-get install -y gh`` (as root,
+   saying so on stderr), or skips these two with a message (``--no-install``).
 
 Each timing is the best wall time of ``--runs`` fresh processes (median and CPU time are
 printed too), baseline and measured alternating so both share whatever else the machine
@@ -15,6 +21,7 @@ reaches the baseline script through the environment, never argv. Exits 1 when a 
 is missed (and, for start-up, prints the slowest imports of ``knoxhook --help``).
 
     uv run python benchmarks/bench_cli.py [--runs 15] [--target 1.3] [--json]
+        [--no-install] [--only-gh]
 """
 
 from __future__ import annotations
@@ -47,6 +54,16 @@ _SCRIPT = Path(PY).parent / "knoxhook"
 KNOXHOOK = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "knoxhook"]
 HELP = "knoxhook --help vs import typer"
 LIST = "subscriptions list --json (cached token) vs httpx2 GET"
+VERSION = "knoxhook --version vs gh --version"
+ENTRY = "knoxhook.cli.entry --version (the proposed console script) vs gh --version"
+ENTRY_SCRIPT = "from knoxhook.cli.entry import main; main()"  # what the console script runs
+COMPLETE = "completion request (subscribe --event KDMS_) vs gh --version"
+GH_TARGET = 1.0  # "at most the time of gh --version measured in the same run"
+COMPLETION_ENV = {
+    "_KNOXHOOK_COMPLETE": "complete_bash",  # what `knoxhook completion bash` makes bash send
+    "COMP_WORDS": "knoxhook subscribe --event KDMS_",
+    "COMP_CWORD": "3",
+}
 BASELINE_GET = (
     "import os, sys, httpx2\n"
     "r = httpx2.get(os.environ['BENCH_URL'], headers={'Authorization': 'Bearer ' + "
@@ -76,6 +93,7 @@ class Timing:
     median_ms: float
     best_ms: float
     cpu_ms: float
+    worst_ms: float
 
     @classmethod
     def of(cls, samples: list[tuple[float, float]]) -> Timing:
@@ -84,6 +102,7 @@ class Timing:
             statistics.median(walls) * 1000,
             min(walls) * 1000,
             statistics.median(c for _, c in samples) * 1000,
+            max(walls) * 1000,
         )
 
 
@@ -112,8 +131,55 @@ def comparison(name: str, base: Timing, measured: Timing, target: float) -> dict
         "cpu_ratio": round(measured.cpu_ms / base.cpu_ms, 3),
         "baseline_median_ms": round(base.median_ms, 1),
         "measured_median_ms": round(measured.median_ms, 1),
+        "baseline_range_ms": [round(base.best_ms, 1), round(base.worst_ms, 1)],
+        "measured_range_ms": [round(measured.best_ms, 1), round(measured.worst_ms, 1)],
         "target": target,
     }
+
+
+def find_gh(install: bool) -> str | None:
+    """Debian's ``gh``, installed with apt-get when missing (root only); None: skip."""
+    found = shutil.which("gh")
+    if found or not install:
+        if not found:
+            print("gh is not installed (--no-install): skipping the gh --version baseline",
+                  file=sys.stderr)  # fmt: skip
+        return found
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        print("gh is not installed and apt-get cannot run here (not root): skipping the "
+              "gh --version baseline; install Debian's gh to measure it",
+              file=sys.stderr)  # fmt: skip
+        return None
+    print("gh is not installed: running `apt-get install -y --no-install-recommends gh` "
+          "(Debian's gh, the baseline of the --version and completion targets)",
+          file=sys.stderr)  # fmt: skip
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "gh"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    found = shutil.which("gh")
+    if done.returncode != 0 or not found:
+        print(f"apt-get install gh failed (exit {done.returncode}): skipping the gh baseline\n"
+              + done.stderr[-500:], file=sys.stderr)  # fmt: skip
+        return None
+    version = subprocess.run([found, "--version"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout.splitlines()[:1]  # fmt: skip
+    print(f"installed {found}: {' '.join(version)}", file=sys.stderr)
+    return found
+
+
+def against_gh(gh: str, env: dict[str, str], runs: int) -> list[dict[str, Any]]:
+    """``knoxhook --version`` and a completion request, each paired with ``gh --version``."""
+    results = []
+    for name, argv, extra in (
+        (VERSION, [*KNOXHOOK, "--version"], {}),
+        (ENTRY, [PY, "-c", ENTRY_SCRIPT, "--version"], {}),
+        (COMPLETE, list(KNOXHOOK), COMPLETION_ENV),
+    ):
+        both = {**env, **extra}  # gh ignores the completion variables
+        gh_t, ours = paired([gh, "--version"], argv, both, runs)
+        results.append(comparison(name, gh_t, ours, GH_TARGET))
+    return results
 
 
 def slowest_imports(env: dict[str, str], top: int = 12) -> list[str]:
@@ -157,11 +223,19 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=1.3, help="max ratio to baseline")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
+        "--no-install", action="store_true", help="never apt-get install gh (skip its baseline)"
+    )
+    parser.add_argument(
+        "--only-gh", action="store_true", help="only the --version and completion checks"
+    )
+    parser.add_argument(
         "--no-bytecode",
         action="store_true",
         help="keep PYTHONDONTWRITEBYTECODE as set: no .pyc is written (existing ones are used)",
     )
     args = parser.parse_args()
+    gh = find_gh(install=not args.no_install)
+    load_before = os.getloadavg()
 
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="knoxhook-bench-") as tmp, running_emulator() as emu:
@@ -184,6 +258,10 @@ def main() -> int:
             # without .pyc files every run would time the compiler, not the program.
             env.pop("PYTHONDONTWRITEBYTECODE", None)
 
+        if gh is not None:
+            results.extend(against_gh(gh, env, args.runs))
+        if args.only_gh:
+            return report(results, args, load_before, env)
         typer_t, help_t = paired([PY, "-c", "import typer"], [*KNOXHOOK, "--help"], env, args.runs)
         results.append(comparison(HELP, typer_t, help_t, args.target))
 
@@ -220,35 +298,52 @@ def main() -> int:
         results.append({"name": "12 concurrent commands, cold cache",
                         "token_requests": concurrent, "target_token_requests": 1})  # fmt: skip
 
-        missed = [
-            r["name"]
-            for r in results
-            if r.get("ratio", 0.0) > r.get("target", float("inf"))
-            or r.get("token_requests") != r.get("target_token_requests")
-        ]
-        if args.json:
-            print(json.dumps({"python": sys.version.split()[0], "runs": args.runs,
-                              "results": results, "missed": missed}, indent=2))  # fmt: skip
-        else:
-            print(f"python {sys.version.split()[0]}, best of {args.runs} runs each "
-                  "(median and CPU-time ratios in brackets)")  # fmt: skip
-            for r in results:
-                if "ratio" in r:
-                    print(f"  {r['name']}: {r['measured_ms']:.0f} ms vs "
-                          f"{r['baseline_ms']:.0f} ms = {r['ratio']:.2f}x "
-                          f"[median {r['median_ratio']:.2f}x, cpu {r['cpu_ratio']:.2f}x] "
-                          f"(target <= {r['target']}x)")  # fmt: skip
-                if "target_token_requests" in r:
-                    print(f"  {r['name']}: {r['token_requests']} token request(s) "
-                          f"(target {r['target_token_requests']})")  # fmt: skip
-        sys.stdout.flush()
-        if HELP in missed:
-            print("slowest imports of `knoxhook --help` (cumulative):", file=sys.stderr)
-            for line in slowest_imports(env):
-                print("  " + line, file=sys.stderr)
-        if missed:
-            print("MISSED: " + "; ".join(missed), file=sys.stderr)
-            return 1
+        return report(results, args, load_before, env)
+
+
+def report(
+    results: list[dict[str, Any]],
+    args: argparse.Namespace,
+    load_before: tuple[float, float, float],
+    env: dict[str, str],
+) -> int:
+    """Print the results; 1 when a target is missed."""
+    missed = [
+        r["name"]
+        for r in results
+        if r.get("ratio", 0.0) > r.get("target", float("inf"))
+        or r.get("token_requests") != r.get("target_token_requests")
+    ]
+    load = [round(x, 2) for x in (*load_before, *os.getloadavg())]
+    if args.json:
+        print(json.dumps({"python": sys.version.split()[0], "runs": args.runs,
+                          "load_average_before_after": load,
+                          "results": results, "missed": missed}, indent=2))  # fmt: skip
+    else:
+        print(f"python {sys.version.split()[0]}, best of {args.runs} runs each "
+              "(median and CPU-time ratios in brackets); load average (1, 5, 15 min) "
+              f"before {load[:3]}, after {load[3:]}")  # fmt: skip
+        for r in results:
+            if "ratio" in r:
+                print(f"  {r['name']}: {r['measured_ms']:.0f} ms vs "
+                      f"{r['baseline_ms']:.0f} ms = {r['ratio']:.2f}x "
+                      f"[median {r['median_ratio']:.2f}x, cpu {r['cpu_ratio']:.2f}x] "
+                      f"(target <= {r['target']}x)")  # fmt: skip
+                ours, base = r["measured_range_ms"], r["baseline_range_ms"]
+                print(f"      median {r['measured_median_ms']:.0f} ms (range {ours[0]:.0f}-"
+                      f"{ours[1]:.0f}) vs {r['baseline_median_ms']:.0f} ms (range "
+                      f"{base[0]:.0f}-{base[1]:.0f})")  # fmt: skip
+            if "target_token_requests" in r:
+                print(f"  {r['name']}: {r['token_requests']} token request(s) "
+                      f"(target {r['target_token_requests']})")  # fmt: skip
+    sys.stdout.flush()
+    if HELP in missed or VERSION in missed:
+        print("slowest imports of `knoxhook --help` (cumulative):", file=sys.stderr)
+        for line in slowest_imports(env):
+            print("  " + line, file=sys.stderr)
+    if missed:
+        print("MISSED: " + "; ".join(missed), file=sys.stderr)
+        return 1
     return 0
 
 

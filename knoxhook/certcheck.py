@@ -133,8 +133,8 @@ def check(info: CertificateInfo, *, min_days: int, pins: Sequence[str] = ()) -> 
         problems.append(
             (
                 Status.EXPIRES_SOON,
-                f"the certificate expires in {info.days_left} days "
-                f"(on {rfc3339(info.not_after)}), fewer than --min-days {min_days}",
+                f"the certificate {info.when} (on {rfc3339(info.not_after)}), "
+                f"fewer than --min-days {min_days}",
             )
         )
     order = list(Status)

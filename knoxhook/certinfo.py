@@ -74,7 +74,7 @@ class CertificateInfo:
     spki_sha256: str  # base64, the public-key pin
     expired: bool
     not_yet_valid: bool
-    days_left: int  # whole days until not_after; negative once expired
+    days_left: int  # calendar days (UTC) from today to not_after's day: -1 = yesterday
     common_name: str = ""  # for messages; not in to_json
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +91,17 @@ class CertificateInfo:
         }
 
     @property
+    def when(self) -> str:
+        """The expiry in words, by calendar day (UTC): "expires today", "expires in 12
+        days", "expired yesterday", "expired 3 days ago"."""
+        days = self.days_left
+        if self.expired:
+            return {0: "expired today", -1: "expired yesterday"}.get(
+                days, f"expired {-days} days ago"
+            )
+        return {0: "expires today", 1: "expires tomorrow"}.get(days, f"expires in {days} days")
+
+    @property
     def _label(self) -> str:
         return f"CN={self.common_name}" if self.common_name else self.subject
 
@@ -99,7 +110,7 @@ class CertificateInfo:
         if self.expired:
             raise CertificateError(
                 f"certificate expired on {rfc3339(self.not_after)} "
-                f"({-self.days_left} days ago): {self._label}",
+                f"({self.when.removeprefix('expired ')}): {self._label}",
                 hint="run `knoxhook cert fetch` to download the current one",
             )
         if self.not_yet_valid:
@@ -113,9 +124,8 @@ def inspect(cert: x509.Certificate, *, now: datetime | None = None) -> Certifica
     """Subject, issuer, validity, fingerprint and key pin of ``cert`` at ``now``."""
     from cryptography.hazmat.primitives import hashes
 
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    left = not_after - now
     return CertificateInfo(
         subject=_name(cert.subject),
         issuer=_name(cert.issuer),
@@ -125,7 +135,10 @@ def inspect(cert: x509.Certificate, *, now: datetime | None = None) -> Certifica
         spki_sha256=spki_sha256(cert),
         expired=now >= not_after,
         not_yet_valid=now < not_before,
-        days_left=left.days,  # floor: -1 as soon as it has expired
+        # by the calendar (UTC), as people count: a certificate that ended yesterday
+        # "expired yesterday" (-1), however late yesterday; floor((not_after - now) / 1 day)
+        # said -2 for one that ended yesterday morning
+        days_left=(not_after.date() - now.date()).days,
         common_name=_common_name(cert.subject),
     )
 

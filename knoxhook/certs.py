@@ -176,11 +176,6 @@ def fetch_and_store(
     pem = download(client)
     info = inspect_pem(pem, now=now)
     change = compare(read_stored(settings), pem)
-    if change is Change.KEY_CHANGED:
-        log.warning(
-            "the Knox certificate's public key changed (new pin %s): not a renewal",
-            info.spki_sha256,
-        )
     if info.expired or info.not_yet_valid:
         return FetchResult(pem, info, change, None)
     return FetchResult(pem, info, change, store(settings, pem))
@@ -209,7 +204,9 @@ def ensure_certificate(
     either, and the client's errors (NotConfiguredError, TransportError, ...) otherwise.
     """
     stored = read_stored(settings)
-    if stored is not None:
+    if stored is None:
+        log.info("no certificate stored for %s: downloading it", settings.base_url)
+    else:
         try:
             info = inspect_pem(stored, now=now)
         except CertificateError:
@@ -217,7 +214,9 @@ def ensure_certificate(
         else:
             if not (info.expired or info.not_yet_valid):
                 return stored
-            log.info("stored certificate expired on %s; downloading", rfc3339(info.not_after))
+            state = "expired on" if info.expired else "is not valid before"
+            when = info.not_after if info.expired else info.not_before
+            log.info("the stored certificate %s %s: downloading it again", state, rfc3339(when))
     return download_valid(settings, now=now, client_factory=client_factory)
 
 
@@ -238,4 +237,12 @@ def download_valid(
     finally:
         client.close()
     result.info.check_valid()
+    # said here, not in fetch_and_store: `cert fetch` says it in its own words, once
+    if result.change is Change.KEY_CHANGED:
+        log.warning(
+            "the Knox certificate's public key changed (new pin sha256//%s): not a renewal",
+            result.info.spki_sha256,
+        )
+    elif result.change is not Change.UNCHANGED:
+        log.info("downloaded the certificate of %s: %s", settings.base_url, result.change)
     return result.pem

@@ -37,7 +37,7 @@ from knoxhook.errors import (
     NotFoundError,
     TransportError,
 )
-from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+from knoxhook.httperrors import MAYBE_SENT, NOT_SENT, failure, json_body
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.retry import (
@@ -141,6 +141,7 @@ class KnoxClient:
         if path.startswith(wire.KWN_PREFIX + "/"):  # a legacy profile's KWN may be v0.1
             path = self.settings.kwn_prefix + path[len(wire.KWN_PREFIX) :]
         where = f"{method} {self.settings.base_url}{path}"
+        attempts = self.retry.attempts
 
         def attempt(number: int) -> httpx2.Response:
             try:
@@ -149,35 +150,43 @@ class KnoxClient:
                     headers={"Accept": accept, **(headers or {})},
                 )  # fmt: skip
             except NOT_SENT as exc:  # nothing reached the server: always safe to retry
+                why = failure(exc, self.http.timeout)
                 raise RetryLater(
                     TransportError(
-                        f"cannot connect to {self.settings.base_url} ({type(exc).__name__}) "
+                        f"cannot connect to {self.settings.base_url} ({why}) "
                         f"after {number} attempt(s)",
                         hint="check the base URL (--base-url / KNOXHOOK_BASE_URL) and the network",
-                    )
+                    ),
+                    reason=why,
                 ) from None
             except MAYBE_SENT as exc:  # it may have arrived: retried only if idempotent
+                why = failure(exc, self.http.timeout)
                 lost = TransportError(
-                    f"{where} got no answer ({type(exc).__name__})"
+                    f"{where} got no answer: {why}"
+                    + (f" ({number} of {attempts} attempts)" if idempotent else "")
                     + ("" if idempotent else "; it may or may not have taken effect"),
-                    ambiguous=True,
-                    hint=None if idempotent else "check the result before trying again",
+                    ambiguous=not idempotent,
+                    hint="check the network, or allow more time with --timeout SECONDS"
+                    if idempotent
+                    else "check the result before trying again",
                 )
-                raise (RetryLater(lost) if idempotent else lost) from None
+                raise (RetryLater(lost, reason=why) if idempotent else lost) from None
             status = response.status_code
             if status in RETRY_STATUSES:
                 safe = status in SAFE_RETRY_STATUSES
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 busy = _server_error(
                     where, response, number, self.tokens.known_secrets(),
-                    ambiguous=not safe, wait=retry_after,
+                    ambiguous=not (safe or idempotent), wait=retry_after,
                 )  # fmt: skip
-                raise RetryLater(busy, retry_after) if safe or idempotent else busy
+                if safe or idempotent:
+                    raise RetryLater(busy, retry_after, reason=str(status))
+                raise busy
             if status < 400 or (status < 500 and not refusal_is_error):
                 return response
             raise self._refusal(where, response, idempotent)
 
-        return retrying(self.retry, attempt, sleep=self._sleep)
+        return retrying(self.retry, attempt, sleep=self._sleep, what=f"{method} {path}")
 
     def _refusal(self, where: str, response: httpx2.Response, idempotent: bool) -> KnoxhookError:
         status = response.status_code
@@ -206,13 +215,7 @@ class KnoxClient:
 
     def get_json(self, path: str) -> Any:
         """GET ``path`` and return the parsed JSON body."""
-        response = self.request("GET", path)
-        try:
-            return response.json()
-        except ValueError:
-            raise TransportError(
-                f"GET {path}: Knox answered {response.status_code} with a body that is not JSON"
-            ) from None
+        return json_body(self.request("GET", path))
 
     def close(self) -> None:
         self._http.close()

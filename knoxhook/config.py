@@ -13,6 +13,11 @@ Resolution, highest first (``load_settings``):
 ``KNOXHOOK_ALLOW_HTTP=1`` or the profile's ``allow_http = true`` says so; it is never
 inferred from the URL.
 
+``timeout`` (seconds for each connect/read/write of every request) is the global
+``--timeout`` flag, else ``KNOXHOOK_TIMEOUT``, else the profile's ``timeout`` (a TOML
+number), else the command's default (30 s; longer where a command waits on purpose).
+Each must be a positive, finite number of seconds (``parse_timeout``), else exit 2.
+
 The profile is ``--profile``, else ``KNOXHOOK_PROFILE``, else ``default_profile`` in
 ``config.toml``, else ``default``. Directories: ``KNOXHOOK_CONFIG_DIR`` /
 ``KNOXHOOK_CACHE_DIR``, else the platform's (platformdirs). The client secret is NOT a
@@ -21,7 +26,6 @@ setting: ``knoxhook.credentials`` resolves it. Secrets never go in ``config.toml
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -32,7 +36,6 @@ from typing import Any, Final
 from knoxhook import wire
 from knoxhook.errors import UsageError
 from knoxhook.files import ensure_private_dir as ensure_private_dir  # re-exported
-from knoxhook.files import store_private
 from knoxhook.files import write_private as write_private  # re-exported
 
 APP_NAME: Final = "knoxhook"
@@ -52,6 +55,9 @@ ENV_VARS: Final[dict[str, str]] = {
 PROFILE_KEYS: Final = (*ENV_VARS, "secret_store", "region")
 ALLOW_HTTP_ENV: Final = "KNOXHOOK_ALLOW_HTTP"
 ALLOW_HTTP_KEY: Final = "allow_http"  # a TOML boolean in the profile's table
+TIMEOUT_ENV: Final = "KNOXHOOK_TIMEOUT"
+TIMEOUT_KEY: Final = "timeout"  # a TOML number in the profile's table
+DEFAULT_TIMEOUT: Final = 30.0
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 
@@ -92,6 +98,7 @@ class Settings:
     api_version: str | None = None  # legacy: where KWN lives, wire.LEGACY_API_VERSIONS
     region: str | None = None  # legacy: the portal region the host came from (us, eu)
     allow_http: bool = False  # plain http:// to a remote host explicitly allowed
+    timeout: float | None = None  # seconds: --timeout > env > profile; None: the default
 
     @property
     def kwn_prefix(self) -> str:
@@ -105,7 +112,8 @@ class Settings:
         ``base_url in profile 'x' (config.toml)``, or ``base_url`` (the default)."""
         source = (self.sources or {}).get(key, "")
         flag = "--" + key.replace("_", "-")
-        env = ALLOW_HTTP_ENV if key == ALLOW_HTTP_KEY else ENV_VARS.get(key, key)
+        env = {ALLOW_HTTP_KEY: ALLOW_HTTP_ENV, TIMEOUT_KEY: TIMEOUT_ENV}.get(key)
+        env = env or ENV_VARS.get(key, key)
         return {
             "flag": flag,
             "env": env,
@@ -177,21 +185,71 @@ def _allow_http(
     return True, "profile"
 
 
+def parse_timeout(value: object, where: str) -> float:
+    """Seconds from ``--timeout``, ``KNOXHOOK_TIMEOUT`` or a profile's ``timeout``
+    (``where`` names it); a usage error unless a positive, finite number. 0 would mean
+    "no time at all" to httpx2 and a negative or NaN one nothing sensible."""
+    import math
+
+    seconds = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(
+            f"{where} {value!r} is not a positive number of seconds",
+            hint="e.g. --timeout 10 (or KNOXHOOK_TIMEOUT=10, or timeout = 10 in the profile)",
+        )
+    return seconds
+
+
+def _timeout(
+    flag: float | None, env: Mapping[str, str], table: Mapping[str, Any], where: str
+) -> tuple[float | None, str]:
+    """(seconds, source): the flag (checked by the CLI), else the env, else the profile."""
+    if flag is not None:
+        return flag, "flag"
+    raw = env.get(TIMEOUT_ENV)
+    if raw:
+        return parse_timeout(raw, TIMEOUT_ENV), "env"
+    value = table.get(TIMEOUT_KEY)
+    if value is None:
+        return None, "default"
+    if isinstance(value, str):  # a quoted number: say how TOML writes one
+        raise UsageError(
+            f"{TIMEOUT_KEY} in {where} must be a number, not the string {value!r}",
+            hint=f"write {TIMEOUT_KEY} = 10 (a TOML number, no quotes)",
+        )
+    return parse_timeout(value, f"{TIMEOUT_KEY} in {where}"), "profile"
+
+
 def load_settings(
     profile: str | None = None,
     overrides: Mapping[str, str | None] | None = None,
     env: Mapping[str, str] | None = None,
     *,
     allow_http: bool = False,
+    timeout: float | None = None,
 ) -> Settings:
-    """Resolve settings: flag (``overrides``, ``allow_http``) > env > profile > default
-    (module docstring). ``allow_http`` is the ``--allow-http`` flag: True when given."""
+    """Resolve settings: flag (``overrides``, ``allow_http``, ``timeout``) > env >
+    profile > default (module docstring). ``allow_http`` is the ``--allow-http`` flag:
+    True when given; ``timeout`` the ``--timeout`` flag's seconds (None: not given)."""
     env = os.environ if env is None else env
     overrides = overrides or {}
     cdir, kdir = config_dir(env), cache_dir(env)
     document = read_config(cdir)
-    name = profile or env.get("KNOXHOOK_PROFILE") or document.get("default_profile")
-    name = str(name or DEFAULT_PROFILE)
+    if profile is not None:
+        name, source = profile, "--profile"
+    elif env.get("KNOXHOOK_PROFILE"):
+        name, source = env["KNOXHOOK_PROFILE"], "KNOXHOOK_PROFILE"
+    else:
+        name = str(document.get("default_profile") or DEFAULT_PROFILE)
+        source = f"default_profile in {cdir / CONFIG_FILE}"
+    check_profile_name(name, source)  # 'bad name!' is never an empty profile
     table = _profiles(document, cdir).get(name, {})
     if not isinstance(table, dict):
         raise UsageError(f"profile {name!r} in {cdir / CONFIG_FILE} is not a table")
@@ -223,9 +281,9 @@ def load_settings(
     token_url = values["token_url"] or base_url + wire.TOKEN_PATH
     if values["token_url"] is None and sources["base_url"] != "default":
         sources["token_url"] = sources["base_url"]
-    allowed, sources[ALLOW_HTTP_KEY] = _allow_http(
-        allow_http, env, table, f"profile {name!r} ({cdir / CONFIG_FILE})"
-    )
+    where = f"profile {name!r} ({cdir / CONFIG_FILE})"
+    allowed, sources[ALLOW_HTTP_KEY] = _allow_http(allow_http, env, table, where)
+    seconds, sources[TIMEOUT_KEY] = _timeout(timeout, env, table, where)
     return Settings(
         profile=name,
         base_url=base_url,
@@ -241,70 +299,26 @@ def load_settings(
         api_version=api_version,
         region=values["region"],
         allow_http=allowed,
+        timeout=seconds,
     )
 
 
-# --- writing ----------------------------------------------------------------------------
+# --- names and writing (the edits themselves: knoxhook.profiles) -----------------------
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def check_profile_name(name: str) -> str:
-    """Profile names are TOML bare keys (letters, digits, ``-``, ``_``): safe as file names too."""
+def check_profile_name(name: str, source: str = "") -> str:
+    """Profile names are TOML bare keys (letters, digits, ``-``, ``_``): safe as file
+    names too. ``source`` (``--profile``, ``KNOXHOOK_PROFILE``...) is named in the error."""
     if not _BARE_KEY.match(name):
+        where = f" ({source})" if source else ""
         raise UsageError(
-            f"invalid profile name {name!r}",
-            hint="use letters, digits, '-' and '_' only",
+            f"invalid profile name {name!r}{where}: a profile name is letters, digits, "
+            "'-' and '_' only",
+            hint="see the profiles with `knoxhook auth list`",
         )
     return name
-
-
-def _toml_string(value: str) -> str:
-    # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise UsageError(f"cannot write a {type(value).__name__} to {CONFIG_FILE}")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def dump_toml(document: Mapping[str, Any]) -> str:
-    """TOML for a document of scalars, lists and (nested) tables: enough for config.toml."""
-    lines: list[str] = []
-
-    def table(prefix: str, body: Mapping[str, Any]) -> None:
-        scalars = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
-        tables = {k: v for k, v in body.items() if isinstance(v, Mapping)}
-        if prefix and (scalars or not tables):
-            lines.append(f"\n[{prefix}]")
-        for key, value in scalars.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        for key, sub in tables.items():
-            table(f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key), sub)
-
-    table("", document)
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def write_config(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write ``config.toml`` atomically (file 0600; the directory is created 0700)."""
-    if not directory.is_dir():
-        ensure_private_dir(directory)
-    path = directory / CONFIG_FILE
-    store_private(path, dump_toml(document).encode("utf-8"))
-    return path
 
 
 def save_profile(
@@ -314,37 +328,18 @@ def save_profile(
     *,
     make_default: bool = False,
 ) -> Path:
-    """Merge ``values`` into ``[profiles.NAME]`` (a None value removes the key).
+    """Merge ``values`` into ``[profiles.NAME]``, keeping the file's comments
+    (``knoxhook.profiles.save_profile``; tomlkit is imported only to write)."""
+    from knoxhook import profiles
 
-    Only ``PROFILE_KEYS`` are accepted: a secret can never be written here.
-    """
-    check_profile_name(name)
-    unknown = set(values) - set(PROFILE_KEYS)
-    if unknown:
-        raise UsageError(f"not a profile setting: {', '.join(sorted(unknown))}")
-    document = read_config(directory)
-    profiles = _profiles(document, directory)
-    table = profiles.get(name) or {}
-    if not isinstance(table, dict):
-        raise UsageError(f"profile {name!r} in {directory / CONFIG_FILE} is not a table")
-    table = dict(table)
-    for key, value in values.items():
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
-    profiles[name] = table
-    if make_default:
-        document["default_profile"] = name
-    return write_config(directory, document)
+    return profiles.save_profile(directory, name, values, make_default=make_default)
 
 
 def set_default_profile(directory: Path, name: str) -> Path:
-    """Make ``name`` the profile used when neither ``--profile`` nor the env names one."""
-    check_profile_name(name)
-    document = read_config(directory)
-    document["default_profile"] = name
-    return write_config(directory, document)
+    """``knoxhook.profiles.set_default_profile``."""
+    from knoxhook import profiles
+
+    return profiles.set_default_profile(directory, name)
 
 
 def list_profiles(directory: Path) -> list[str]:

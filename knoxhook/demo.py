@@ -17,7 +17,7 @@ from __future__ import annotations
 import queue
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,8 +64,9 @@ def demo_settings(base_url: str, client_id: str, workdir: Path) -> Settings:
 
 def run_demo(
     *, signing: str = DEFAULT_SIGNING, callback_timeout: float = 10.0, auth: str = "oauth"
-) -> Iterator[Step]:
-    """Run the workflow; yields each step once it has succeeded. ``auth="legacy"``: with
+) -> Generator[Step, None, None]:
+    """Run the workflow; yields each step once it has succeeded (``close()`` it to stop:
+    the emulator and the receiver stop before ``close`` returns). ``auth="legacy"``: with
     Knox Guard's keys.json authentication (``knoxhook.legacy.demo``)."""
     with tempfile.TemporaryDirectory(prefix="knoxhook-demo-") as tmp:
         yield from _run(Path(tmp), signing, callback_timeout, auth)

@@ -12,6 +12,7 @@ Hierarchy::
     +-- ApiError                       exit 5  the API refused the request (4xx, validation)
     |   +-- NotFoundError              exit 6  unknown subscription id (404)
     +-- TransportError                 exit 7  network, timeout, 5xx after retries
+    |   +-- MalformedResponseError     exit 7  a 2xx answer that is not what Knox sends
     +-- VerificationError              exit 8  signature, certificate or replay check failed
         +-- CertificateError           exit 8  certificate unreadable, expired, not yet valid
         +-- CallbackVerificationError  exit 8  a callback failed verification (has ``reason``)
@@ -129,6 +130,29 @@ class TransportError(KnoxhookError):
         super().__init__(message, hint=hint)
         self.ambiguous = ambiguous
         self.status = status
+
+
+MALFORMED_HINT = (
+    "check the base URL (--base-url / KNOXHOOK_BASE_URL): a proxy, a captive portal or "
+    "another server may be answering instead of Knox"
+)
+
+
+class MalformedResponseError(TransportError):
+    """A 2xx answer that is not JSON, or not the documented shape: a proxy's HTML page or
+    a wrong base URL, not a bug in knoxhook (exit 7). The hint says where to look."""
+
+    code = "malformed_response"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ambiguous: bool = False,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, ambiguous=ambiguous, status=status, hint=hint or MALFORMED_HINT)
 
 
 class VerificationError(KnoxhookError):

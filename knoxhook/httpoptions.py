@@ -58,7 +58,11 @@ class HttpOptions:
 
     @classmethod
     def for_settings(cls, settings: Settings, **options: Any) -> HttpOptions:
-        """Options for the Knox API of ``settings`` (its base URL); ``options`` as fields."""
+        """Options for the Knox API of ``settings``: its base URL, and its timeout
+        (``--timeout`` > ``KNOXHOOK_TIMEOUT`` > the profile's) unless ``options`` gives
+        one; ``options`` as fields."""
+        if settings.timeout is not None:
+            options.setdefault("timeout", settings.timeout)
         return cls(base_url=settings.base_url, **options)
 
     def client_kwargs(

@@ -4,12 +4,15 @@
 ``async_hooks()`` for an async one) when it has a ``trace`` callback (the CLI passes
 one that writes to stderr). Redaction is by
 name (``Authorization``, ``client_secret``, ``access_token``, ``token``, ...) and, as a
-second net, by value: any string in ``secrets`` is replaced wherever it appears.
+second net, by value: any string in ``secrets`` is replaced wherever it appears. The
+password of any ``user:pass@`` URL in a line (the request URL, a ``url`` or
+``callbackUrl`` in a JSON body) is hidden by ``redact_url``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -52,6 +55,18 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{parts.username or ''}:{REDACTED}@{host}" + (f":{port}" if port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+# a URL inside a trace line (the request line, a JSON body's url/callbackUrl, a form)
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:pass@host`` URL in it hidden
+    by ``redact_url``: a callback URL may carry basic-auth credentials (issue 9, defect 9)."""
+    if "@" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
@@ -103,7 +118,7 @@ class HttpTracer:
         self._secrets = secrets
 
     def _emit(self, line: str) -> None:
-        self._trace(scrub(line, self._secrets()))
+        self._trace(redact_urls(scrub(line, self._secrets())))
 
     def _emit_message(self, mark: str, headers: httpx2.Headers, content: bytes) -> None:
         """The headers and body of a request (``mark`` ">") or response ("<")."""

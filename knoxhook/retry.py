@@ -14,6 +14,7 @@ backoff and jitter, and honours ``Retry-After`` (seconds or an HTTP date).
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,9 @@ from email.utils import parsedate_to_datetime
 from typing import Final, TypeVar
 
 T = TypeVar("T")
+
+# ``--verbose`` shows this logger's INFO lines: "retrying GET /x in 1.2 s (503, attempt 2 of 4)"
+log = logging.getLogger("knoxhook.retry")
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 # A 429 means the server refused to act; 502/503/504 may come from a proxy after the
@@ -65,19 +69,29 @@ class RetryLater(Exception):
     server asked for (None: the policy's backoff).
     """
 
-    def __init__(self, error: BaseException, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: BaseException, retry_after: float | None = None, *, reason: str = ""
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        self.reason = reason  # for --verbose: "503", "timed out after 5 s", "ConnectError"
 
 
-def _wait(policy: RetryPolicy, number: int, later: RetryLater) -> float:
+def _wait(policy: RetryPolicy, number: int, later: RetryLater, what: str | None) -> float:
     """Seconds to wait after failed attempt ``number``; raises ``later.error`` when no
-    retry is left."""
+    retry is left. With ``what`` ("GET /kwn/v1/subscriptions"), says so (``--verbose``)."""
     wait = later.retry_after
     if number >= policy.attempts or (wait is not None and wait > policy.max_retry_after):
         raise later.error from None
-    return policy.backoff(number) if wait is None else wait
+    wait = policy.backoff(number) if wait is None else wait
+    if what:
+        why = f"{later.reason}, " if later.reason else ""
+        log.info(
+            "retrying %s in %.1f s (%sattempt %d of %d)", what, wait, why, number + 1,
+            policy.attempts,
+        )  # fmt: skip
+    return wait
 
 
 def retrying(
@@ -85,16 +99,18 @@ def retrying(
     attempt: Callable[[int], T],
     *,
     sleep: Callable[[float], None] = time.sleep,
+    what: str | None = None,
 ) -> T:
     """``attempt(1)``, then ``attempt(2)``... until one returns. An attempt that raises
     ``RetryLater`` is tried again after the backoff (or its ``retry_after``), up to
-    ``policy.attempts`` in all; any other exception ends the loop at once."""
+    ``policy.attempts`` in all; any other exception ends the loop at once. ``what``
+    names the request for the INFO line each retry logs (``--verbose``)."""
     number = 1
     while True:
         try:
             return attempt(number)
         except RetryLater as later:
-            sleep(_wait(policy, number, later))
+            sleep(_wait(policy, number, later, what))
         number += 1
 
 
@@ -103,6 +119,7 @@ async def retrying_async(
     attempt: Callable[[int], Awaitable[T]],
     *,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    what: str | None = None,
 ) -> T:
     """``retrying`` for a coroutine; ``sleep`` defaults to ``asyncio.sleep``."""
     if sleep is None:
@@ -114,7 +131,7 @@ async def retrying_async(
         try:
             return await attempt(number)
         except RetryLater as later:
-            await sleep(_wait(policy, number, later))
+            await sleep(_wait(policy, number, later, what))
         number += 1
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from knoxhook import wire
 from knoxhook.errors import ApiError, KnoxhookError, NotFoundError, TransportError, UsageError
+from knoxhook.errors import MalformedResponseError as MalformedResponseError  # re-exported
 from knoxhook.validation import is_loopback as is_loopback  # re-exported
 from knoxhook.validation import validate_events as validate_events  # re-exported
 from knoxhook.validation import validate_url as validate_url  # re-exported
@@ -48,12 +49,6 @@ class SubscriptionClient(Protocol):
         idempotent: bool | None = None,
         accept: str = ...,
     ) -> httpx2.Response: ...
-
-
-class MalformedResponseError(KnoxhookError):
-    """The API answered 2xx with something that is not the documented shape."""
-
-    code = "malformed_response"
 
 
 @dataclass(frozen=True)
@@ -169,12 +164,9 @@ def _kind(value: Any) -> str:
 
 def _json(response: httpx2.Response) -> Any:
     """The JSON body of a 2xx answer; MalformedResponseError when it is not JSON."""
-    try:
-        return response.json()
-    except ValueError:
-        raise MalformedResponseError(
-            f"Knox answered {response.status_code} with a body that is not JSON"
-        ) from None
+    from knoxhook.httperrors import json_body
+
+    return json_body(response)
 
 
 def _id_path(subscription_id: str) -> str:
@@ -234,7 +226,12 @@ class SubscriptionService:
                     raise
                 last = exc
                 continue
-            return Subscription.from_wire(_json(response))
+            try:
+                return Subscription.from_wire(_json(response))
+            except MalformedResponseError as exc:  # Knox (or what answered) took the POST
+                exc.message += "; the subscription may have been created"
+                exc.hint = f"check with `knoxhook subscriptions list`; {exc.hint}"
+                raise
         assert last is not None
         existing = self._look(url, names, last)
         if existing is not None:

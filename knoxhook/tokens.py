@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from knoxhook import tokencache
 from knoxhook.config import Settings
 from knoxhook.errors import AuthenticationError, NotConfiguredError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
@@ -82,7 +83,10 @@ class TokenManager(CachedTokenSource):
         secret = self._secret_value()
         client_id = settings.client_id
         token = retrying(
-            self.http.retry, lambda _: self._fetch_once(client_id, secret), sleep=self.http.sleep
+            self.http.retry,
+            lambda _: self._fetch_once(client_id, secret),
+            sleep=self.http.sleep,
+            what=f"POST {settings.token_url}",
         )
         self.fetches += 1
         return token
@@ -95,9 +99,11 @@ class TokenManager(CachedTokenSource):
             TransportError(
                 f"could not get a token from {self.settings.token_url}: {reason}",
                 status=status,
-                hint="Knox or the network is having trouble; try again later",
+                hint="Knox or the network is having trouble; try again later"
+                + (", or allow more time with --timeout SECONDS" if "timed out" in reason else ""),
             ),
             retry_after,
+            reason=str(status) if status else reason,
         )
 
     def _fetch_once(self, client_id: str, secret: str) -> Token:
@@ -105,7 +111,7 @@ class TokenManager(CachedTokenSource):
         from authlib.common.errors import AuthlibBaseError
         from authlib.integrations.httpx_client import OAuth2Client
 
-        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT, failure
 
         settings = self.settings
         started = self._now()
@@ -121,9 +127,10 @@ class TokenManager(CachedTokenSource):
                 oauth.register_compliance_hook("access_token_response", self._check_response)
                 data = oauth.fetch_token(settings.token_url, grant_type="client_credentials")
         except NOT_SENT as exc:
-            raise self._retry_later(f"cannot connect ({type(exc).__name__})") from None
+            why = failure(exc, self.http.timeout)
+            raise self._retry_later(f"cannot connect ({why})") from None
         except MAYBE_SENT as exc:
-            raise self._retry_later(f"no answer ({type(exc).__name__})") from None
+            raise self._retry_later(f"no answer: {failure(exc, self.http.timeout)}") from None
         except httpx2.HTTPError as exc:
             raise TransportError(
                 f"could not get a token from {settings.token_url}: {type(exc).__name__}"
@@ -229,3 +236,30 @@ def _unknown_profile(settings: Settings) -> str:
         return ""
     where = settings.config_dir / CONFIG_FILE
     return f" (no such profile in {where}; known: {', '.join(known) or 'none'})"
+
+
+def forget_profile_tokens(settings: Settings) -> int:
+    """Delete every cached token of ``settings.profile`` (OAuth and legacy, whatever
+    token URL, client or scope it was fetched for: the records name their profile), and
+    their lock files; how many tokens. Files it did not write (links, someone else's) are
+    left alone; a token file that is not ours to read cannot be one of this profile's."""
+    import json
+
+    from knoxhook.tokencache import MAX_TOKEN_FILE, tokens_dir
+
+    directory = tokens_dir(settings)
+    if tokencache.untrusted_dir(settings) or not directory.is_dir():
+        return 0
+    removed = 0
+    for path in sorted(directory.glob("*.json")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_bytes()[:MAX_TOKEN_FILE])
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("profile") == settings.profile:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".lock").unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -16,6 +16,7 @@ show (``known_secrets``). The rest lives here, once:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ from knoxhook.config import Settings
 from knoxhook.errors import KnoxhookError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.tokencache import Token
+
+# ``--verbose`` shows this logger's INFO lines (renewals; never a token or a secret)
+log = logging.getLogger("knoxhook.tokens")
 
 
 class CachedTokenSource:
@@ -74,11 +78,18 @@ class CachedTokenSource:
 
     def get(self) -> Token:
         """A valid token: the cached one, else one fetched under the lock."""
-        return self.cached() or self.renew(rejected=None)
+        token = self.cached()
+        if token is not None:
+            return token
+        if self._read_cached() is not None:
+            log.info("token expired (or about to): getting a new one")
+        return self.renew(rejected=None)
 
     def renew(self, rejected: str | None) -> Token:
         """A token other than ``rejected``: under the lock, use one another process just
         cached, else fetch. Called with the rejected token after a 401."""
+        if rejected is not None:
+            log.info("token refused by Knox: getting a new one")
         with self._lock():
             stored = self._read_cached()
             if stored and rejected and stored.access_token == rejected:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from knoxhook import config
@@ -72,10 +72,14 @@ def test_other_content_of_config_toml_survives_a_save(tmp_path: Path) -> None:
     }
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.text(max_size=40))
 def test_any_string_value_round_trips_through_toml(value: str) -> None:
-    text = config.dump_toml({"profiles": {"p": {"scope": value}}})
-    assert tomllib.loads(text)["profiles"]["p"]["scope"] == value
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = config.save_profile(Path(tmp), "p", {"scope": value})
+        assert tomllib.loads(path.read_text("utf-8"))["profiles"]["p"]["scope"] == value
 
 
 def test_precedence_flag_over_env_over_profile_over_default(

@@ -138,3 +138,66 @@ def test_the_c_encoder_shortcut_prints_what_the_python_writer_prints(
     if parsed is None:  # a lone surrogate written raw is not UTF-8
         return
     assert samsung.reserialize_parsed(parsed) == _written(parsed.document)
+
+
+def _reference_reserialized(body: bytes) -> tuple[Parsed | None, bytes | None]:
+    """The parse with its hook, then the Samsung form of it: what the fast path replaces."""
+    parsed = reference_parse(body)
+    return parsed, None if parsed is None else samsung.reserialize_parsed(parsed)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_bodies)
+def test_counting_colons_finds_what_the_hook_finds_on_random_bodies(body: bytes) -> None:
+    # repeated names (also through "\u0061"), colons in names and values ("a:b", "\u003a"),
+    # floats, whitespace, trailing bytes, a BOM: the same Parsed and the same Samsung bytes
+    assert samsung.parse_reserialized(body) == _reference_reserialized(body)
+
+
+def test_counting_colons_known_cases() -> None:
+    cases = {
+        b'{"a":"x:y","a":"z"}': True,  # the dropped value held a colon
+        b'{"a:":1,"a:":2}': True,  # so did the repeated name
+        b'{"t":"12:30","n":{"b":1,"b":2}}': True,  # nested
+        b'{"a":"\\u003a","a":"::"}': True,  # "\u003a" decodes to ":": the hook decides
+        b'{"a":"\\u003a","b":":"}': False,
+        b'{"a" : "12:30" ,\n "b":[{"c":":"}]}': False,
+        b'{"a":1} {"a":1,"a":2}': False,  # trailing bytes are not counted
+    }
+    for body, duplicate in cases.items():
+        parsed, signed = samsung.parse_reserialized(body)
+        assert parsed is not None, body
+        assert parsed.duplicate_name is duplicate, body
+        assert (parsed, signed) == _reference_reserialized(body), body
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    document=st.dictionaries(
+        st.text(max_size=6),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+            max_leaves=10,
+        ),
+        max_size=12,
+    ),
+    indent=st.sampled_from([None, 1]),
+    ascii_only=st.booleans(),
+)
+def test_the_fast_path_gives_the_bytes_of_the_full_reserialization(
+    document: dict[str, Any], indent: int | None, ascii_only: bool
+) -> None:
+    # compact and pretty bodies, strings Python escapes otherwise than Jackson ("\u00e9",
+    # "\u001f"), floats as Python prints them, NaN (refused by both), nested objects
+    body = json.dumps(document, indent=indent, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+    assert samsung.parse_reserialized(body) == _reference_reserialized(body)
+
+
+def test_the_fast_path_on_numbers_jackson_prints_otherwise() -> None:
+    body = b'{"a": 1e2, "b": 1.50, "c": -0, "d": 12345678901234567890123, "e": {"f": 1E-7}}'
+    parsed, signed = samsung.parse_reserialized(body)
+    assert signed == b'{"a":100.0,"b":1.5,"c":0,"d":12345678901234567890123,"e":{"f":1.0E-7}}'
+    assert (parsed, signed) == _reference_reserialized(body)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import checks, clients, context, display, registry
+from knoxhook.cli import auth_profiles, checks, clients, context, display, registry
 from knoxhook.credentials import ENV_SECRET
 from knoxhook.errors import (
     AuthenticationError,
@@ -33,6 +33,7 @@ auth_app = registry.group(
     "Examples:\n\n\b\n"
     '  printf %s "$KNOX_SECRET" | knoxhook auth login --client-id ID --client-secret-stdin\n'
     "  knoxhook auth status --json\n"
+    "  knoxhook auth list\n"
     '  curl -H "Authorization: Bearer $(knoxhook auth token)" ...',
 )
 
@@ -251,6 +252,8 @@ def status(json_flag: context.JsonOption = False, output: context.OutputOption =
         from knoxhook.cli import legacy_auth
 
         return legacy_auth.status(settings, fmt)
+    if not settings.client_id:
+        _require_profile(settings)
     data = _status(settings)
     display.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
@@ -259,6 +262,22 @@ def status(json_flag: context.JsonOption = False, output: context.OutputOption =
             f"profile {settings.profile!r} has no {missing}",
             hint="run `knoxhook auth login`",
         )
+
+
+def _require_profile(settings: Settings) -> None:
+    """A profile named by --profile or KNOXHOOK_PROFILE that config.toml does not have
+    (and the environment does not stand in for): say so, not "has no client id"."""
+    from knoxhook import config
+
+    named = context.current().profile is not None or os.environ.get("KNOXHOOK_PROFILE")
+    if not named or settings.profile in config.list_profiles(settings.config_dir):
+        return  # the implicit default profile: "has no client id; run auth login" says it
+    raise NotConfiguredError(
+        f"profile {settings.profile!r} does not exist (not in "
+        f"{settings.config_dir / config.CONFIG_FILE})",
+        hint="see the profiles with `knoxhook auth list`; create one with "
+        f"`knoxhook --profile {settings.profile} auth login`",
+    )
 
 
 @auth_app.command("token")
@@ -294,20 +313,45 @@ def token(json_flag: context.JsonOption = False, output: context.OutputOption = 
 
 
 @auth_app.command("logout")
-def logout(json_flag: context.JsonOption = False, output: context.OutputOption = None) -> None:
+def logout(
+    forget: Annotated[
+        bool,
+        typer.Option(
+            "--forget",
+            help="Also remove the profile: its config.toml table, Knox Guard keys and "
+            "every cached token of it (asks first; --yes off a terminal).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --forget: do not ask for confirmation.")
+    ] = False,
+    json_flag: context.JsonOption = False,
+    output: context.OutputOption = None,
+) -> None:
     """Revoke the cached token at Knox, delete it, and delete the stored secret.
 
-    The profile's other settings stay. Safe to run twice. A revoke that fails (network)
-    is reported as a warning; the local token and secret are deleted anyway.
+    The profile's other settings stay, unless --forget: then the profile itself goes
+    too (its table in config.toml, whose other content and comments stay as they are).
+    Safe to run twice. A revoke that fails (network) is reported as a warning; the local
+    token and secret are deleted anyway.
 
-    Example:
+    JSON: {profile, token_revoked, token_deleted, secret_deleted}; with --forget
+    {profile, profile_removed, token_revoked, tokens_deleted, secret_deleted}.
 
+    Examples:
+
+    \b
       knoxhook --profile staging auth logout
+      knoxhook --profile old auth logout --forget --yes
     """
     from knoxhook import config, credentials, tokens
 
     fmt = context.output_format(json_flag, output)
     settings = clients.settings()
+    if forget:
+        return auth_profiles.forget(settings, yes=yes, fmt=fmt)
+    if yes:
+        raise UsageError("--yes goes with --forget", hint="knoxhook auth logout --forget --yes")
     if settings.auth == "legacy":
         from knoxhook.cli import legacy_auth
 
@@ -340,3 +384,7 @@ def logout(json_flag: context.JsonOption = False, output: context.OutputOption =
         },
         fmt=fmt,
     )
+
+
+# `auth list` lives in its own module (with `logout --forget`); attached here.
+auth_app.command("list")(auth_profiles.list_profiles)

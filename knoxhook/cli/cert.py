@@ -43,7 +43,7 @@ def _report(
             )
         raise
     if info.days_left < WARN_DAYS:
-        display.warn(f"the certificate expires in {info.days_left} days; run `knoxhook cert fetch`")
+        display.warn(f"the certificate {info.when}; run `knoxhook cert fetch`")
 
 
 @cert_app.command("fetch")
@@ -80,18 +80,19 @@ def fetch(
     settings = clients.settings()
     with clients.knox_client() as client:
         result = certs.fetch_and_store(settings, client)
+    # expired or not yet valid (path None): not stored, nothing renewed; _report says so
     if result.path is not None:
         display.info(f"stored {result.path}")
         if out is not None:
             _write_out(out, result.pem)
             display.info(f"wrote {out} (mode 0644: a public certificate, readable by all)")
-    if result.change is certs.Change.KEY_CHANGED:
-        display.warn(
-            "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "
-            f"sha256//{result.info.spki_sha256}; update any pinned copies"
-        )
-    elif result.change is certs.Change.RENEWAL:
-        display.info("renewed: a new certificate with the same public key")
+        if result.change is certs.Change.KEY_CHANGED:  # the one warning (certs logs none)
+            display.warn(
+                "the certificate's PUBLIC KEY CHANGED (not a renewal): new pin "
+                f"sha256//{result.info.spki_sha256}; update any pinned copies"
+            )
+        elif result.change is certs.Change.RENEWAL:
+            display.info("renewed: a new certificate with the same public key")
     _report(result.info, fmt, served_by=settings.base_url)
 
 
@@ -114,7 +115,7 @@ def show(
             "--file",
             "-f",
             metavar="FILE",
-            help="A PEM file to inspect instead of the stored certificate.",
+            help="A PEM file to inspect instead of the stored certificate ('-' reads stdin).",
         ),
     ] = None,
     json_output: context.JsonOption = False,
@@ -131,6 +132,7 @@ def show(
     \b
       knoxhook cert show
       knoxhook cert show --file samsung-knox-validation-certificate-2024.pem --json
+      curl -s https://example.com/knox.pem | knoxhook cert show --file -
     """
     from knoxhook import certs
 

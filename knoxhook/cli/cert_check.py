@@ -38,7 +38,10 @@ def check(
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", "-f", metavar="FILE", help="Check this PEM file instead of the stored one."
+            "--file",
+            "-f",
+            metavar="FILE",
+            help="Check this PEM file instead of the stored one ('-' reads stdin).",
         ),
     ] = None,
     remote: Annotated[
@@ -97,6 +100,16 @@ def read_pem(file: Path | None, *, hint: str = "run `knoxhook cert fetch`") -> t
     from knoxhook import certs
     from knoxhook.errors import NotConfiguredError, UsageError
 
+    if file is not None and str(file) == "-":  # like `verify --body -`
+        invocation = context.current()
+        if invocation.stdin_is_terminal:
+            display.info("reading the certificate (PEM) from stdin; end it with Ctrl-D")
+        stdin = invocation.env.stdin
+        buffer = getattr(stdin, "buffer", None)
+        data = buffer.read() if buffer is not None else stdin.read().encode("utf-8")
+        if not data.strip():
+            raise UsageError("--file -: nothing on stdin", hint="pipe a PEM certificate in")
+        return data, "stdin"
     if file is not None:
         try:
             return file.read_bytes(), str(file)

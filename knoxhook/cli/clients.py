@@ -34,7 +34,10 @@ def settings(**overrides: str | None) -> Settings:
 
     invocation = current()
     return load_settings(
-        profile=invocation.profile, overrides=overrides, allow_http=invocation.allow_http
+        profile=invocation.profile,
+        overrides=overrides,
+        allow_http=invocation.allow_http,
+        timeout=invocation.timeout,
     )
 
 
@@ -50,13 +53,21 @@ def _trace_line(line: str) -> None:
 def http_options(resolved: Settings | None = None, *, timeout: float | None = None) -> HttpOptions:
     """How this command's HTTP clients are built (one ``HttpOptions``): the Knox host of
     ``resolved`` (None: a client given absolute URLs), the ``--debug`` trace, the
-    User-Agent, ``timeout`` (default 30 s). Inject it into ``TokenManager`` and
-    ``KnoxClient`` alike, or make a client with ``.client()`` / ``.async_client()``."""
+    User-Agent, and the timeout: ``--timeout`` > ``KNOXHOOK_TIMEOUT`` > the profile's
+    ``timeout`` (of ``resolved``) > ``timeout`` (the command's own default) > 30 s.
+    Inject it into ``TokenManager`` and ``KnoxClient`` alike, or make a client with
+    ``.client()`` / ``.async_client()``."""
+    from knoxhook.config import TIMEOUT_ENV, parse_timeout
     from knoxhook.httpoptions import HttpOptions
 
     options: dict[str, Any] = {"trace": http_trace()}
-    if timeout is not None:
-        options["timeout"] = timeout
+    chosen = resolved.timeout if resolved is not None else current().timeout
+    if chosen is None and resolved is None and os.environ.get(TIMEOUT_ENV):
+        chosen = parse_timeout(os.environ[TIMEOUT_ENV], TIMEOUT_ENV)
+    if chosen is None:
+        chosen = timeout
+    if chosen is not None:
+        options["timeout"] = chosen
     if resolved is None:
         return HttpOptions(**options)
     return HttpOptions.for_settings(resolved, **options)

@@ -119,6 +119,7 @@ class Invocation:
     debug: bool = False
     no_color: bool = False
     allow_http: bool = False  # --allow-http: plain http:// to a remote Knox URL
+    timeout: float | None = None  # --timeout SECONDS (checked), else env/profile/default
     given_output: OutputFormat | None = None  # the root's own --json/--output, parsed
     # a data command's shaping options (cli/shaping.py adds them to every such command)
     jq: Any = None  # the compiled --jq program
@@ -159,6 +160,7 @@ class Invocation:
         debug: bool,
         no_color: bool,
         allow_http: bool = False,
+        timeout: float | None = None,
     ) -> None:
         """The root callback's parsed options. It sees only those given before the
         command, so a format guessed from later argv stays: ``subscriptions get --json``
@@ -168,6 +170,7 @@ class Invocation:
         self.output = output or self.output
         self.verbose, self.debug, self.no_color = verbose, debug, no_color
         self.allow_http = allow_http
+        self.timeout = timeout
 
     def output_format(
         self,

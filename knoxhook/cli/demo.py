@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from typing import Annotated, Any
 
 import typer
@@ -43,7 +44,8 @@ def demo(
     KDMS_DEVICE_UPLOAD -> Knox sends the signed callback -> its signature is verified ->
     the same callback is replayed and refused -> list -> delete.
 
-    Needs no Knox account and no network beyond loopback.
+    Needs no Knox account and no network beyond loopback. A closed stdout (`| head -1`)
+    stops it quietly with exit 0, the emulator and the receiver stopped (as every command).
 
     Examples:
 
@@ -64,13 +66,16 @@ def demo(
         from knoxhook.errors import UsageError
 
         raise UsageError(f"--auth must be oauth or legacy, not {auth!r}")
-    for step in run_demo(signing=signing, auth=auth):
-        record = step.to_json()
-        steps.append(record)
-        if fmt is common.OutputFormat.NDJSON:
-            common.emit(record, fmt=fmt)
-        elif fmt is common.OutputFormat.TABLE:
-            _show(len(steps), step.title, step.detail)
+    # closing(): whatever stops the printing (a closed stdout, Ctrl-C) stops the emulator
+    # and the receiver right here, not whenever the generator is collected.
+    with closing(run_demo(signing=signing, auth=auth)) as workflow:
+        for step in workflow:
+            record = step.to_json()
+            steps.append(record)
+            if fmt is common.OutputFormat.NDJSON:
+                common.emit(record, fmt=fmt)
+            elif fmt is common.OutputFormat.TABLE:
+                _show(len(steps), step.title, step.detail)
     if fmt in (common.OutputFormat.JSON, common.OutputFormat.YAML):
         common.emit({"ok": True, "steps": steps}, fmt=fmt)
     elif fmt is common.OutputFormat.TABLE:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, registry
+from knoxhook.cli import common, listen_handoff, registry
 from knoxhook.cli.verify import CertOption, cert_hint, open_nonce_db
 
 if TYPE_CHECKING:
@@ -41,13 +41,21 @@ def _line(verdict: Verdict) -> str:
             f"{time} [red]{label} {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
         )
     if verdict.forward is not None:
-        forward = verdict.forward
-        status = forward["status"] if forward["status"] is not None else forward["error"]
-        text += f" -> app {e(status)}"
+        text += " -> " + e(_handed(verdict.forward))
     return text
 
 
+def _handed(forward: dict[str, Any]) -> str:
+    """Where a callback went: ``outbox #12``, ``stream NAME ID``, ``app 202``."""
+    if forward.get("mode") == "outbox":
+        return f"outbox #{forward['id']}" + (" (already queued)" if forward["duplicate"] else "")
+    if forward.get("mode") == "stream":
+        return f"stream {forward['stream']} {forward['id']}"
+    return f"app {forward['status'] if forward['status'] is not None else forward['error']}"
+
+
 VERDICTS = ("accepted", "forward_failed", "unavailable", "rejected")
+DELIVERIES = ("delivered", "dead_lettered")  # the outbox's, after the answer
 
 
 class Printer:
@@ -68,7 +76,7 @@ class Printer:
         stdout_is_the_point: bool = True,
     ) -> None:
         self.json = fmt in (common.OutputFormat.JSON, common.OutputFormat.NDJSON)
-        self.counts = dict.fromkeys(VERDICTS, 0)
+        self.counts = dict.fromkeys(VERDICTS + DELIVERIES, 0)
         self.stop = stop
         self.max_callbacks = max_callbacks
         self.stdout_is_the_point = stdout_is_the_point
@@ -97,6 +105,19 @@ class Printer:
             with self._console.capture() as capture:
                 self._console.print(_line(verdict), markup=True, highlight=False)
             self._write(capture.get())
+
+    def delivery(self, event: dict[str, Any]) -> None:
+        """An outbox delivery attempt (delivered, retry, dead_lettered)."""
+        with self._lock:
+            if event["outcome"] in self.counts:
+                self.counts[event["outcome"]] += 1
+        if self.json:
+            self.event("delivery", **{k: v for k, v in event.items() if k != "kind"})
+        else:
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC).strftime("%H:%M:%S")
+            self._write(listen_handoff.delivery_line(event, now) + "\n")
 
     def _write(self, text: str) -> None:
         with self._lock:
@@ -175,7 +196,6 @@ NONCE_STORE_ENV = "KNOXHOOK_NONCE_STORE"
 def _redis_store(url: str, window: float) -> Any:
     """``--nonce-store redis://...``: checked now; an unreachable Redis only warns (the
     receiver answers 503 until it answers, and /readyz says so)."""
-    import os
     from urllib.parse import urlsplit
 
     from knoxhook.errors import UsageError
@@ -197,11 +217,7 @@ def _redis_store(url: str, window: float) -> Any:
             f"--nonce-store must be a redis://HOST:PORT/DB or rediss:// URL: {shown!r}",
             hint="for a SQLite file on this host, use --nonce-db FILE",
         )
-    if parts.password is not None and os.environ.get(NONCE_STORE_ENV) != url:
-        raise UsageError(
-            "--nonce-store: a password does not belong on the command line (others see it)",
-            hint=f"put the URL in the environment variable {NONCE_STORE_ENV} instead",
-        )
+    listen_handoff.check_redis_url("--nonce-store", url, NONCE_STORE_ENV)
     try:
         store = RedisNonceStore(url, window)
     except ValueError as exc:  # from redis-py's URL parser (a bad DB number...)
@@ -291,10 +307,73 @@ def listen(
         typer.Option(
             "--forward-to",
             metavar="URL",
-            help="POST each accepted callback (same body and headers) to your app.",
+            help="Hand each accepted callback (same body and headers, plus "
+            "Idempotency-Key: the nonce) to your app, through the outbox.",
             show_default=False,
         ),
     ] = None,
+    forward_mode: Annotated[
+        str,
+        typer.Option(
+            "--forward-mode",
+            metavar="outbox|sync",
+            help="outbox: queue durably, answer Knox 200, deliver with retries and dead "
+            "letters; sync: post while Knox waits, 502 to Knox when the app fails.",
+        ),
+    ] = "outbox",
+    outbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--outbox",
+            metavar="FILE",
+            help="The outbox's SQLite file, one per replica (default: outbox.sqlite3 "
+            "in the cache dir).",
+            show_default=False,
+        ),
+    ] = None,
+    to_stream: Annotated[
+        str | None,
+        typer.Option(
+            "--to-stream",
+            metavar="URL",
+            envvar=listen_handoff.TO_STREAM_ENV,
+            help="XADD each accepted callback to a Redis Stream: "
+            "redis://HOST:PORT/DB/STREAM[?maxlen=N] (with a password: only in "
+            "$KNOXHOOK_TO_STREAM).",
+            show_default=False,
+            show_envvar=False,
+        ),
+    ] = None,
+    retry_attempts: Annotated[
+        int,
+        typer.Option(
+            "--retry-attempts", metavar="N", help="Outbox: attempts before a dead letter."
+        ),
+    ] = 10,
+    retry_base: Annotated[
+        float,
+        typer.Option(
+            "--retry-base",
+            metavar="SECONDS",
+            help="Outbox: the first retry waits up to this; each next one twice as long.",
+        ),
+    ] = 1.0,
+    retry_cap: Annotated[
+        float,
+        typer.Option(
+            "--retry-cap",
+            metavar="SECONDS",
+            help="Outbox: no retry waits longer (nor for the app's Retry-After).",
+        ),
+    ] = 600.0,
+    drain_seconds: Annotated[
+        float,
+        typer.Option(
+            "--drain-seconds",
+            metavar="SECONDS",
+            help="Outbox: on stop, how long deliveries in flight may finish.",
+        ),
+    ] = 10.0,
     max_body: Annotated[
         int | None,
         typer.Option(
@@ -356,6 +435,15 @@ def listen(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Serve with N processes on one port, sharing the replay store "
+            "(not with --max-callbacks; see docs/deploy.md).",
+        ),
+    ] = 1,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -363,7 +451,10 @@ def listen(
 
     Answers 200 only to a callback whose signature verifies with the trusted
     certificate, whose nonce and signature are new, and which was recorded
-    (--record) and handed on (--forward-to); 400 (409 for a replay, 413 too large)
+    (--record) and handed on: committed to the outbox (--forward-to; delivered
+    to your app afterwards, retried, dead letters in `knoxhook callbacks`), added
+    to a Redis Stream (--to-stream), or taken by your app while Knox waits
+    (--forward-mode sync); 400 (409 for a replay, 413 too large)
     with {"status": "rejected", "reason", "message"} otherwise, and 503 (retry
     later) when it cannot keep the callback now. Nonces are kept in a SQLite file
     (or in Redis with --nonce-store, shared by several replicas), so a replay is
@@ -378,9 +469,12 @@ def listen(
     \b
       knoxhook listen --port 8000 --record callbacks.ndjson
       knoxhook listen --cert knox.pem --forward-to http://127.0.0.1:3000/knox --json
+      knoxhook listen --forward-to http://127.0.0.1:3000/knox --forward-mode sync
+      knoxhook listen --to-stream redis://127.0.0.1:6379/0/knox-callbacks
       knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
       knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
       knoxhook listen --nonce-store redis://127.0.0.1:6379/0 --host 0.0.0.0  # replicas
+      knoxhook listen --workers 2 --record callbacks.ndjson  # two processes, one port
     """
     from knoxhook.cli.context import STREAM_FORMATS  # no yaml/tsv, no --jq/--fields: a stream
     from knoxhook.errors import TransportError, UsageError
@@ -393,8 +487,11 @@ def listen(
     common.require_text(path=path, forward_to=forward_to)
     if not path.startswith("/"):
         raise UsageError(f"--path must start with '/': {path!r}")
-    if forward_to is not None and not forward_to.startswith(("http://", "https://")):
-        raise UsageError(f"--forward-to must be an http(s) URL: {forward_to!r}")
+    handing = listen_handoff.HandoffOptions(
+        forward_to, forward_mode, outbox, to_stream, retry_attempts, retry_base, retry_cap,
+        drain_seconds,
+    )  # fmt: skip
+    handing.check()
     if not nonce_window > 0:  # also NaN, which would make every nonce a "replay"
         raise UsageError(f"--nonce-window must be a positive number of seconds: {nonce_window}")
     if max_body is not None and max_body < 1:
@@ -405,6 +502,13 @@ def listen(
         raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format must be text or json: {log_format!r}")
+    if workers < 1 or (workers > 1 and max_callbacks is not None):
+        raise UsageError(
+            f"--workers must be at least 1: {workers}"
+            if workers < 1
+            else "--max-callbacks counts in one process: it does not go with --workers",
+            hint=None if workers < 1 else "use --workers 1 (the default) to wait for callbacks",
+        )
     common.check_port(port)
     tls = _tls(tls_cert, tls_key)
     body_limit = max_body or MAX_BODY_BYTES
@@ -414,22 +518,38 @@ def listen(
     else:
         with cert_hint():
             provider = StoredCertificates(common.settings())
+    worker_sock = None
+    if workers > 1:  # the parent binds, forks, announces and supervises (serving_workers)
+        from knoxhook.serving import RunningServer
+        from knoxhook.serving_workers import fork_workers
+
+        def announce(bound: int) -> None:
+            url = RunningServer(host, bound, "https" if tls else "http").base_url + path
+            Printer(fmt, threading.Event()).event("listening", url=url, workers=workers)
+            common.info(f"listening on {url} with {workers} workers (Ctrl-C to stop)")
+
+        role = fork_workers(workers, host, port, announce, stop_seconds=30.0)
+        if role.exit_code is not None:
+            raise typer.Exit(role.exit_code)
+        worker_sock = role.sock
     store = _nonce_store(nonce_db, nonce_window, nonce_store)
     recorder = _recorder(record) if record is not None else None
+    handoff = listen_handoff.build(handing)
     stop = threading.Event()
     printer = Printer(
         fmt,
         stop,
         max_callbacks=max_callbacks,
-        stdout_is_the_point=record is None and forward_to is None,
+        stdout_is_the_point=record is None and not handing.any,
     )
     receiver = CallbackReceiver(
         provider,
         path=path,
         nonce_store=store,
         recorder=recorder,
-        forward_to=forward_to,
+        handoff=handoff,
         on_callback=printer,
+        on_delivery=printer.delivery,
         strict=strict,
         max_body_bytes=body_limit,
     )
@@ -440,11 +560,18 @@ def listen(
     timed_out = False
     try:
         with serve_in_thread(
-            receiver, host, port, limits=limits, log_handler=_log_handler(log_format), tls=tls
+            receiver,
+            host,
+            port,
+            limits=limits,
+            log_handler=_log_handler(log_format),
+            tls=tls,
+            sock=worker_sock,
         ) as server:
             url = server.base_url + path
-            printer.event("listening", url=url)
-            common.info(f"listening on {url} (Ctrl-C to stop)")
+            if worker_sock is None:  # with --workers, the parent announced it
+                printer.event("listening", url=url)
+                common.info(f"listening on {url} (Ctrl-C to stop)")
             deadline = None if timeout is None else time.monotonic() + timeout
             try:
                 while not stop.wait(0.1):
@@ -460,7 +587,9 @@ def listen(
     common.info(
         "stopped: "
         + ", ".join(
-            f"{counts[v]} {v}" for v in VERDICTS if counts[v] or v in ("accepted", "rejected")
+            f"{counts[v]} {v}"
+            for v in VERDICTS + DELIVERIES
+            if counts[v] or v in ("accepted", "rejected")
         )
     )
     if timed_out and max_callbacks is not None:

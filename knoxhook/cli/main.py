@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from knoxhook import __version__
-from knoxhook.cli import _fastparams, context
+from knoxhook.cli import _fastparams, context, pipes
 from knoxhook.cli._typer import ClickException, NoArgsIsHelpError, NoSuchOption
 from knoxhook.cli.context import Invocation, JsonOption, OutputOption, pick_format
 from knoxhook.cli.display import report_error
@@ -89,6 +89,16 @@ def root(
             "the secret then crosses unencrypted.",
         ),
     ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Seconds to wait on each connect/read of every request (also "
+            "KNOXHOOK_TIMEOUT, or timeout in the profile; default 30).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -99,6 +109,15 @@ def root(
     # The invocation main() made and passed in; the options it could only guess from
     # argv are now parsed.
     invocation = ctx.obj if isinstance(ctx.obj, Invocation) else context.current()
+    if profile is not None:  # before any command: a bad name is never an empty profile
+        from knoxhook.config import check_profile_name
+
+        check_profile_name(profile, "--profile")
+    seconds = None
+    if timeout is not None:  # checked before any command runs: exit 2, not a hang
+        from knoxhook.config import parse_timeout
+
+        seconds = parse_timeout(timeout, "--timeout")
     invocation.set_globals(
         profile=profile,
         output=pick_format(json_output, output),
@@ -106,8 +125,36 @@ def root(
         debug=debug,
         no_color=no_color,
         allow_http=allow_http,
+        timeout=seconds,
     )
     ctx.obj = invocation
+    if verbose or debug:
+        _show_notices()
+
+
+def _show_notices() -> None:
+    """``--verbose``: the INFO lines of the ``knoxhook.*`` loggers on stderr (retries and
+    their wait, token renewals, certificate downloads), one inert line each. The library
+    only logs, and never a secret (its lines name methods, paths, statuses and times).
+    The handler asks the current invocation, so a later run without --verbose in the
+    same process (tests) prints none of them."""
+    import logging
+
+    from knoxhook.cli import display
+
+    class Notices(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            invocation = context.current()
+            if record.levelno < logging.WARNING and not (invocation.verbose or invocation.debug):
+                return
+            message = display.one_line(record.getMessage())
+            (display.warn if record.levelno >= logging.WARNING else display.info)(message)
+
+    logger = logging.getLogger("knoxhook")
+    if not any(type(h).__name__ == "Notices" for h in logger.handlers):
+        logger.addHandler(Notices())
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -141,7 +188,13 @@ def _run(args: list[str], invocation: Invocation) -> int:
     except (KeyboardInterrupt, typer.Abort):
         report_error("interrupted", "interrupted", None)
         return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # rich's answer to a closed stdout: cli/pipes.py
+        if not pipes.reader_gone(exc):
+            raise
+        return pipes.stop_quietly()
     except Exception as exc:  # a bug: say so in one line, trace only with --debug
+        if pipes.reader_gone(exc):  # `knoxhook ... | head -1`: cli/pipes.py
+            return pipes.stop_quietly()
         if invocation.debug:
             import traceback
 
@@ -158,7 +211,9 @@ def _run(args: list[str], invocation: Invocation) -> int:
 
 
 # Options of the root callback only (--json/--output exist on every data command too).
-GLOBAL_ONLY_OPTIONS = frozenset({"--profile", "-p", "--verbose", "-v", "--debug", "--no-color"})
+GLOBAL_ONLY_OPTIONS = frozenset(
+    {"--profile", "-p", "--verbose", "-v", "--debug", "--no-color", "--timeout"}
+)
 
 
 def _misplaced_hint(exc: NoSuchOption, args: Sequence[str]) -> str:

@@ -43,7 +43,8 @@ How to add a command (``plan``, ``apply``, ``doctor``, ...):
 A top-level command is a ``registry.command()`` app holding that one function; a group is
 a ``registry.group(name, help)`` app (even with one subcommand, like ``emulator run``).
 Both set what every knoxhook app shares (plain help, no rich markup; a bare group prints
-its help).
+its help). Every command built here gets ``helptext.Context``: its help's examples (the
+indented lines of a docstring) are never re-wrapped, at any terminal width.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ import typer
 from typer.core import TyperGroup
 from typer.models import CommandInfo, DefaultPlaceholder
 
+from knoxhook.cli import helptext
 from knoxhook.cli._typer import UsageError, make_default_short_help
 
 
@@ -150,6 +152,11 @@ COMMANDS: Final[dict[str, Entry]] = {
         "subs_app",
         "List, show, update and delete KWN subscriptions (create one with `subscribe`).",
     ),
+    "callbacks": Entry(
+        "knoxhook.cli.callbacks",
+        "callbacks_app",
+        "Inspect, retry and drop the callbacks in listen's outbox; replay recorded ones.",
+    ),
     "emulator": Entry(
         "knoxhook.cli.emulator",
         "emulator_app",
@@ -180,8 +187,8 @@ def load(name: str, entry: Entry) -> Any:
     if isinstance(app.info.name, DefaultPlaceholder):
         command = typer.main.get_command(app)
         command.name = name
-        return _shaped(command)
-    return _group(name, app)
+        return helptext.adopt(_shaped(command))
+    return helptext.adopt(_group(name, app))
 
 
 def _shaped(command: Any) -> Any:
@@ -234,6 +241,8 @@ class _LazyCommands(TyperGroup):
     ``TyperGroup`` suggests "Did you mean" from ``self.commands``, which stays empty
     here: ``resolve_command`` suggests from ``list_commands`` instead.
     """
+
+    context_class = helptext.Context
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -326,10 +335,12 @@ class LazySubgroup(_LazyCommands):
     def _build(self, name: str) -> Any:
         from typer.main import get_command_from_info
 
-        return _shaped(
-            get_command_from_info(
-                self._infos[name],
-                pretty_exceptions_short=self._pretty_exceptions_short,
-                rich_markup_mode=self.rich_markup_mode,
+        return helptext.adopt(
+            _shaped(
+                get_command_from_info(
+                    self._infos[name],
+                    pretty_exceptions_short=self._pretty_exceptions_short,
+                    rich_markup_mode=self.rich_markup_mode,
+                )
             )
         )

@@ -80,7 +80,7 @@ def _params() -> tuple[Any, ...]:
     """The three click options, built once by typer from a declaration like any other."""
     import typer.main
 
-    app = typer.Typer()
+    app = typer.Typer(add_completion=False)  # only the three options, no --install-completion
 
     @app.command()
     def shape(

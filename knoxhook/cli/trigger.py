@@ -13,7 +13,7 @@ import typer
 from knoxhook.cli import common, context, registry
 from knoxhook.cli.emulator_controls import EmulatorOption, controls
 from knoxhook.emulator import SIGNING_HELP, TRACE_ID_PATTERN, SigningMode
-from knoxhook.errors import TransportError, UsageError
+from knoxhook.errors import ApiError, KnoxhookError, TransportError, UsageError
 
 
 def _payload(source: str | None) -> dict[str, Any] | None:
@@ -78,7 +78,8 @@ def trigger(
 
     The emulator sends it to the subscription that holds the event, signed like Knox
     (X-WSM-SIGNATURE, X-WSM-TRACEID, x-knox-nonce), with retries. Exits 6 when no
-    subscription holds the event, 7 when the callback could not be delivered. For an
+    subscription holds the event, 5 when the receiver refused it (4xx: its status and
+    reason are shown), 7 when it could not be delivered (no answer, 5xx). For an
     emulator off loopback, set KNOXHOOK_EMULATOR_TOKEN to its control token.
 
     Examples:
@@ -104,7 +105,8 @@ def trigger(
     common.require_text(trace_id=trace_id)
     if trace_id is not None and not re.fullmatch(TRACE_ID_PATTERN, trace_id):
         raise UsageError(
-            f"--trace-id {trace_id!r} cannot be sent as the X-WSM-TRACEID header",
+            f"--trace-id {trace_id!r} cannot be sent as the X-WSM-TRACEID header"
+            + (": it is empty (leave the option out for a random one)" if not trace_id else ""),
             hint="use printable ASCII, 1 to 256 characters, no space at either end",
         )
     body: dict[str, Any] = {
@@ -117,17 +119,27 @@ def trigger(
         record = emu.trigger(**body)
     common.emit(record, fmt=fmt)
     if record.get("status") != "delivered":
-        if record.get("attempts") == 0:  # refused before sending: not a loopback address
-            hint = "subscribe a loopback URL, or start the emulator with --allow-remote-delivery"
-        elif record.get("httpStatus") is None:
-            hint = "is the receiver running? (knoxhook listen)"
-        else:
-            hint = (
-                "the receiver answered but refused it: check the subscription's URL path "
-                "and the receiver's log"
-            )
-        raise TransportError(
-            f"the callback to {record.get('url')} failed after {record.get('attempts')} "
-            f"attempt(s): {record.get('error')}",
-            hint=hint,
+        raise _not_delivered(record)
+
+
+def _not_delivered(record: dict[str, Any]) -> KnoxhookError:
+    """Why the callback was not delivered: the receiver's own answer when it gave one
+    (a 4xx is a refusal, exit 5, not a network error), else what kept it from answering."""
+    url, attempts, status = record.get("url"), record.get("attempts"), record.get("httpStatus")
+    message = f"the callback to {url} failed after {attempts} attempt(s): {record.get('error')}"
+    if isinstance(status, int) and 400 <= status < 500:
+        refused = ApiError(
+            message,
+            status=status,
+            hint="the receiver refused it: check the subscription's URL path, the "
+            "receiver's certificate (`knoxhook cert fetch`) and its log",
         )
+        refused.code = "callback_refused"
+        return refused
+    if attempts == 0:  # refused before sending: not a loopback address
+        hint = "subscribe a loopback URL, or start the emulator with --allow-remote-delivery"
+    elif status is None:
+        hint = "is the receiver running? (knoxhook listen)"
+    else:
+        hint = "the receiver failed (5xx): check its log; Knox would resend later"
+    return TransportError(message, status=status if isinstance(status, int) else None, hint=hint)

@@ -31,16 +31,32 @@ CertOption = Annotated[
 ]
 
 
-def read_input(name: str, what: str) -> bytes:
-    """The bytes of file ``name`` (``-`` is stdin); a usage error when unreadable."""
+def read_input(name: str, what: str, limit: int | None = None) -> bytes:
+    """The bytes of file ``name`` (``-`` is stdin); a usage error when unreadable.
+
+    ``limit``: read at most ``limit + 1`` bytes (a longer input is refused by the caller
+    without being held in memory whole; ``too_large`` says how to word it).
+    """
+    size = -1 if limit is None else limit + 1
     if name == "-":
         if context.current().stdin_is_terminal:  # else it looks like a hang
             common.info(f"reading the {what} from the terminal; end it with Ctrl-D")
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer.read(size)
     try:
-        return Path(name).read_bytes()
+        with Path(name).open("rb") as file:
+            return file.read(size)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {name}: {exc.strerror or exc}") from exc
+
+
+def too_large(name: str, limit: int) -> str:
+    """Why a body of more than ``limit`` bytes is refused (its size, when a file says it)."""
+    try:
+        size = -1 if name == "-" else Path(name).stat().st_size
+    except OSError:
+        size = -1
+    what = f"{size} bytes" if size > limit else f"more than {limit} bytes"
+    return f"the body is {what}; the limit is {limit}"
 
 
 def parse_headers(data: bytes, source: str) -> dict[str, str]:
@@ -247,7 +263,7 @@ def verify(
       knoxhook verify --body old.json --headers h.txt --cert old.pem --allow-expired-cert
     """
     from knoxhook.errors import CallbackVerificationError
-    from knoxhook.signature import verify_callback
+    from knoxhook.signature import Attempt, Reason, verify_callback
 
     fmt = common.output_format(json_output, output)
     common.require_text(signature=signature, nonce=nonce)
@@ -256,7 +272,7 @@ def verify(
         raise UsageError("give exactly one of --signature or --headers", hint="see --help")
     if body == "-" and headers_file == "-":
         raise UsageError("--body and --headers cannot both read stdin")
-    data = read_input(body, "body")
+    data = read_input(body, "body", limit)
     if headers_file is not None:
         headers = parse_headers(read_input(headers_file, "headers"), headers_file)
     else:
@@ -269,6 +285,10 @@ def verify(
         store = open_nonce_db(nonce_db)
     attempts: list[Attempt] | None = [] if explain else None
     try:
+        if len(data) > limit:  # read no further than the limit: refuse as verify_callback does
+            if attempts is not None:
+                attempts.append(Attempt("body", f"body_too_large: {too_large(body, limit)}"))
+            raise CallbackVerificationError(Reason.BODY_TOO_LARGE, too_large(body, limit))
         result = verify_callback(
             data,
             headers,

@@ -185,7 +185,7 @@ class Deliverer:
                 record["status"] = "delivered"
                 record["error"] = None
                 return
-            record["error"] = f"the receiver answered HTTP {response.status_code}"
+            record["error"] = f"the receiver answered HTTP {response.status_code}" + _why(response)
             raise RetryLater(_NotDelivered())
 
         # trust_env=False: no proxy from the environment, so the address checked is the
@@ -200,3 +200,20 @@ class Deliverer:
             self.stats.bump("deliveries_failed")
         self.log.add(record)
         return record
+
+
+def _why(response: Any) -> str:
+    """The receiver's reason, after its status: ``Bad Request: bad_signature (...)`` from
+    a knoxhook receiver's JSON, else the start of its body (``trigger`` shows it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("reason"), str):
+        text = body["reason"]
+        if isinstance(body.get("message"), str):
+            text += f" ({body['message']})"
+    else:
+        text = response.text.strip()
+    text = " ".join(text.split())[:200]
+    return f" {response.reason_phrase}: {text}" if text else f" {response.reason_phrase}"

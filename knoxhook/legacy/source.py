@@ -29,7 +29,7 @@ from knoxhook.errors import AuthenticationError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.legacy.cache import cache_path
-from knoxhook.retry import RETRY_STATUSES, parse_retry_after
+from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
 from knoxhook.tokencache import Token
 from knoxhook.tokensource import CachedTokenSource
 
@@ -101,29 +101,33 @@ class LegacyTokenManager(CachedTokenSource):
 
     def _fetch(self) -> Token:
         credentials = self.credentials()
-        retry = self.http.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                token = self._fetch_once(credentials)
-            except _Retryable as exc:
-                wait = exc.retry_after
-                if attempt >= retry.attempts or (wait is not None and wait > retry.max_retry_after):
-                    raise TransportError(
-                        f"could not get a legacy access token from {self.url}: {exc.reason}",
-                        status=exc.status,
-                        hint="Knox or the network is having trouble; try again later",
-                    ) from None
-                self.http.sleep(retry.backoff(attempt) if wait is None else wait)
-                continue
-            self.fetches += 1
-            return token
+        token = retrying(
+            self.http.retry,
+            lambda _: self._fetch_once(credentials),
+            sleep=self.http.sleep,
+            what=f"POST {self.url}",
+        )
+        self.fetches += 1
+        return token
+
+    def _retry_later(
+        self, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> RetryLater:
+        """A failed accesstoken request that may be retried (it only makes a token)."""
+        return RetryLater(
+            TransportError(
+                f"could not get a legacy access token from {self.url}: {reason}",
+                status=status,
+                hint="Knox or the network is having trouble; try again later",
+            ),
+            retry_after,
+            reason=str(status) if status else reason,
+        )
 
     def _fetch_once(self, credentials: LegacyCredentials) -> Token:
         import httpx2
 
-        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT
+        from knoxhook.httperrors import MAYBE_SENT, NOT_SENT, failure
         from knoxhook.legacy import jwt
 
         keys = credentials.keys
@@ -139,9 +143,10 @@ class LegacyTokenManager(CachedTokenSource):
             with self.http.client(secrets=self.known_secrets) as http:
                 response = http.post(self.url, json=body, headers={"Accept": "application/json"})
         except NOT_SENT as exc:
-            raise _Retryable(f"cannot connect ({type(exc).__name__})", None, None) from None
+            why = failure(exc, self.http.timeout)
+            raise self._retry_later(f"cannot connect ({why})") from None
         except MAYBE_SENT as exc:  # a second request only makes a second token: harmless
-            raise _Retryable(f"no answer ({type(exc).__name__})", None, None) from None
+            raise self._retry_later(f"no answer: {failure(exc, self.http.timeout)}") from None
         except httpx2.HTTPError as exc:
             raise TransportError(
                 f"could not get a legacy access token from {self.url}: {type(exc).__name__}"
@@ -173,7 +178,7 @@ class LegacyTokenManager(CachedTokenSource):
             return
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise _Retryable(f"HTTP {status}", status, retry_after)
+            raise self._retry_later(f"HTTP {status}", status, retry_after)
         if status >= 500:
             raise TransportError(f"{self.url} failed (HTTP {status})", status=status)
         if status in (404, 405):
@@ -192,12 +197,6 @@ class LegacyTokenManager(CachedTokenSource):
             hint="check that the Client Identifier and keys.json come from the same Knox "
             "Cloud API portal (region); " + LOGIN_HINT,
         )
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, status: int | None, retry_after: float | None) -> None:
-        super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
 
 
 def _knox_error(response: httpx2.Response) -> tuple[int | None, str | None, str | None]:

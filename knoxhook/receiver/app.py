@@ -12,8 +12,14 @@
 - ``503`` (with ``Retry-After``) when the receiver cannot decide or keep it now: the
   replay store is down, the record cannot be written, a certificate refresh is
   throttled or failed, the same callback is being kept by another request, no
-  certificate. The claim is released, so Knox's resend is accepted. ``502`` when
-  ``--forward-to``'s app did not take it.
+  certificate, the outbox or the stream cannot be written. The claim is released, so
+  Knox's resend is accepted. ``502`` when the app of a synchronous hand-off
+  (``SyncHandoff``) did not take it.
+
+"Handed on" is the ``handoff`` (``knoxhook.receiver.handoff``): committed to the outbox
+(delivered to the app afterwards, with retries and dead letters), added to a Redis
+Stream, or posted to the app while Knox waits. ``forward_to=URL`` alone is the
+synchronous mode; ``listen --forward-to`` makes an ``OutboxHandoff``.
 
 Samsung's sample receiver answers 500 when verification fails [doc]; a 5xx invites the
 sender to retry, and retrying a forgery or a replay is pointless, so knoxhook answers
@@ -23,9 +29,11 @@ sender to retry, and retrying a forgery or a replay is pointless, so knoxhook an
 answers 200 once a certificate is loaded and the store answers, 503 otherwise;
 ``GET /metrics`` is in the Prometheus text format (``knoxhook.receiver.metrics``).
 
-The lifespan opens the forwarding client and starts the timers (store pruning,
-certificate refresh); on shutdown it stops them and closes the client, the store and
-the recorder (the receiver owns what it is given; closing twice is harmless).
+The lifespan opens the hand-off (the outbox starts its delivery task) and starts the
+timers (store pruning, certificate refresh); on shutdown it stops them, drains and
+closes the hand-off (bounded), and closes the store and the recorder (the receiver owns
+what it is given; closing twice is harmless). Delivery events of the outbox go to
+``on_delivery``, and a dead letter is also a record line (``verdict: dead_lettered``).
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ from starlette.types import Receive, Scope, Send
 from knoxhook.errors import CallbackVerificationError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
-from knoxhook.receiver.forwarder import Forwarder, handed_on
+from knoxhook.receiver.forwarder import Forwarder, handoff_headers
+from knoxhook.receiver.handoff import Handoff, HandoffFailed, Parcel, SyncHandoff
 from knoxhook.receiver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from knoxhook.receiver.metrics import ReceiverMetrics
 from knoxhook.receiver.nonces import (
@@ -60,6 +69,7 @@ from knoxhook.receiver.nonces import (
 )
 from knoxhook.receiver.recorder import NdjsonRecorder
 from knoxhook.receiver.rotation import CertificatesProvider, Refresher
+from knoxhook.receiver.storecalls import StoreCalls
 from knoxhook.receiver.verdict import (
     RETRY_AFTER,
     ReceiverReason,
@@ -115,7 +125,9 @@ class CallbackReceiver:
         nonce_store: ReplayStore,
         recorder: NdjsonRecorder | None = None,
         forward_to: str | None = None,
+        handoff: Handoff | None = None,
         on_callback: Callable[[Verdict], None] | None = None,
+        on_delivery: Callable[[dict[str, Any]], None] | None = None,
         require_nonce: bool = True,
         strict: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -128,11 +140,13 @@ class CallbackReceiver:
     ) -> None:
         self.provider = certificates_provider
         self.store = nonce_store
+        self.store_calls = StoreCalls(nonce_store)  # group commit (receiver.storecalls)
         self.recorder = recorder
-        self.forwarder = (
-            Forwarder(forward_to, forward_timeout, http_options) if forward_to else None
-        )
+        if handoff is None and forward_to:
+            handoff = SyncHandoff(Forwarder(forward_to, forward_timeout, http_options))
+        self.handoff = handoff
         self.on_callback = on_callback
+        self.on_delivery = on_delivery
         self.require_nonce = require_nonce
         self.verify_options: dict[str, Any] = {"strict": True} if strict else {}
         self.max_body_bytes = max_body_bytes
@@ -159,8 +173,8 @@ class CallbackReceiver:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        if self.forwarder is not None:
-            await self.forwarder.open()
+        if self.handoff is not None:
+            await self.handoff.open(self._delivered)
         timers = [asyncio.create_task(self._prune_loop())]
         if self.provider.refreshable:
             timers.append(asyncio.create_task(self.refresher.run_timer()))
@@ -170,8 +184,8 @@ class CallbackReceiver:
             for task in timers:
                 task.cancel()
             await asyncio.gather(*timers, return_exceptions=True)
-            if self.forwarder is not None:
-                await self.forwarder.close()
+            if self.handoff is not None:
+                await self.handoff.close()
             self.store.close()
             if self.recorder is not None:
                 self.recorder.close()
@@ -190,6 +204,14 @@ class CallbackReceiver:
         return JSONResponse({"status": "ready", "receiver": "knoxhook"})
 
     async def metrics_page(self, request: Request) -> Response:
+        stats = None
+        if self.handoff is not None:
+            with contextlib.suppress(StoreUnavailableError):
+                stats = await self.handoff.stats()
+        if stats is not None:
+            self.metrics.outbox_pending.set(stats.pending)
+            self.metrics.outbox_oldest.set(stats.oldest_age)
+            self.metrics.dead_letters.set(stats.dead)
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def readyz(self, request: Request) -> Response:
@@ -224,7 +246,7 @@ class CallbackReceiver:
             verdict.trace_id = headers.get("x-wsm-traceid")
             result = await self._verify(verdict, headers)
             claim = await self._claim(result, verdict)
-            await self._forward(verdict, result, headers)
+            await self._hand_off(verdict, result, headers)
             recorded = await self._record_kept(verdict)
         except Disconnected:
             log.warning("client %s went away before its request was complete", verdict.source)
@@ -282,7 +304,7 @@ class CallbackReceiver:
         verdict.event, verdict.subscription_id = result.event, result.subscription_id
         verdict.nonce, verdict.form = result.nonce, result.form
         verdict.certificate = result.certificate_fingerprint
-        claim = await asyncio.to_thread(
+        claim: Claim = await self.store_calls.run(
             self.store.claim, result.nonce, result.signature_sha256, time.time(), self.claim_ttl
         )
         if claim.outcome is Outcome.IN_PROGRESS:
@@ -299,19 +321,45 @@ class CallbackReceiver:
         verdict.kept_source = "received" if signed else "signed"
         return claim
 
-    async def _forward(self, verdict: Verdict, result: VerifiedCallback, headers: Any) -> None:
+    async def _hand_off(self, verdict: Verdict, result: VerifiedCallback, headers: Any) -> None:
+        """Keep the callback with the hand-off (before the 200); a failure settles the
+        verdict (503, or 502 for a synchronous app) and the claim is then released."""
         verdict.settle(200)
-        if self.forwarder is None:
+        if self.handoff is None:
             return
         assert verdict.kept is not None
         assert verdict.kept_source is not None
+        key = result.nonce or "s:" + (result.signature_sha256 or "")
+        parcel = Parcel(
+            key=key,
+            nonce=result.nonce,
+            event=result.event,
+            subscription_id=result.subscription_id,
+            received_at=verdict.received_at,
+            body=verdict.kept,
+            headers=handoff_headers(headers, result.form, verdict.kept_source, key),
+        )
         with self.metrics.forwarding.track_inprogress():
-            verdict.forward = await self.forwarder.forward(
-                verdict.kept, headers, result.form, verdict.kept_source
-            )
-        if not handed_on(verdict.forward):
-            why = "your app did not take the callback; a resend will be handed on"
-            verdict.settle(502, ReceiverReason.FORWARD_FAILED, why)
+            try:
+                verdict.forward = await self.handoff.keep(parcel)
+            except HandoffFailed as exc:
+                verdict.forward = exc.forward
+                verdict.settle(status_for(exc.reason), str(exc.reason), exc.message)
+
+    def _delivered(self, event: dict[str, Any]) -> None:
+        """An outbox delivery attempt is over: count it; a dead letter is recorded."""
+        self.metrics.deliveries.labels(event["outcome"]).inc()
+        if event["outcome"] == "dead_lettered" and self.recorder is not None:
+            line = {"recorded_at": _now_text(), "verdict": "dead_lettered", **event}
+            try:
+                self.recorder.record(line)
+            except OSError as exc:
+                log.warning("the record could not be written: %s", exc.strerror or exc)
+        if self.on_delivery is not None:
+            try:
+                self.on_delivery(event)
+            except Exception:  # the hook's bug must not stop deliveries
+                log.exception("the on_delivery hook failed")
 
     async def _record_kept(self, verdict: Verdict) -> bool:
         """Record a verified, claimed callback before it is answered 200 (or 502)."""
@@ -329,13 +377,24 @@ class CallbackReceiver:
         accepted. A store failure here cannot change the answer of a kept callback."""
         if claim is None or not claim.claimed:
             return
-        try:
-            if verdict.status == 200:
-                await asyncio.to_thread(self.store.finish, claim, time.time())
-            else:
-                await asyncio.to_thread(self.store.release, claim)
-        except StoreUnavailableError as exc:
-            log.warning("replay store: %s", exc.message)
+        settle = self.store.finish if verdict.status == 200 else self.store.release
+        args = (claim, time.time()) if verdict.status == 200 else (claim,)
+        for attempt in range(2):  # one retry: a dropped connection, a Redis failover
+            try:
+                await self.store_calls.run(settle, *args)
+                return
+            except StoreUnavailableError as exc:
+                if attempt:
+                    log.warning(
+                        "replay store: %s; the claim stays in progress until it expires "
+                        "(%g s): a resend until then gets 503, one after it is accepted "
+                        "again and deduplicated by the outbox (the app's Idempotency-Key "
+                        "otherwise)",
+                        exc.message,
+                        self.claim_ttl,
+                    )
+                    return
+                await asyncio.sleep(0.05)
 
     def _record_refusal(self, recorder: NdjsonRecorder, verdict: Verdict) -> None:
         """Record a callback that was not kept, best effort (its answer is already 4xx

@@ -44,6 +44,27 @@ class ReceiverMetrics:
             "Callbacks being handed to --forward-to's app right now.",
             registry=self.registry,
         )
+        self.outbox_pending = Gauge(
+            "knoxhook_outbox_pending",
+            "Callbacks in the outbox not yet delivered to --forward-to's app.",
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "knoxhook_outbox_oldest_seconds",
+            "Age of the oldest undelivered callback in the outbox (0 when none).",
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "knoxhook_outbox_dead_letters",
+            "Callbacks in the outbox's dead letters (see `knoxhook callbacks list --dead`).",
+            registry=self.registry,
+        )
+        self.deliveries = Counter(
+            "knoxhook_deliveries",
+            "Delivery attempts from the outbox, by outcome (delivered, retry, dead_lettered).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.refreshes = Counter(
             "knoxhook_certificate_refreshes",
             "Certificate downloads asked for after a failed signature, by outcome.",

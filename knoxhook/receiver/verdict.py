@@ -35,6 +35,8 @@ class ReceiverReason(StrEnum):
     REFRESH_FAILED = "certificate_refresh_failed"  # a new key? the download failed
     FORWARD_FAILED = "forward_failed"  # --forward-to: the app is down or answered 5xx
     READ_TIMEOUT = "read_timeout"  # the body did not arrive within the deadline
+    OUTBOX_FAILED = "outbox_failed"  # --forward-to: the outbox could not be written
+    STREAM_UNAVAILABLE = "stream_unavailable"  # --to-stream: the XADD failed
 
 
 class Refused(Exception):
@@ -57,6 +59,8 @@ STATUS_FOR: Final[dict[str, int]] = {
     ReceiverReason.REFRESH_FAILED: 503,
     ReceiverReason.FORWARD_FAILED: 502,
     ReceiverReason.READ_TIMEOUT: 408,
+    ReceiverReason.OUTBOX_FAILED: 503,
+    ReceiverReason.STREAM_UNAVAILABLE: 503,
 }
 RETRY_AFTER: Final = "5"  # seconds, on every 503: Knox may retry soon
 

@@ -154,12 +154,18 @@ class SigningForms:
         """X of ``family`` (None, with the reason in ``skipped``, when it does not apply)."""
         if family in self._signed:
             return self._signed[family]
-        parsed = self.parsed
         signed: bytes | None = None
+        if family == SAMSUNG and not self._parsed_done:  # the parse and the form at once
+            self._parsed, signed = samsung.parse_reserialized(self.body)
+            self._parsed_done = True
+            parsed = self._parsed
+        else:
+            parsed = self.parsed
+            if parsed is not None and family == SAMSUNG:
+                signed = samsung.reserialize_parsed(parsed)
         if parsed is None:
             self.skipped[family] = "the body is not JSON (Jackson would refuse it too)"
         elif family == SAMSUNG:
-            signed = samsung.reserialize_parsed(parsed)
             if signed is None:
                 self.skipped[family] = "the body is not a JSON object"
             elif signed == self.body:

@@ -61,9 +61,10 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
     if value is None:
         lowered = name.lower()
         value = headers.get(lowered)
-        if value is None:
+        if value is None:  # a miss (e.g. no trace id) looks at every name: lower() only
+            size = len(name)  # those of the right length (~0.2 us a miss on a callback)
             for key, candidate in headers.items():
-                if key.lower() == lowered:
+                if len(key) == size and key.lower() == lowered:
                     return candidate
     return value
 
@@ -146,8 +147,7 @@ def verify_callback(
         if preferred == FIRST_FORM:
             first = _new_form(Form, (FIRST_FORM, body, b64url_padded(body), True))
         elif preferred.partition("/")[0] == SAMSUNG:  # inline too: what the cache is for
-            parsed = samsung.parse(body)
-            signed = None if parsed is None else samsung.reserialize_parsed(parsed)
+            parsed, signed = samsung.parse_reserialized(body)
             if signed is not None and signed != body:
                 encoded = b64url_padded(signed)
                 if preferred == SAMSUNG_UNPADDED and encoded[-1:] == b"=":

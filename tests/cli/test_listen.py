@@ -535,12 +535,12 @@ def test_forward_failures_are_forward_failed_and_the_callback_is_accepted_once(
     knox: Signer, cert_file: Path, tmp_path: Path
 ) -> None:
     """Audit 13: a callback retried 3 times with the app down was counted and recorded
-    3 times as accepted."""
+    3 times as accepted. In the synchronous mode each attempt is forward_failed (502)."""
     record = tmp_path / "r.ndjson"
     dead = _dead_url()
     rx = Listener(
         "--cert", str(cert_file), "--nonce-db", ":memory:", "--record", str(record),
-        "--forward-to", dead,
+        "--forward-to", dead, "--forward-mode", "sync",
     )  # fmt: skip
     body, headers = knox.callback(nonce="retried")
     with httpx2.Client(timeout=10) as http:
@@ -549,6 +549,51 @@ def test_forward_failures_are_forward_failed_and_the_callback_is_accepted_once(
     assert [(a.status_code, a.json()["status"]) for a in answers] == [(502, "forward_failed")] * 3
     assert [r["verdict"] for r in read_records(record)] == ["forward_failed"] * 3
     assert "stopped: 0 accepted, 3 forward_failed, 0 rejected" in "".join(rx.err)
+
+
+def test_with_the_outbox_a_callback_is_accepted_once_and_its_resends_are_replays(
+    knox: Signer, cert_file: Path, tmp_path: Path
+) -> None:
+    """The same regression in the default (outbox) mode: the app being down does not
+    concern Knox. The callback is accepted and queued once; Knox's resends are replays;
+    the delivery attempts are counted apart, ending in a dead letter."""
+    record = tmp_path / "r.ndjson"
+    rx = Listener(
+        "--cert", str(cert_file), "--nonce-db", ":memory:", "--record", str(record),
+        "--forward-to", _dead_url(), "--outbox", str(tmp_path / "outbox.sqlite3"),
+        "--retry-attempts", "2", "--retry-base", "0.05",
+    )  # fmt: skip
+    body, headers = knox.callback(nonce="retried")
+    with httpx2.Client(timeout=10) as http:
+        answers = [http.post(rx.url, content=body, headers=headers) for _ in range(3)]
+    deliveries = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(
+        d["outcome"] == "dead_lettered" for d in deliveries
+    ):
+        try:
+            line = json.loads(rx.lines.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        if line["kind"] == "delivery":
+            deliveries.append(line)
+    assert rx.stop() == 0
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [
+        (200, "accepted"),
+        (409, "rejected"),
+        (409, "rejected"),
+    ]
+    assert [d["outcome"] for d in deliveries] == ["retry", "dead_lettered"]
+    assert deliveries[-1]["reason"] == "retries_exhausted"
+    assert "ConnectError" in deliveries[-1]["error"]
+    lines = {r["verdict"]: r for r in read_records(record)}  # the dead letter may come first
+    assert sorted(r["verdict"] for r in read_records(record)) == [
+        "accepted", "dead_lettered", "rejected", "rejected",
+    ]  # fmt: skip
+    assert lines["accepted"]["forward"]["mode"] == "outbox"
+    assert lines["accepted"]["forward"]["duplicate"] is False
+    assert (lines["dead_lettered"]["nonce"], lines["dead_lettered"]["attempts"]) == ("retried", 2)
+    assert "stopped: 1 accepted, 2 rejected, 1 dead_lettered" in "".join(rx.err)
 
 
 def test_an_attached_signature_of_a_large_body_is_answered_not_reset(
@@ -773,3 +818,32 @@ def test_tls_options_go_together_and_must_be_usable(cert_file: Path, tmp_path: P
     assert wrong.returncode == 2
     assert f"--tls-key {cert_file}: cannot use them" in wrong.stderr
     assert "Traceback" not in alone.stderr + wrong.stderr
+
+
+def test_human_lines_show_the_outbox_and_each_delivery(
+    knox: Signer, cert_file: Path, tmp_path: Path
+) -> None:
+    from tests.receiver.handoff_app import App
+
+    with App() as app:
+        rx = Listener(
+            "--cert", str(cert_file), "--nonce-db", ":memory:", "--forward-to", app.url,
+            "--outbox", str(tmp_path / "o.sqlite3"), json_lines=False,
+        )  # fmt: skip
+        body, headers = knox.callback(nonce="human-1")
+        assert httpx2.post(rx.url, content=body, headers=headers, timeout=10).status_code == 200
+        assert app.wait_for({"human-1"}, timeout=10) == set()
+        lines: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(lines) < 2 and time.monotonic() < deadline:
+            try:
+                lines.append(rx.lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+        assert rx.stop() == 0
+    assert "accepted KDMS_DEVICE_UPLOAD" in lines[0]
+    assert lines[0].rstrip().endswith("-> outbox #1")
+    assert lines[1].split(" ", 1)[1].rstrip() == (
+        "delivered #1 nonce=human-1 -> app 200 (attempt 1)"
+    )
+    assert "stopped: 1 accepted, 0 rejected, 1 delivered" in "".join(rx.err)

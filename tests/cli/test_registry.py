@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pkgutil
+import re
 import subprocess
 import sys
 from importlib import import_module
@@ -14,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 import knoxhook.cli
-from knoxhook.cli import context, registry
+from knoxhook.cli import context, helptext, registry
 from knoxhook.cli._typer import make_default_short_help
 from knoxhook.cli.context import Invocation
 from knoxhook.cli.registry import COMMANDS
@@ -32,7 +33,7 @@ def test_each_registry_row_names_a_command_whose_help_starts_with_the_rows_line(
     assert entry.help == real, f"COMMANDS[{name!r}].help drifted from the command's help"
     is_group = isinstance(command, TyperGroup)
     app = getattr(import_module(entry.module), entry.attribute)
-    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator"})
+    assert is_group == (name in {"auth", "cert", "subscriptions", "emulator", "callbacks"})
     assert isinstance(app, typer.Typer)
     assert command.rich_markup_mode is None  # plain help, as the root's
 
@@ -87,7 +88,8 @@ def _imported_cli_modules(*args: str) -> set[str]:
 
 def test_the_root_help_imports_no_command_module_and_a_command_only_its_own() -> None:
     shared = {f"knoxhook.cli.{name}" for name in
-              ("main", "registry", "_typer", "_fastparams", "context", "display")}  # fmt: skip
+              ("main", "registry", "_typer", "_fastparams", "helptext", "context", "pipes",
+                   "display")}  # fmt: skip
     assert _imported_cli_modules("--help") == shared
     assert _imported_cli_modules("subscriptions", "list", "--help") == {
         *shared,
@@ -157,8 +159,10 @@ def _eager_command() -> Any:
     ],
 )
 def test_the_lazy_root_behaves_exactly_like_the_eager_one(
-    args: list[str], capsys: pytest.CaptureFixture[str]
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The same output and errors; the eager app given knoxhook's help layout, which the
+    registry gives every command (examples never re-wrapped: cli/helptext.py)."""
     from knoxhook.cli.main import app
 
     def outcome(which: Any) -> tuple[str, str, str]:
@@ -174,7 +178,10 @@ def test_the_lazy_root_behaves_exactly_like_the_eager_one(
         with context.use(Invocation.from_argv(args)) as invocation:
             return outcome(lambda **kw: which(**kw, obj=invocation))
 
-    assert in_a_run(app) == in_a_run(_eager_command())
+    lazy = in_a_run(app)
+    click_context = typer.Context.__mro__[1]  # what typer's own commands are run in
+    monkeypatch.setattr(click_context, "formatter_class", helptext.HelpFormatter)
+    assert lazy == in_a_run(_eager_command())
 
 
 def test_a_subcommand_builds_only_itself_and_its_group_help_builds_them_all(
@@ -200,3 +207,75 @@ def test_a_subcommand_builds_only_itself_and_its_group_help_builds_them_all(
         main(["subscriptions", "--help"])
     assert built == ["list", "get", "update", "delete"]
     assert "delete  Delete subscriptions by id" in capsys.readouterr().out
+
+
+def _help_examples() -> dict[tuple[str, ...], list[str]]:
+    """Every command path (the root too) and the example lines its help must show whole."""
+    from knoxhook.cli import reference
+
+    return {node.path: helptext.example_lines(node.command.help) for node in reference.walk()}
+
+
+@pytest.mark.parametrize("columns", ["40", "60", "80", "200"])
+def test_no_help_example_is_ever_wrapped_mid_command(columns: str) -> None:
+    """Through real `knoxhook ... --help` processes: every example line of every command
+    appears whole on one line (`auth login` used to split before --client-secret-stdin,
+    `auth token` put the URL on its own line), while prose still wraps to the width."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    examples = _help_examples()
+    assert len(examples) > 35
+    assert sum(map(len, examples.values())) > 80
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KNOXHOOK_")}
+    env["COLUMNS"] = columns
+
+    def help_of(path: tuple[str, ...]) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "knoxhook", *path, "--help"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        helps = dict(zip(examples, pool.map(help_of, examples), strict=True))
+    width = max(min(int(columns), 80) - 2, 50)  # click's help width for COLUMNS
+    for path, lines in examples.items():
+        shown = [line.strip() for line in helps[path].splitlines()]
+        for line in lines:
+            assert line in shown, f"knoxhook {' '.join(path)} --help: {line!r} was re-wrapped"
+        text = re.split(r"^(?:Options|Arguments|Commands):$", helps[path], flags=re.M)[0]
+        prose = [p for p in text.splitlines()[1:] if p.strip() and p.strip() not in lines]
+        assert prose, path
+        assert all(len(p) <= width for p in prose), (path, columns)
+    login = [line.strip() for line in helps[("auth", "login")].splitlines()]
+    assert (
+        "printf '%s' \"$SECRET\" | knoxhook auth login --client-id my-client --client-secret-stdin"
+        in login
+    )
+
+
+def test_the_entry_answers_version_like_main_without_importing_typer_and_passes_the_rest() -> None:
+    """knoxhook.cli.entry (the proposed console script): `--version` in ~30 ms."""
+    probe = (
+        "import sys\nfrom knoxhook.cli.entry import main\ntry:\n    main()\nfinally:\n"
+        "    sys.stderr.write('typer imported' if 'typer' in sys.modules else 'no typer')"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    fast = run("--version")
+    full = subprocess.run([sys.executable, "-m", "knoxhook", "--version"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (fast.returncode, fast.stdout, fast.stderr) == (0, full.stdout, "no typer")
+    assert fast.stdout.startswith("knoxhook ")
+    for args in (["--version", "--help"], ["events", "--json"]):
+        rest = run(*args)
+        assert rest.returncode == 0, rest.stderr
+        assert rest.stderr == "typer imported"
+    assert "Usage: knoxhook [OPTIONS] COMMAND" in run("--help").stdout

@@ -462,3 +462,36 @@ def test_repeated_name_exits_8_with_duplicate_key(
     )  # fmt: skip
     assert code == 8
     assert err.startswith("Error: duplicate_key: the body repeats an object name")
+
+
+def _address_space_4g() -> None:  # a regression (reading it all) fails fast, not the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def test_max_body_refuses_a_huge_body_without_reading_it(files: Path) -> None:
+    huge = files / "huge.json"
+    with huge.open("wb") as file:  # sparse: 16 GiB on disk in a few blocks
+        file.truncate(16 << 30)
+    base = [sys.executable, "-m", "knoxhook", "verify", "--headers", str(files / "headers.txt")]
+    base += ["--cert", str(files / "cert.pem"), "--max-body", "1k", "--body"]
+    got = subprocess.run(
+        [*base, str(huge)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_address_space_4g,
+    )
+    assert got.returncode == 8, got.stderr
+    assert got.stderr.decode() == (
+        f"Error: body_too_large: the body is {16 << 30} bytes; the limit is 1024\n"
+    )
+    # stdin has no size to tell: read limit + 1 bytes, say "more than"
+    piped = subprocess.run(
+        [*base, "-", "--json"], input=b" " * 5000, capture_output=True, timeout=60, check=False
+    )
+    assert piped.returncode == 8, piped.stderr
+    message = json.loads(piped.stderr)["error"]["message"]
+    assert message == "body_too_large: the body is more than 1024 bytes; the limit is 1024"
+    assert json.loads(piped.stdout)["reason"] == "body_too_large"

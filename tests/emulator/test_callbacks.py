@@ -159,7 +159,7 @@ def test_delivery_gives_up_after_the_retries(recorder: Recorder) -> None:
         stats = emu.stats()
         api.http.close()
     assert (record["status"], record["attempts"], record["httpStatus"]) == ("failed", 2, 500)
-    assert record["error"] == "the receiver answered HTTP 500"
+    assert record["error"] == "the receiver answered HTTP 500 Internal Server Error: ok"
     assert stats["deliveries_failed"] == 1
 
 

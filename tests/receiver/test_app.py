@@ -121,7 +121,12 @@ def test_accepted_callbacks_are_forwarded_byte_for_byte_and_status_reported(
     assert seen[0]["headers"]["x-wsm-signature"] == headers["X-WSM-SIGNATURE"]
     assert seen[0]["headers"]["x-knox-nonce"] == headers["x-knox-nonce"]
     assert seen[0]["headers"]["x-knoxhook-verified"] == "raw-body/padded/detached"
-    assert rx.verdicts[0].forward == {"url": forward_to, "status": 202, "error": None}
+    assert rx.verdicts[0].forward == {
+        "mode": "sync",
+        "url": forward_to,
+        "status": 202,
+        "error": None,
+    }
     assert read_records(rx.record)[0]["forward"]["status"] == 202
 
 
@@ -162,7 +167,12 @@ def test_an_app_refusing_with_4xx_is_reported_and_knox_gets_200(
         with start_receiver(forward_to=url) as rx:
             answer = httpx2.post(rx.url, content=body, headers=headers, timeout=10)
     assert answer.status_code == 200
-    assert rx.verdicts[0].forward == {"url": url, "status": 422, "error": None}
+    assert rx.verdicts[0].forward == {
+        "mode": "sync",
+        "url": url,
+        "status": 422,
+        "error": None,
+    }
 
 
 class RotatingProvider:

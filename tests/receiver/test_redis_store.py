@@ -213,7 +213,10 @@ def test_a_failed_hand_off_releases_the_claim_so_the_resend_is_accepted(
 ) -> None:
     url = redis_server.url(2)
     dead_app = f"http://127.0.0.1:{_free_port()}/knox"
-    failing = Listener("--cert", str(cert_file), "--forward-to", dead_app, "--nonce-store", url)
+    failing = Listener(
+        "--cert", str(cert_file), "--forward-to", dead_app, "--forward-mode", "sync",
+        "--nonce-store", url,
+    )  # fmt: skip
     plain = Listener("--cert", str(cert_file), env={"KNOXHOOK_NONCE_STORE": url})
     body, headers = knox.callback()
     with httpx2.Client(timeout=30) as http:
