@@ -435,6 +435,15 @@ def listen(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Serve with N processes on one port, sharing the replay store "
+            "(not with --max-callbacks; see docs/deploy.md).",
+        ),
+    ] = 1,
     json_output: common.JsonOption = False,
     output: common.OutputOption = None,
 ) -> None:
@@ -465,6 +474,7 @@ def listen(
       knoxhook listen --cert knox.pem --max-callbacks 1 --timeout 60 --json  # in CI
       knoxhook listen --tls-cert server.pem --tls-key server-key.pem --port 8443
       knoxhook listen --nonce-store redis://127.0.0.1:6379/0 --host 0.0.0.0  # replicas
+      knoxhook listen --workers 2 --record callbacks.ndjson  # two processes, one port
     """
     from knoxhook.cli.context import STREAM_FORMATS  # no yaml/tsv, no --jq/--fields: a stream
     from knoxhook.errors import TransportError, UsageError
@@ -492,6 +502,13 @@ def listen(
         raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format must be text or json: {log_format!r}")
+    if workers < 1 or (workers > 1 and max_callbacks is not None):
+        raise UsageError(
+            f"--workers must be at least 1: {workers}"
+            if workers < 1
+            else "--max-callbacks counts in one process: it does not go with --workers",
+            hint=None if workers < 1 else "use --workers 1 (the default) to wait for callbacks",
+        )
     common.check_port(port)
     tls = _tls(tls_cert, tls_key)
     body_limit = max_body or MAX_BODY_BYTES
@@ -501,6 +518,20 @@ def listen(
     else:
         with cert_hint():
             provider = StoredCertificates(common.settings())
+    worker_sock = None
+    if workers > 1:  # the parent binds, forks, announces and supervises (serving_workers)
+        from knoxhook.serving import RunningServer
+        from knoxhook.serving_workers import fork_workers
+
+        def announce(bound: int) -> None:
+            url = RunningServer(host, bound, "https" if tls else "http").base_url + path
+            Printer(fmt, threading.Event()).event("listening", url=url, workers=workers)
+            common.info(f"listening on {url} with {workers} workers (Ctrl-C to stop)")
+
+        role = fork_workers(workers, host, port, announce, stop_seconds=30.0)
+        if role.exit_code is not None:
+            raise typer.Exit(role.exit_code)
+        worker_sock = role.sock
     store = _nonce_store(nonce_db, nonce_window, nonce_store)
     recorder = _recorder(record) if record is not None else None
     handoff = listen_handoff.build(handing)
@@ -529,11 +560,18 @@ def listen(
     timed_out = False
     try:
         with serve_in_thread(
-            receiver, host, port, limits=limits, log_handler=_log_handler(log_format), tls=tls
+            receiver,
+            host,
+            port,
+            limits=limits,
+            log_handler=_log_handler(log_format),
+            tls=tls,
+            sock=worker_sock,
         ) as server:
             url = server.base_url + path
-            printer.event("listening", url=url)
-            common.info(f"listening on {url} (Ctrl-C to stop)")
+            if worker_sock is None:  # with --workers, the parent announced it
+                printer.event("listening", url=url)
+                common.info(f"listening on {url} (Ctrl-C to stop)")
             deadline = None if timeout is None else time.monotonic() + timeout
             try:
                 while not stop.wait(0.1):

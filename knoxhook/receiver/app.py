@@ -69,6 +69,7 @@ from knoxhook.receiver.nonces import (
 )
 from knoxhook.receiver.recorder import NdjsonRecorder
 from knoxhook.receiver.rotation import CertificatesProvider, Refresher
+from knoxhook.receiver.storecalls import StoreCalls
 from knoxhook.receiver.verdict import (
     RETRY_AFTER,
     ReceiverReason,
@@ -139,6 +140,7 @@ class CallbackReceiver:
     ) -> None:
         self.provider = certificates_provider
         self.store = nonce_store
+        self.store_calls = StoreCalls(nonce_store)  # group commit (receiver.storecalls)
         self.recorder = recorder
         if handoff is None and forward_to:
             handoff = SyncHandoff(Forwarder(forward_to, forward_timeout, http_options))
@@ -302,7 +304,7 @@ class CallbackReceiver:
         verdict.event, verdict.subscription_id = result.event, result.subscription_id
         verdict.nonce, verdict.form = result.nonce, result.form
         verdict.certificate = result.certificate_fingerprint
-        claim = await asyncio.to_thread(
+        claim: Claim = await self.store_calls.run(
             self.store.claim, result.nonce, result.signature_sha256, time.time(), self.claim_ttl
         )
         if claim.outcome is Outcome.IN_PROGRESS:
@@ -379,7 +381,7 @@ class CallbackReceiver:
         args = (claim, time.time()) if verdict.status == 200 else (claim,)
         for attempt in range(2):  # one retry: a dropped connection, a Redis failover
             try:
-                await asyncio.to_thread(settle, *args)
+                await self.store_calls.run(settle, *args)
                 return
             except StoreUnavailableError as exc:
                 if attempt:

@@ -35,11 +35,11 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from knoxhook.errors import KnoxhookError
 from knoxhook.files import prepare_sqlite
@@ -258,35 +258,63 @@ class SqliteNonceStore:
     def claim(
         self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
     ) -> Claim:
+        with self._lock, self._transaction():
+            return self._claim(nonce, signature, now, ttl)
+
+    def finish(self, claim: Claim, now: float) -> None:
+        with self._lock, self._transaction():
+            self._finish(claim, now)
+
+    def release(self, claim: Claim) -> None:
+        with self._lock, self._transaction():
+            self._release(claim)
+
+    def run_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Group commit: ``claim``/``finish``/``release`` calls (name, arguments) in ONE
+        transaction, in order, so one commit serves every callback waiting at that
+        moment (``knoxhook.receiver.storecalls``); their results. All or nothing: when
+        the transaction fails, every call fails (``StoreUnavailableError``)."""
+        steps: dict[str, Callable[..., Any]] = {
+            "claim": self._claim,
+            "finish": self._finish,
+            "release": self._release,
+        }
+        with self._lock, self._transaction():
+            return [steps[name](*args) for name, args in calls]
+
+    # the steps, inside a transaction the caller holds
+
+    def _claim(
+        self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
+    ) -> Claim:
         keys = keys_for(nonce, signature)
         if not keys:
             return Claim(Outcome.CLAIMED)
         owner = _owner()
         marks = ",".join("?" * len(keys))
-        with self._lock, self._transaction():
-            held = dict(
-                self._db.execute(
-                    f"SELECT key, state FROM claims WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
-                    (*keys, now),
-                ).fetchall()
-            )
-            if held:
-                return Claim(_conflict(held, keys), keys)
-            self._db.executemany(
-                "INSERT OR REPLACE INTO claims (key, state, expires, owner)"
-                " VALUES (?, 'pending', ?, ?)",
-                [(key, now + ttl, owner) for key in keys],
-            )
+        held = dict(
+            self._db.execute(
+                f"SELECT key, state FROM claims WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
+                (*keys, now),
+            ).fetchall()
+        )
+        if held:
+            return Claim(_conflict(held, keys), keys)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO claims (key, state, expires, owner)"
+            " VALUES (?, 'pending', ?, ?)",
+            [(key, now + ttl, owner) for key in keys],
+        )
         return Claim(Outcome.CLAIMED, keys, owner)
 
-    def finish(self, claim: Claim, now: float) -> None:
+    def _finish(self, claim: Claim, now: float) -> None:
         self._run(
             "UPDATE claims SET state = 'done', expires = ? WHERE owner = ? AND key IN (%s)",
             (now + self.window, claim.owner),
             claim.keys,
         )
 
-    def release(self, claim: Claim) -> None:
+    def _release(self, claim: Claim) -> None:
         self._run(
             "DELETE FROM claims WHERE state = 'pending' AND owner = ? AND key IN (%s)",
             (claim.owner,),
@@ -294,9 +322,7 @@ class SqliteNonceStore:
         )
 
     def _run(self, sql: str, args: tuple[object, ...], keys: tuple[str, ...]) -> None:
-        if not keys:
-            return
-        with self._lock, self._transaction():
+        if keys:
             self._db.execute(sql % ",".join("?" * len(keys)), (*args, *keys))
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:

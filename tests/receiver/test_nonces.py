@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import random
@@ -9,10 +10,12 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from knoxhook.receiver.nonces import (
+    Claim,
     MemoryNonceStore,
     Outcome,
     SqliteNonceStore,
@@ -227,3 +230,73 @@ def test_two_processes_with_a_replay_mix_never_keep_a_callback_twice(tmp_path: P
     assert len(nonces) == len(set(nonces))  # 0 double accepts
     assert len(signatures) == len(set(signatures))  # no replay under a new nonce either
     assert len(kept) >= 600 * 0.8  # the released ones may stay unkept; no more
+
+
+# --- group commit (receiver.storecalls) -------------------------------------------------
+
+
+def test_concurrent_claims_share_transactions_and_each_is_durable_when_answered(
+    tmp_path: Path,
+) -> None:
+    from knoxhook.receiver.storecalls import StoreCalls
+
+    store = SqliteNonceStore(tmp_path / "n.sqlite3")
+    batches: list[int] = []
+    run_batch = store.run_batch
+
+    def counting(calls: Any) -> Any:
+        batches.append(len(calls))
+        return run_batch(calls)
+
+    store.run_batch = counting  # type: ignore[method-assign]
+    calls = StoreCalls(store)
+    other = sqlite3.connect(tmp_path / "n.sqlite3")  # another process's view
+    seen_on_disk: list[bool] = []
+
+    async def one(nonce: str) -> Claim:
+        claim: Claim = await calls.run(store.claim, nonce, "sig-" + nonce, time.time(), 60)
+        row = other.execute("SELECT state FROM claims WHERE key = ?", ("n:" + nonce,))
+        seen_on_disk.append(row.fetchone() is not None)
+        if claim.claimed:
+            await calls.run(store.finish, claim, time.time())
+        return claim
+
+    async def load() -> list[Claim]:
+        return await asyncio.gather(*(one(f"n{i % 40}") for i in range(50)))
+
+    claims = asyncio.run(load())
+    outcomes = [c.outcome for c in claims]
+    assert outcomes.count(Outcome.CLAIMED) == 40  # 10 nonces came twice
+    assert set(outcomes[40:]) <= {Outcome.IN_PROGRESS, Outcome.REPLAYED_NONCE}
+    assert all(seen_on_disk)  # committed before its caller resumed
+    assert sum(batches) == 50 + 40  # every claim and finish ran, once
+    assert len(batches) < 20  # ... in a few transactions, not 90
+    assert not store.check_and_remember("n3")  # finished: a replay now
+    other.close()
+    store.close()
+
+
+def test_a_failed_group_transaction_fails_every_call_in_it(tmp_path: Path) -> None:
+    from knoxhook.receiver.storecalls import StoreCalls
+
+    store = SqliteNonceStore(tmp_path / "n.sqlite3", busy_timeout=0.2)
+    calls = StoreCalls(store)
+    locker = sqlite3.connect(tmp_path / "n.sqlite3", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+    async def one(i: int) -> object:
+        try:
+            return await calls.run(store.claim, f"x{i}", None, time.time(), 60)
+        except StoreUnavailableError as exc:
+            return exc
+
+    async def load() -> list[object]:
+        return await asyncio.gather(*(one(i) for i in range(5)))
+
+    results = asyncio.run(load())
+    locker.execute("ROLLBACK")
+    assert all(isinstance(r, StoreUnavailableError) for r in results)
+    assert "the replay store is unavailable" in str(results[0])
+    assert store.claim("x1", None, time.time(), 60).claimed  # nothing was kept
+    locker.close()
+    store.close()
