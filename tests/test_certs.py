@@ -308,3 +308,48 @@ def test_download_valid_warns_of_a_key_change_once(
     warnings = [r for r in caplog.records if "public key changed" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].levelname == "WARNING"
+
+
+# --- days by the calendar (issue 9, defect 6) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("not_after", "now", "days_left", "when"),
+    [
+        # ended yesterday morning, read late today: "yesterday", -1 (floor said -2)
+        ("2026-03-09T06:00:00", "2026-03-10T22:00:00", -1, "expired yesterday"),
+        ("2026-03-09T23:59:59", "2026-03-10T00:00:00", -1, "expired yesterday"),
+        ("2026-03-10T00:00:00", "2026-03-10T00:00:00", 0, "expired today"),
+        ("2026-03-07T12:00:00", "2026-03-10T11:00:00", -3, "expired 3 days ago"),
+        ("2026-03-10T23:59:59", "2026-03-10T00:00:01", 0, "expires today"),
+        ("2026-03-11T00:00:01", "2026-03-10T23:59:59", 1, "expires tomorrow"),
+        ("2026-03-20T01:00:00", "2026-03-10T23:00:00", 10, "expires in 10 days"),
+        # across a leap day and a year end
+        ("2028-03-01T00:00:00", "2028-02-28T12:00:00", 2, "expires in 2 days"),
+        ("2026-12-31T23:00:00", "2027-01-01T01:00:00", -1, "expired yesterday"),
+    ],
+)
+def test_days_left_counts_calendar_days_in_utc(
+    not_after: str, now: str, days_left: int, when: str
+) -> None:
+    end = datetime.fromisoformat(not_after).replace(tzinfo=UTC)
+    at = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    pem = make_cert(not_before=end - timedelta(days=400), not_after=end)
+    info = certs.inspect_pem(pem, now=at)
+    assert (info.days_left, info.when) == (days_left, when)
+    assert info.expired is (at >= end)
+    if info.expired:
+        with pytest.raises(CertificateError) as exc:
+            info.check_valid()
+        assert f"({when.removeprefix('expired ')})" in exc.value.message
+
+
+def test_a_clock_in_another_zone_is_counted_in_utc() -> None:
+    from datetime import timezone
+
+    end = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
+    tokyo = datetime(2026, 3, 10, 7, 0, tzinfo=timezone(timedelta(hours=9)))  # 3-9 22:00 UTC
+    info = certs.inspect_pem(
+        make_cert(not_before=end - timedelta(days=9), not_after=end), now=tokyo
+    )
+    assert (info.days_left, info.when) == (0, "expired today")

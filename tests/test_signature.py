@@ -432,3 +432,14 @@ def test_the_public_names_import_from_knoxhook_signature() -> None:
     assert set(names) <= set(signature.__all__)
     assert signature.MAX_BODY_BYTES == 16 * 1024 * 1024
     assert signature.Reason.BAD_SIGNATURE == "bad_signature"
+
+
+def test_header_value_is_case_insensitive_and_misses_cleanly() -> None:
+    from knoxhook.signature import header_value
+
+    headers = {"x-knox-nonce": "n", "X-Wsm-TraceId": "t", "X-WSM-SIGNATURE": "s"}
+    assert header_value(headers, "X-WSM-TRACEID") == "t"
+    assert header_value(headers, "X-KNOX-NONCE") == "n"
+    assert header_value(headers, "x-wsm-signature") == "s"
+    assert header_value(headers, "X-WSM-TRACE") is None  # a prefix is not the name
+    assert header_value({}, "X-WSM-TRACEID") is None

@@ -224,3 +224,59 @@ def test_subprocess_show_expired_exits_8_without_traceback() -> None:
     assert "expired" in result.stdout  # the table: expired yes
     assert "Error: certificate expired on 2025-10-30T05:17:14Z" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- issue 9: defect 6 (messages) and defect 11 (--file -), through a real process -------
+
+
+def _knox_env(knox: EmulatorHandle) -> dict[str, str]:
+    return {
+        "KNOXHOOK_BASE_URL": knox.base_url,
+        "KNOXHOOK_CLIENT_ID": knox.client_id,
+        "KNOXHOOK_CLIENT_SECRET": knox.client_secret,
+    }
+
+
+def test_a_key_change_is_warned_about_once(knox: EmulatorHandle) -> None:
+    from tests.cli.knoxproc import knoxhook
+
+    assert knoxhook("cert", "fetch", env=_knox_env(knox), timeout=60).code == 0
+    knox.set_certificate("rotate-new-key")
+    run = knoxhook("cert", "fetch", env=_knox_env(knox), timeout=60)
+    assert run.code == 0, run.err
+    about_the_key = [line for line in run.err.splitlines() if "public key" in line.lower()]
+    assert len(about_the_key) == 1, run.err
+    assert about_the_key[0].startswith("warning: the certificate's PUBLIC KEY CHANGED")
+
+
+def test_fetching_an_expired_certificate_never_says_renewed(knox: EmulatorHandle) -> None:
+    from tests.cli.knoxproc import knoxhook
+
+    assert knoxhook("cert", "fetch", env=_knox_env(knox), timeout=60).code == 0
+    good = certs.read_stored(load_settings(env={**_knox_env(knox), **_dirs()}))
+    knox.set_certificate("expire")  # a new certificate, same key, already expired
+    run = knoxhook("cert", "fetch", env=_knox_env(knox), timeout=60)
+    assert run.code == 8
+    assert "renewed" not in run.err
+    assert "stored" not in run.err.split("Error:")[0]
+    assert "Error: certificate expired on" in run.err
+    assert "itself serves this expired certificate; the stored one (if any) was kept" in run.err
+    assert certs.read_stored(load_settings(env={**_knox_env(knox), **_dirs()})) == good
+
+
+def _dirs() -> dict[str, str]:
+    import os
+
+    return {k: os.environ[k] for k in ("KNOXHOOK_CONFIG_DIR", "KNOXHOOK_CACHE_DIR")}
+
+
+@pytest.mark.parametrize("command", [("cert", "show"), ("cert", "check", "--min-days", "0")])
+def test_file_dash_reads_the_certificate_from_stdin(command: tuple[str, ...]) -> None:
+    from tests.cli.knoxproc import knoxhook
+
+    run = knoxhook(*command, "--file", "-", "--json", stdin=PEM_2024.read_bytes(), timeout=60)
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["spki_sha256"] == SAMSUNG_PIN
+    empty = knoxhook(*command, "--file", "-", timeout=60)
+    assert empty.code == 2
+    assert "Error: --file -: nothing on stdin" in empty.err

@@ -75,8 +75,10 @@ def test_a_bad_output_format_is_still_usage_error_exit_2(
     assert "'xml' is not one of: table, json, yaml, ndjson, tsv." in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["--output", "JSON", "--profile", "p1", "auth", "status"])
-    assert exc.value.code == 3  # not configured, but the options were understood
-    assert json.loads(capsys.readouterr().out)["profile"] == "p1"
+    assert exc.value.code == 3  # not configured, but the options were understood:
+    error = json.loads(capsys.readouterr().err)["error"]  # JSON, about profile p1
+    assert error["code"] == "not_configured"
+    assert "profile 'p1' does not exist" in error["message"]
 
 
 def test_a_command_with_a_cached_token_never_imports_pydantic(emulator: EmulatorHandle) -> None:

@@ -310,3 +310,40 @@ def test_the_emulator_answers_400_to_a_trace_id_that_cannot_be_a_header(
     assert answer.json()["message"] == "INVALID_REQUEST_BODY"
     assert "'traceId'" in answer.json()["data"]
     assert receiver[1] == []
+
+
+@pytest.fixture
+def refusing_receiver() -> Iterator[str]:
+    """A receiver that refuses every callback as a knoxhook receiver does (400 + reason)."""
+    from starlette.responses import JSONResponse
+
+    async def receive(request: Request) -> Response:
+        await request.body()
+        body = {"status": "rejected", "reason": "bad_signature", "message": "no key verifies it"}
+        return JSONResponse(body, status_code=400)
+
+    app = Starlette(routes=[Route("/cb", receive, methods=["POST"])])
+    with serve_in_thread(app) as server:
+        yield server.base_url + "/cb"
+
+
+def test_a_receiver_that_answers_400_is_reported_with_its_status_and_reason(
+    emulator: EmulatorHandle, refusing_receiver: str
+) -> None:
+    """Issue 9, defect 11: was network_error (exit 7); through a real process."""
+    from tests.cli.knoxproc import knoxhook
+
+    _subscribe(emulator, refusing_receiver, ["KG_DEVICE_LOCKED"])
+    run = knoxhook("trigger", "KG_DEVICE_LOCKED", "--emulator", emulator.base_url, timeout=60)
+    assert run.code == 5, run.err
+    error = run.err.splitlines()[0]
+    assert error.startswith(f"Error: the callback to {refusing_receiver} failed after ")
+    assert error.endswith(
+        "the receiver answered HTTP 400 Bad Request: bad_signature (no key verifies it)"
+    )
+    as_json = knoxhook(
+        "trigger", "KG_DEVICE_LOCKED", "--emulator", emulator.base_url, "--json", timeout=60
+    )
+    assert as_json.code == 5
+    assert json.loads(as_json.err)["error"]["code"] == "callback_refused"
+    assert json.loads(as_json.out)["httpStatus"] == 400

@@ -173,3 +173,33 @@ def test_after_a_fork_the_child_leases_in_its_own_name(tmp_path: Path) -> None:
     box.delivered(mine.id, 3.0, 200)  # the parent's own connection still works
     assert box.get(mine.id).state == "delivered"  # type: ignore[union-attr]
     box.close()
+
+
+class CountingOutbox(Outbox):
+    """An outbox that counts its commits of queued callbacks."""
+
+    commits = 0
+
+    def put_many(self, parcels, now):  # type: ignore[no-untyped-def]
+        self.commits += 1
+        return super().put_many(parcels, now)
+
+
+def test_concurrent_callbacks_share_fsynced_commits(tmp_path: Path) -> None:
+    import asyncio
+
+    from knoxhook.receiver.forwarder import Forwarder
+    from knoxhook.receiver.handoff.delivery import OutboxHandoff
+
+    box = CountingOutbox(tmp_path / "o.sqlite3")
+    handoff = OutboxHandoff(box, Forwarder("http://127.0.0.1:9/unused"))
+
+    async def burst() -> list[dict[str, object]]:
+        return await asyncio.gather(*(handoff.keep(parcel(f"g{i}")) for i in range(50)))
+
+    kept = asyncio.run(burst())  # without open(): no delivery task, only queuing
+    assert sorted(k["id"] for k in kept) == list(range(1, 51))  # type: ignore[type-var]
+    assert {k["duplicate"] for k in kept} == {False}
+    assert 1 <= box.commits < 50  # several callbacks per fsync
+    assert len(box.rows()) == 50
+    box.close()

@@ -88,6 +88,8 @@ class OutboxHandoff:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._queued: list[tuple[Parcel, asyncio.Future[tuple[int, bool]]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def open(self, report: Report) -> None:
         self._report = report
@@ -97,12 +99,35 @@ class OutboxHandoff:
         self._task = asyncio.create_task(self._run())
 
     async def keep(self, parcel: Parcel) -> dict[str, Any]:
+        """Queue ``parcel``; returns once its row is committed and fsynced. Callbacks
+        arriving while a commit runs share the next one (group commit: one fsync for
+        all of them, instead of one each)."""
+        waiter: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
+        self._queued.append((parcel, waiter))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit())
         try:
-            row_id, duplicate = await asyncio.to_thread(self.outbox.put, parcel, time.time())
+            row_id, duplicate = await waiter
         except StoreUnavailableError as exc:
             raise HandoffFailed(ReceiverReason.OUTBOX_FAILED, f"{exc.message}; retry") from exc
         self._wake.set()
         return {"mode": self.mode, "url": self.forwarder.url, "id": row_id, "duplicate": duplicate}
+
+    async def _commit(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                ids = await asyncio.to_thread(
+                    self.outbox.put_many, [parcel for parcel, _ in batch], time.time()
+                )
+            except Exception as exc:  # StoreUnavailableError; anything else must not hang
+                for _, waiter in batch:
+                    if not waiter.done():  # a request cancelled meanwhile (client gone)
+                        waiter.set_exception(exc)
+                continue
+            for (_, waiter), result in zip(batch, ids, strict=True):
+                if not waiter.done():
+                    waiter.set_result(result)
 
     async def stats(self) -> Stats | None:
         return await asyncio.to_thread(self.outbox.stats, time.time())
