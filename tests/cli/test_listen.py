@@ -46,6 +46,7 @@ class Listener:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=_as_a_foreground_job,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
@@ -451,6 +452,13 @@ def test_record_on_a_full_disk_answers_503_and_knox_resend_is_accepted_later(
     assert fixed.stop() == 0
     assert resend.status_code == 200  # not 409: the failed attempts released their claim
     assert [r["verdict"] for r in read_records(record)] == ["accepted"]
+
+
+def _as_a_foreground_job() -> None:
+    """SIGINT as a terminal's foreground job gets it: pytest started as a background job
+    of a non-interactive shell (CI, ``cmd &``) passes SIGINT on ignored, and Ctrl-C
+    tests would then test nothing but that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_url(err_file: Path, proc: subprocess.Popen[str]) -> str:
