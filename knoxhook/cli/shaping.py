@@ -136,6 +136,26 @@ def run_jq(program: Any, data: Any) -> list[Any]:
         raise UsageError(f"--jq: {_jq_message(exc)}") from exc
 
 
+def check_fields(valid: Sequence[str]) -> None:
+    """Refuse an unknown ``--fields`` name now: a command that changes something calls
+    this before its request, so a typo is exit 2 with nothing done, not exit 2 after
+    the subscription was made."""
+    fields = context.current().fields
+    if fields:
+        _refuse_unknown(fields, valid)
+
+
+def _refuse_unknown(fields: Sequence[str], valid: Sequence[str]) -> None:
+    from knoxhook.errors import UsageError
+
+    unknown = [f for f in fields if f not in valid]
+    if unknown:
+        raise UsageError(
+            f"unknown field{'s' if len(unknown) > 1 else ''} for --fields: {', '.join(unknown)}",
+            hint=f"valid fields: {', '.join(valid)}",
+        )
+
+
 def select_fields(
     data: Any, columns: Sequence[Column] | None, fields: Sequence[str] | None
 ) -> tuple[Any, Sequence[Column] | None]:
@@ -148,12 +168,8 @@ def select_fields(
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
         raise UsageError("--fields works on objects; this command prints something else")
     valid = list(dict.fromkeys([*(k for k, _ in columns or ()), *(k for r in rows for k in r)]))
-    unknown = [f for f in fields if f not in valid]
-    if unknown and valid:
-        raise UsageError(
-            f"unknown field{'s' if len(unknown) > 1 else ''} for --fields: {', '.join(unknown)}",
-            hint=f"valid fields: {', '.join(valid)}",
-        )
+    if valid:
+        _refuse_unknown(fields, valid)
     if isinstance(data, Mapping):
         return {f: data[f] for f in fields}, None
     headings = dict(columns or ())

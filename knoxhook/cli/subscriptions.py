@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from knoxhook.cli import checks, clients, context, display, registry
+from knoxhook.cli import checks, clients, context, display, registry, shaping
 
 if TYPE_CHECKING:
     from knoxhook.subscriptions import Subscription, SubscriptionService
@@ -21,6 +21,10 @@ COLUMNS = [
     ("updatedAt", "Updated"),
 ]
 NARROW_DROP = ("updatedAt", "createdAt")  # what a narrow terminal leaves out first
+# the JSON keys of subscribe/update and of delete: --fields is checked against them
+# before the request (a typo must not be found after the change was made)
+CHANGED_KEYS = (*(key for key, _ in COLUMNS), "changed")
+DELETED_COLUMNS = [("subscriptionId", "ID"), ("deleted", "Deleted"), ("outcome", "Outcome")]
 
 subscribe_app = registry.command()
 subs_app = registry.group(
@@ -131,6 +135,7 @@ def subscribe(
     from knoxhook.subscriptions import validate_events, validate_url
 
     fmt = context.output_format(json_output, output)
+    shaping.check_fields(CHANGED_KEYS)
     checks.require_text(url=url, event=event)
     if not url:
         raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
@@ -266,6 +271,7 @@ def update(
     from knoxhook.subscriptions import validate_events, validate_url
 
     fmt = context.output_format(json_output, output)
+    shaping.check_fields(CHANGED_KEYS)
     checks.require_text(
         id=subscription_id, url=url, event=event, add_event=add_event, remove_event=remove_event
     )
@@ -322,6 +328,7 @@ def delete(
     from knoxhook.errors import NotFoundError, UsageError
 
     fmt = context.output_format(json_output, output)
+    shaping.check_fields([key for key, _ in DELETED_COLUMNS])
     checks.require_text(ids=subscription_ids)
     ids = list(dict.fromkeys(i.strip() for i in subscription_ids or []))
     if all_ and ids:
@@ -355,8 +362,7 @@ def delete(
     deleted = sum(r.deleted for r in results)
     of = "" if deleted == len(results) else f" of {len(results)}"
     display.info(f"deleted {deleted}{of} subscription(s)")
-    columns = [("subscriptionId", "ID"), ("deleted", "Deleted"), ("outcome", "Outcome")]
-    display.emit([r.to_json() for r in results], columns=columns, fmt=fmt)
+    display.emit([r.to_json() for r in results], columns=DELETED_COLUMNS, fmt=fmt)
     failed = next((r for r in results if r.error is not None), None)
     if failed is not None and failed.error is not None:
         failed.error.message = f"{failed.subscription_id}: {failed.error.message}"

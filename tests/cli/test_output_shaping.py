@@ -116,6 +116,28 @@ def test_an_unknown_field_is_a_usage_error_listing_the_valid_ones(
     assert r.error()["hint"] == "valid fields: name, service, since, description, service_name"
 
 
+def test_an_unknown_field_on_a_command_that_changes_something_is_refused_before_it(
+    knox: EmulatorHandle, cli: Cli
+) -> None:
+    before = knox.stats()["requests_total"]
+    r = cli("subscribe", "--url", "https://a.example/k", "-e", "KG_DEVICE_LOCKED",
+            "--fields", "id")  # fmt: skip
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (
+        "Error: unknown field for --fields: id\n"
+        "Hint: valid fields: subscriptionId, url, events, createdAt, updatedAt, changed\n"
+    )
+    r = cli("subscriptions", "delete", "x", "--yes", "--fields", "gone")
+    assert r.code == 2
+    assert "valid fields: subscriptionId, deleted, outcome" in r.err
+    r = cli("subscriptions", "update", "x", "-e", "KG_DEVICE_LOCKED", "--fields", "nope")
+    assert r.code == 2
+    assert knox.stats()["requests_total"] == before  # nothing was created or changed
+    sub = _subscribe(cli, "https://a.example/k", "KG_DEVICE_LOCKED")  # the event is free
+    r = cli("subscriptions", "delete", sub["subscriptionId"], "--yes", "--fields", "outcome")
+    assert (r.code, r.out) == (0, "outcome\ndeleted\n")
+
+
 def test_tsv_escapes_tabs_newlines_and_backslashes_and_keeps_one_line_per_row() -> None:
     rows = [{"a": "x\ty\nz\\", "b": None, "c": ["P", "Q"], "d": True, "e": {"k": 1}}]
     assert tables.tsv(rows, None) == 'a\tb\tc\td\te\nx\\ty\\nz\\\\\t\tP,Q\ttrue\t{"k":1}\n'
