@@ -36,7 +36,9 @@ def certificate_status(pem: bytes | None, *, now: datetime | None = None) -> Sta
         return Status(f"certificate: unreadable ({exc.message})", warning=True)
     label = f"CN={info.common_name}" if info.common_name else info.subject
     if info.expired:
-        return Status(f"certificate: {label} EXPIRED {-info.days_left} days ago", warning=True)
+        # "EXPIRED yesterday", "EXPIRED 3 days ago": the calendar words of `cert show`
+        expired = info.when.removeprefix("expired ")
+        return Status(f"certificate: {label} EXPIRED {expired}", warning=True)
     if info.not_yet_valid:
         return Status(f"certificate: {label} not valid yet", warning=True)
     warn = info.days_left < certs.WARN_DAYS  # as `knoxhook cert show`

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 
 from knoxhook import certs
@@ -25,6 +26,15 @@ def test_expired_certificate_is_a_warning(samsung_cert_2022: bytes) -> None:
     status = certificate_status(samsung_cert_2022, now=MID_2026)
     assert status.text == "certificate: CN=*.samsungknox.com EXPIRED 214 days ago"
     assert status.warning
+
+
+def test_an_expiry_a_day_ago_is_yesterday_in_calendar_words(samsung_cert_2022: bytes) -> None:
+    info = certs.inspect_pem(samsung_cert_2022)
+    after = info.not_after + timedelta(seconds=1)  # the day it expired: today
+    assert certificate_status(samsung_cert_2022, now=after).text.endswith("EXPIRED today")
+    next_day = datetime.combine(after.date() + timedelta(days=1), time_of_day(12), UTC)
+    status = certificate_status(samsung_cert_2022, now=next_day)
+    assert status.text == "certificate: CN=*.samsungknox.com EXPIRED yesterday"
 
 
 def test_missing_and_garbage_certificates_are_warnings_not_crashes() -> None:
