@@ -201,3 +201,78 @@ def test_the_fast_path_on_numbers_jackson_prints_otherwise() -> None:
     parsed, signed = samsung.parse_reserialized(body)
     assert signed == b'{"a":100.0,"b":1.5,"c":0,"d":12345678901234567890123,"e":{"f":1.0E-7}}'
     assert (parsed, signed) == _reference_reserialized(body)
+
+
+# orjson's hot path (no float, no "\" in the text) against the Python writer: strings with
+# every character orjson or Python escapes otherwise than Jackson (control characters,
+# '"', "\", "/", U+2028/2029, DEL, non-ASCII, lone surrogates), integers around and past
+# 64 bits, floats; bodies compact, pretty, ASCII-escaped or raw.
+_tricky = st.sampled_from(
+    ["\x00", "\x0b", "\x1f", "\x7f", "\t", '"', "\\", "/", "\u2028", "\u2029", "é", "\U0001f600",
+     "\ud800", "\udfff", ":"]
+)  # fmt: skip
+_strings = st.text(max_size=6) | st.lists(_tricky | st.characters(), max_size=4).map("".join)
+_ints = st.integers() | st.sampled_from(
+    [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**30, -(10**30)]
+)
+_any_documents = st.dictionaries(
+    _strings,
+    st.recursive(
+        st.none() | st.booleans() | _ints | st.floats(allow_nan=False) | _strings,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_strings, inner),
+        max_leaves=12,
+    ),
+    max_size=10,
+)
+
+
+def _check_against_the_writer(body: bytes) -> None:
+    expected = reference_parse(body)
+    parsed, signed = samsung.parse_reserialized(body)
+    assert parsed == expected
+    if expected is None or type(expected.document) is not dict:
+        assert signed is None
+    else:
+        assert signed == _written(expected.document)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_any_documents, indent=st.sampled_from([None, 2]), ascii_only=st.booleans())
+def test_the_orjson_hot_path_prints_what_the_python_writer_prints(
+    document: dict[str, Any], indent: int | None, ascii_only: bool
+) -> None:
+    body = json.dumps(document, indent=indent, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+    _check_against_the_writer(body)
+
+
+def test_the_orjson_hot_path_known_cases(monkeypatch: Any) -> None:
+    calls: list[object] = []
+    real = samsung._ORJSON_DUMPS
+
+    def spy(document: object) -> bytes:
+        calls.append(document)
+        return real(document)
+
+    monkeypatch.setattr(samsung, "_ORJSON_DUMPS", spy)
+    hot = {
+        b'{"b":"/\xe2\x80\xa8\xe2\x80\xa9\x7f\xc3\xa9","a":[1,{"z":null,"y":true}]}': True,
+        b'{"max":18446744073709551615,"min":-9223372036854775808}': True,
+        b'{"big":18446744073709551616}': True,  # orjson raises: the C encoder prints it
+        b'{"small":-9223372036854775809}': True,
+        b'{"a":[' + b"[" * 300 + b"]" * 300 + b"]}": True,  # past orjson's 255 levels
+        b'{"a":{' + b'"a":{' * 254 + b"}" * 254 + b"}}": True,
+        b'{"esc":"\\u001f\\u000b\\"\\\\\\/\\ud800"}': False,  # a "\": the C encoder's case
+        b'{"f":1.0E21,"g":2e23}': False,  # floats: javadouble
+    }
+    for body, orjson_tried in hot.items():
+        calls.clear()
+        _check_against_the_writer(body)
+        assert bool(calls) is orjson_tried, body
+    big = b'{"big":18446744073709551616,"s":"\xc3\xa9"}'
+    assert samsung.parse_reserialized(big)[1] == big  # the fallback, not an error
+    repeated, signed = samsung.parse_reserialized(b'{"a":1,"b":{"c":"x:y","c":2}}')
+    assert repeated is not None
+    assert repeated.duplicate_name  # the colon count still finds it
+    assert signed == b'{"a":1,"b":{"c":2}}'
