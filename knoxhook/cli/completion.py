@@ -153,7 +153,10 @@ def render_table() -> str:
                 option["names"] = tuple(n for n in ctx.help_option_names if n in p.opts)
             lines.append(f"            {option!r},")
         lines += ["        ),", "    },"]
-    lines += ["}", "# fmt: on", ""]
+    from knoxhook.events import EVENT_NAMES, SERVICES
+
+    lines += ["}", "", f"EVENT_NAMES = {tuple(sorted(EVENT_NAMES))!r}"]
+    lines += [f"SERVICES = {tuple(sorted(SERVICES))!r}", "# fmt: on", ""]
     return "\n".join(line + "  # noqa: E501" if len(line) > 100 else line for line in lines)
 
 
