@@ -104,8 +104,8 @@ def apply(
         file = file or Path(DEFAULT_FILE)
         wanted = desired.load(file)
         where = state_path(file, state)
-    if not yes:
-        common.current().require_confirmation_possible("apply")
+    if not yes and not common.is_interactive():
+        common.current().require_confirmation_possible("apply")  # says why: CI, no terminal
     with statefile.locked(where), service_for(wanted) as service:
         recorded = statefile.load(where)
         made = make_plan(wanted, service.list(), recorded, prune=prune)

@@ -252,10 +252,10 @@ def status(json_flag: context.JsonOption = False, output: context.OutputOption =
         from knoxhook.cli import legacy_auth
 
         return legacy_auth.status(settings, fmt)
+    data = _status(settings)
+    display.emit(data, fmt=fmt)  # what is known, then why it is not enough
     if not settings.client_id:
         _require_profile(settings)
-    data = _status(settings)
-    display.emit(data, fmt=fmt)
     if not settings.client_id or data["secret_source"] == "none":  # noqa: S105
         missing = "client id" if not settings.client_id else "client secret"
         raise NotConfiguredError(

@@ -14,7 +14,9 @@ any of them has seen:
 - ``release``: deletes only the keys still ``in-progress`` with our token, so a slow
   request never frees a claim somebody else has made since.
 
-Each script is idempotent for its token, so redis-py may send it again after a dropped
+The receiver sends the calls waiting at one moment in one pipeline (``run_batch``,
+``knoxhook.receiver.storecalls``): one round trip, each script still atomic. Each script
+is idempotent for its token, so redis-py may send it again after a dropped
 connection without turning our own claim into "in progress". Expiry is Redis's clock
 (``PX``): the ``now`` arguments of the protocol are not used, and ``prune`` has nothing
 to do. Any Redis error (unreachable, timeout, auth, read-only replica) becomes
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -126,33 +130,63 @@ class RedisNonceStore:
     def claim(
         self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
     ) -> Claim:
-        keys = keys_for(nonce, signature)
-        if not keys:
-            return Claim(Outcome.CLAIMED)
-        token = secrets.token_hex(12)
-        held = self._call(
-            self._claim, [_redis_key(k) for k in keys], [PENDING + token, _millis(ttl)]
-        )
-        if not held:
-            return Claim(Outcome.CLAIMED, keys, token)
-        for key, value in zip(keys, held, strict=True):
-            if value.startswith(PENDING):
-                return Claim(Outcome.IN_PROGRESS, keys)
-            if value:
-                kind = (
-                    Outcome.REPLAYED_NONCE if key.startswith("n:") else Outcome.REPLAYED_SIGNATURE
-                )
-                return Claim(kind, keys)
-        raise StoreUnavailableError(f"the replay store answered {held!r} to a claim")
+        return self._run(self._plan("claim", (nonce, signature, now, ttl)))  # type: ignore[no-any-return]
 
     def finish(self, claim: Claim, now: float) -> None:
-        if claim.keys:
-            args = [PENDING + claim.owner, DONE + claim.owner, _millis(self.window)]
-            self._call(self._finish, [_redis_key(k) for k in claim.keys], args)
+        self._run(self._plan("finish", (claim, now)))
 
     def release(self, claim: Claim) -> None:
-        if claim.keys:
-            self._call(self._release, [_redis_key(k) for k in claim.keys], [PENDING + claim.owner])
+        self._run(self._plan("release", (claim,)))
+
+    def run_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Group commit (``knoxhook.receiver.storecalls``): ``claim``/``finish``/``release``
+        calls (name, arguments) sent in one pipeline, one round trip; each script stays
+        atomic on its own. Their results (an exception object for a claim Redis answered
+        oddly); ``StoreUnavailableError`` for all when the round trip fails."""
+        plans = [self._plan(name, args) for name, args in calls]
+        pipe = self._redis.pipeline(transaction=False)
+        for plan in plans:
+            if plan.script is not None:
+                plan.script(keys=plan.keys, args=plan.args, client=pipe)
+        try:
+            replies = iter(pipe.execute())
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        results: list[Any] = []
+        for plan in plans:
+            try:
+                results.append(plan.then(next(replies) if plan.script is not None else None))
+            except StoreUnavailableError as exc:
+                results.append(exc)
+        return results
+
+    def _run(self, plan: _Plan) -> Any:
+        if plan.script is None:
+            return plan.then(None)
+        return plan.then(self._call(plan.script, plan.keys, plan.args))
+
+    def _plan(self, name: str, args: tuple[Any, ...]) -> _Plan:
+        """One call as a script, its keys and arguments, and what to make of the reply."""
+        if name == "claim":
+            nonce, signature, _, ttl = (*args, CLAIM_TTL)[:4]
+            keys = keys_for(nonce, signature)
+            if not keys:
+                return _Plan(None, [], [], lambda _: Claim(Outcome.CLAIMED))
+            token = secrets.token_hex(12)
+            return _Plan(
+                self._claim,
+                [_redis_key(k) for k in keys],
+                [PENDING + token, _millis(ttl)],
+                lambda held: _claimed(keys, token, held),
+            )
+        claim: Claim = args[0]
+        if not claim.keys:
+            return _Plan(None, [], [], lambda _: None)
+        held = [_redis_key(k) for k in claim.keys]
+        if name == "finish":
+            values = [PENDING + claim.owner, DONE + claim.owner, _millis(self.window)]
+            return _Plan(self._finish, held, values, lambda _: None)
+        return _Plan(self._release, held, [PENDING + claim.owner], lambda _: None)
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
         """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
@@ -180,3 +214,24 @@ class RedisNonceStore:
 
     def close(self) -> None:
         self._redis.close()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    script: Any  # a registered script, or None: nothing to send
+    keys: list[str]
+    args: list[object]
+    then: Callable[[Any], Any]  # the reply -> the call's result
+
+
+def _claimed(keys: tuple[str, ...], token: str, held: Any) -> Claim:
+    """A claim script's reply as a ``Claim``: {} claimed, else the value of each key."""
+    if not held:
+        return Claim(Outcome.CLAIMED, keys, token)
+    for key, value in zip(keys, held, strict=True):
+        if value.startswith(PENDING):
+            return Claim(Outcome.IN_PROGRESS, keys)
+        if value:
+            kind = Outcome.REPLAYED_NONCE if key.startswith("n:") else Outcome.REPLAYED_SIGNATURE
+            return Claim(kind, keys)
+    raise StoreUnavailableError(f"the replay store answered {held!r} to a claim")

@@ -4,7 +4,8 @@ Each callback makes two store calls (a claim, then finish or release) before it 
 answered. Run one by one, a SQLite store costs a transaction each (~80 us of CPU here)
 and a hop to a worker thread each (tens of us, more on a busy machine). ``StoreCalls``:
 
-- **group commit** for a store with ``run_batch`` (``SqliteNonceStore``): the calls
+- **group commit** for a store with ``run_batch`` (``SqliteNonceStore``; and
+  ``RedisNonceStore``, one pipeline: one round trip for the batch): the calls
   waiting at one moment run in ONE transaction in one worker-thread hop; while it runs,
   the next calls queue, and go together in the next one. Each caller resumes only after
   the transaction holding its call committed, so "claimed before answered" and
@@ -73,5 +74,9 @@ class StoreCalls:
                         future.set_exception(exc)
                 continue
             for (_, _, future), result in zip(batch, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(result, Exception):  # that call alone failed
+                    future.set_exception(result)
+                else:
                     future.set_result(result)

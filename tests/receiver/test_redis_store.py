@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -152,6 +153,43 @@ def test_an_orphaned_claim_expires(store: RedisNonceStore) -> None:
     assert store.claim("orphan", None, 0, 5).outcome is Outcome.IN_PROGRESS
     time.sleep(0.35)
     assert store.claim("orphan", "orphan-sig", 0, 5).claimed
+
+
+def test_a_batch_is_one_round_trip_with_each_call_as_alone(store: RedisNonceStore) -> None:
+    """Group commit (receiver.storecalls): one pipeline, the same outcomes in order."""
+    done = store.claim("old", "old-sig", 0, 5)
+    store.finish(done, 0)
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("claim", ("b1", "b1-sig", 0, 5)),
+        ("claim", ("b1", "other-sig", 0, 5)),  # same nonce, same batch: in progress
+        ("claim", ("old", "new-sig", 0, 5)),  # a replay
+        ("claim", ("b2", "b2-sig", 0, 5)),
+    ]
+    sent: list[int] = []
+    pipeline = store._redis.pipeline
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        pipe = pipeline(*args, **kw)
+        execute = pipe.execute
+        pipe.execute = lambda *a, **k: sent.append(len(pipe.command_stack)) or execute(*a, **k)
+        return pipe
+
+    store._redis.pipeline = counting
+    first, again, replay, second = store.run_batch(calls)
+    assert sent == [4]  # one round trip for the four claims
+    assert (first.outcome, again.outcome) == (Outcome.CLAIMED, Outcome.IN_PROGRESS)
+    assert (replay.outcome, second.outcome) == (Outcome.REPLAYED_NONCE, Outcome.CLAIMED)
+    assert store.run_batch([("finish", (first, 0)), ("release", (second,))]) == [None, None]
+    r = store._redis
+    assert r.get("knoxhook:nonce:b1") == "done " + first.owner
+    assert r.exists("knoxhook:nonce:b2", "knoxhook:sig:b2-sig") == 0
+
+
+def test_a_batch_to_an_unreachable_redis_fails_every_call() -> None:
+    s = RedisNonceStore(f"redis://127.0.0.1:{_free_port()}/0", timeout=1)
+    with pytest.raises(StoreUnavailableError):
+        s.run_batch([("claim", ("x", "y", 0, 5)), ("claim", ("z", None, 0, 5))])
+    s.close()
 
 
 def test_an_unreachable_redis_is_store_unavailable_quickly_and_without_the_password() -> None:

@@ -118,3 +118,19 @@ def test_file_follower_reads_existing_then_appended_lines_and_waits_for_the_file
 def test_record_json_puts_verdict_and_payload_before_headers() -> None:
     record = {"headers": {"host": "x"}, "body": '{"payload": {}}', "verdict": "rejected"}
     assert list(json.loads(model.record_json(record))) == ["verdict", "body", "headers"]
+
+
+def test_a_rejected_callback_shows_no_event_or_subscription_from_its_unverified_body() -> None:
+    # Was: a forgery read "KG_DEVICE_ENROLLED for x" from the body it claimed to carry.
+    forged = {
+        "received_at": "2026-11-29T10:11:12Z",
+        "verdict": "rejected",
+        "reason": "bad_signature",
+        "event": None,
+        "subscriptionId": None,
+        "nonce": "n-1",
+        "body": json.dumps({"event": "KG_DEVICE_ENROLLED", "subscriptionId": "x"}),
+    }
+    assert model.record_cells(forged) == ("10:11:12", "rejected (bad_signature)", "-", "-", "n-1")
+    # the detail pane still shows the body, as received, under its verdict
+    assert json.loads(model.record_json(forged))["body"]["event"] == "KG_DEVICE_ENROLLED"
