@@ -5,9 +5,9 @@
    script making the same GET (same token, same emulator): target ratio <= 1.3.
 3. 20 sequential ``subscriptions list`` commands fetch exactly 1 token (emulator stats).
 4. 12 concurrent ``subscriptions list`` commands on a cold cache fetch exactly 1 token.
-5. ``knoxhook --version`` (and, for information, ``knoxhook.cli.entry``, the typer-free
-   ``--version`` a console script pointing at it would run) and 6. a bash completion
-   request (``knoxhook subscribe --event KDMS_<TAB>``) vs Debian's ``gh --version``:
+5. ``knoxhook --version`` (and, for information, ``knoxhook.cli.entry`` run directly)
+   and 6. a bash completion request (``knoxhook subscribe --event KDMS_<TAB>``, answered
+   by the console script from cli/completion_table.py) vs Debian's ``gh --version``:
    target ratio <= 1.0 (issue 9, item 2). When
    ``gh`` is missing the benchmark installs it with ``apt-get install -y gh`` (as root,
    saying so on stderr), or skips these two with a message (``--no-install``).
