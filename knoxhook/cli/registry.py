@@ -39,6 +39,10 @@ How to add a command (``plan``, ``apply``, ``doctor``, ...):
 3. ``tests/cli/test_registry.py`` then checks, for every row, that the module imports, the
    attribute is such an app, the command's name is the row's name, and the help line is
    the first sentence of the command's real help (so the two cannot drift apart).
+4. Regenerate the two files made from the commands (a test fails, naming the command,
+   when either is stale): ``uv run python -m knoxhook.cli.reference --write``
+   (docs/cli.md) and ``uv run python -m knoxhook.cli.completion --write`` (the
+   completion table the console script answers from without typer).
 
 A top-level command is a ``registry.command()`` app holding that one function; a group is
 a ``registry.group(name, help)`` app (even with one subcommand, like ``emulator run``).
