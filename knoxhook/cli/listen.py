@@ -2,261 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from knoxhook.cli import common, listen_handoff, registry
-from knoxhook.cli.verify import CertOption, cert_hint, open_nonce_db
-
-if TYPE_CHECKING:
-    from knoxhook.receiver.app import Verdict
-
-DEFAULT_NONCE_DB = "nonces.sqlite3"  # in the cache dir
-
-
-def _line(verdict: Verdict) -> str:
-    """One human line for a verdict (rich markup; every value from the wire escaped)."""
-    from rich.markup import escape
-
-    def e(value: object) -> str:
-        return escape(str(value))
-
-    time = verdict.received_at[11:19]
-    if verdict.accepted:
-        text = (
-            f"{time} [green]accepted[/green] {e(verdict.event)} "
-            f"subscription={e(verdict.subscription_id)} nonce={e(verdict.nonce)} "
-            f"form={e(verdict.form)}"
-        )
-    else:
-        label = {502: "forward_failed", 503: "unavailable"}.get(verdict.status, "rejected")
-        text = (
-            f"{time} [red]{label} {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
-        )
-    if verdict.forward is not None:
-        text += " -> " + e(_handed(verdict.forward))
-    return text
-
-
-def _handed(forward: dict[str, Any]) -> str:
-    """Where a callback went: ``outbox #12``, ``stream NAME ID``, ``app 202``."""
-    if forward.get("mode") == "outbox":
-        return f"outbox #{forward['id']}" + (" (already queued)" if forward["duplicate"] else "")
-    if forward.get("mode") == "stream":
-        return f"stream {forward['stream']} {forward['id']}"
-    return f"app {forward['status'] if forward['status'] is not None else forward['error']}"
-
-
-VERDICTS = ("accepted", "forward_failed", "unavailable", "rejected")
-DELIVERIES = ("delivered", "dead_lettered")  # the outbox's, after the answer
-
-
-class Printer:
-    """Prints one line per callback (JSON lines with --json) and keeps the counts.
-
-    When stdout goes away (``listen --json | head -2``), nothing it prints can change an
-    HTTP answer: if stdout was the only output (no --record, no --forward-to), the
-    listener stops cleanly (exit 0, in-flight callbacks answered); otherwise it keeps
-    serving and stops printing. ``stop`` is set then, and after ``max_callbacks``
-    accepted callbacks."""
-
-    def __init__(
-        self,
-        fmt: common.OutputFormat,
-        stop: threading.Event,
-        *,
-        max_callbacks: int | None = None,
-        stdout_is_the_point: bool = True,
-    ) -> None:
-        self.json = fmt in (common.OutputFormat.JSON, common.OutputFormat.NDJSON)
-        self.counts = dict.fromkeys(VERDICTS + DELIVERIES, 0)
-        self.stop = stop
-        self.max_callbacks = max_callbacks
-        self.stdout_is_the_point = stdout_is_the_point
-        self.stdout_closed = False
-        self._lock = threading.Lock()
-        self._console = None if self.json else common.console()
-
-    def event(self, kind: str, **fields: Any) -> None:
-        if self.json:
-            self._write(json.dumps({"kind": kind, **fields}, ensure_ascii=False) + "\n")
-
-    def __call__(self, verdict: Verdict) -> None:
-        with self._lock:
-            self.counts[verdict.verdict] += 1
-            if self.max_callbacks is not None and self.counts["accepted"] >= self.max_callbacks:
-                self.stop.set()
-        if verdict.rotation is not None:
-            rotation = verdict.rotation
-            common.info(
-                f"certificate refreshed after a failed signature: old {rotation['old']} -> "
-                f"new {rotation['new'] or rotation.get('error')}"
-            )
-        if self.json:
-            self.event("callback", **verdict.to_json())
-        elif self._console is not None:
-            with self._console.capture() as capture:
-                self._console.print(_line(verdict), markup=True, highlight=False)
-            self._write(capture.get())
-
-    def delivery(self, event: dict[str, Any]) -> None:
-        """An outbox delivery attempt (delivered, retry, dead_lettered)."""
-        with self._lock:
-            if event["outcome"] in self.counts:
-                self.counts[event["outcome"]] += 1
-        if self.json:
-            self.event("delivery", **{k: v for k, v in event.items() if k != "kind"})
-        else:
-            from datetime import UTC, datetime
-
-            now = datetime.now(UTC).strftime("%H:%M:%S")
-            self._write(listen_handoff.delivery_line(event, now) + "\n")
-
-    def _write(self, text: str) -> None:
-        with self._lock:
-            if self.stdout_closed:
-                return
-            try:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-            except (BrokenPipeError, ValueError):
-                self._stdout_gone()
-
-    def _stdout_gone(self) -> None:
-        """stdout was closed by its reader: never print again (nor at exit)."""
-        import os
-
-        self.stdout_closed = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
-        os.close(devnull)
-        if self.stdout_is_the_point:
-            common.info("stdout was closed: stopping")
-            self.stop.set()
-        else:
-            common.info("stdout was closed: still serving (see --record), no longer printing")
-
-
-def _tls(cert: Path | None, key: Path | None) -> Any:
-    """``--tls-cert``/``--tls-key`` as a ``serving.Tls``, checked before serving."""
-    import ssl
-
-    from knoxhook.errors import UsageError
-    from knoxhook.serving import Tls
-
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither")
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(
-            f"--tls-cert {cert} / --tls-key {key}: cannot use them ({why})",
-            hint="give a PEM certificate chain and its PEM private key",
-        ) from exc
-    return Tls(str(cert), str(key))
-
-
-def _log_handler(log_format: str) -> Any:
-    """One line per warning on stderr: ``warning: ...``, or a JSON object."""
-    import logging
-
-    class JsonLines(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return json.dumps(
-                {
-                    "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-                    "level": record.levelname.lower(),
-                    "logger": record.name,
-                    "message": record.getMessage(),
-                }
-            )
-
-    class TextLines(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return f"{record.levelname.lower()}: {common.one_line(record.getMessage())}"
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
-    return handler
-
-
-NONCE_STORE_ENV = "KNOXHOOK_NONCE_STORE"
-
-
-def _redis_store(url: str, window: float) -> Any:
-    """``--nonce-store redis://...``: checked now; an unreachable Redis only warns (the
-    receiver answers 503 until it answers, and /readyz says so)."""
-    from urllib.parse import urlsplit
-
-    from knoxhook.errors import UsageError
-    from knoxhook.httptrace import redact_url
-    from knoxhook.receiver.redis_store import (
-        SCHEMES,
-        RedisNonceStore,
-        StoreUnavailableError,
-    )
-
-    shown = redact_url(url)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise UsageError(f"--nonce-store {shown}: not a valid URL ({exc})") from exc
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise UsageError(
-            f"--nonce-store must be a redis://HOST:PORT/DB or rediss:// URL: {shown!r}",
-            hint="for a SQLite file on this host, use --nonce-db FILE",
-        )
-    listen_handoff.check_redis_url("--nonce-store", url, NONCE_STORE_ENV)
-    try:
-        store = RedisNonceStore(url, window)
-    except ValueError as exc:  # from redis-py's URL parser (a bad DB number...)
-        raise UsageError(f"--nonce-store {shown}: {exc}") from exc
-    try:
-        store.ping()
-    except StoreUnavailableError as exc:
-        common.warn(f"{exc.message}; callbacks get 503 until it answers")
-    return store
-
-
-def _nonce_store(path: Path | None, window: float, url: str | None = None) -> Any:
-    from knoxhook.config import cache_dir
-    from knoxhook.errors import UsageError
-    from knoxhook.receiver.nonces import MemoryNonceStore
-
-    if url:
-        if path is not None:
-            raise UsageError(
-                "--nonce-db and --nonce-store (or $KNOXHOOK_NONCE_STORE) are two stores: give one"
-            )
-        return _redis_store(url, window)
-    if path is not None and str(path) == ":memory:":
-        return MemoryNonceStore(window)
-    return open_nonce_db(path or cache_dir() / DEFAULT_NONCE_DB, window)
-
-
-def _recorder(path: Path) -> Any:
-    from knoxhook.errors import UsageError
-    from knoxhook.receiver.recorder import NdjsonRecorder
-
-    try:
-        return NdjsonRecorder(path)
-    except OSError as exc:
-        raise UsageError(
-            f"--record {path}: cannot append to it ({exc.strerror or exc})",
-            hint="give a writable file path (it is created 0600)",
-        ) from exc
-
+from knoxhook.cli import common, listen_handoff, listen_output, listen_setup, registry
+from knoxhook.cli.verify import CertOption, cert_hint
 
 listen_app = registry.command()
 
@@ -290,7 +45,7 @@ def listen(
         typer.Option(
             "--nonce-store",
             metavar="URL",
-            envvar=NONCE_STORE_ENV,
+            envvar=listen_setup.NONCE_STORE_ENV,
             help="Replay store shared by several replicas: redis://HOST:PORT/DB or "
             "rediss:// (a URL with a password: only in $KNOXHOOK_NONCE_STORE).",
             show_default=False,
@@ -510,7 +265,7 @@ def listen(
             hint=None if workers < 1 else "use --workers 1 (the default) to wait for callbacks",
         )
     common.check_port(port)
-    tls = _tls(tls_cert, tls_key)
+    tls = listen_setup.tls(tls_cert, tls_key)
     body_limit = max_body or MAX_BODY_BYTES
     provider: Any
     if cert:
@@ -525,18 +280,20 @@ def listen(
 
         def announce(bound: int) -> None:
             url = RunningServer(host, bound, "https" if tls else "http").base_url + path
-            Printer(fmt, threading.Event()).event("listening", url=url, workers=workers)
+            listen_output.Printer(fmt, threading.Event()).event(
+                "listening", url=url, workers=workers
+            )
             common.info(f"listening on {url} with {workers} workers (Ctrl-C to stop)")
 
         role = fork_workers(workers, host, port, announce, stop_seconds=30.0)
         if role.exit_code is not None:
             raise typer.Exit(role.exit_code)
         worker_sock = role.sock
-    store = _nonce_store(nonce_db, nonce_window, nonce_store)
-    recorder = _recorder(record) if record is not None else None
+    store = listen_setup.nonce_store(nonce_db, nonce_window, nonce_store)
+    recorder = listen_setup.recorder(record) if record is not None else None
     handoff = listen_handoff.build(handing)
     stop = threading.Event()
-    printer = Printer(
+    printer = listen_output.Printer(
         fmt,
         stop,
         max_callbacks=max_callbacks,
@@ -564,7 +321,7 @@ def listen(
             host,
             port,
             limits=limits,
-            log_handler=_log_handler(log_format),
+            log_handler=listen_setup.log_handler(log_format),
             tls=tls,
             sock=worker_sock,
         ) as server:
@@ -588,7 +345,7 @@ def listen(
         "stopped: "
         + ", ".join(
             f"{counts[v]} {v}"
-            for v in VERDICTS + DELIVERIES
+            for v in listen_output.VERDICTS + listen_output.DELIVERIES
             if counts[v] or v in ("accepted", "rejected")
         )
     )

@@ -78,7 +78,7 @@ def test_piped_list_keeps_each_id_and_url_on_one_line(knox: EmulatorHandle, cli:
 def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from knoxhook.cli.listen import _line
+    from knoxhook.cli.listen_output import line as _line
 
     verdict: Any = SimpleNamespace(
         received_at="2026-11-29T01:02:03Z",
