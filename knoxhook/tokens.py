@@ -26,7 +26,7 @@ from knoxhook.config import Settings
 from knoxhook.errors import AuthenticationError, NotConfiguredError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
-from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
+from knoxhook.retry import RETRY_STATUSES, parse_retry_after
 from knoxhook.tokencache import TOKENS_DIR as TOKENS_DIR  # re-exported
 from knoxhook.tokencache import Token as Token  # re-exported
 from knoxhook.tokencache import cache_path as cache_path  # re-exported
@@ -43,6 +43,10 @@ class TokenManager(CachedTokenSource):
     its requests are made (transport, retry policy, sleep, trace, timeout): the caller
     injects the same ``HttpOptions`` into the ``KnoxClient`` that uses these tokens. The
     cache, lock and renewal logic is ``CachedTokenSource``'s."""
+
+    @property
+    def token_url(self) -> str:
+        return self.settings.token_url
 
     def __init__(
         self,
@@ -82,29 +86,7 @@ class TokenManager(CachedTokenSource):
             )
         secret = self._secret_value()
         client_id = settings.client_id
-        token = retrying(
-            self.http.retry,
-            lambda _: self._fetch_once(client_id, secret),
-            sleep=self.http.sleep,
-            what=f"POST {settings.token_url}",
-        )
-        self.fetches += 1
-        return token
-
-    def _retry_later(
-        self, reason: str, status: int | None = None, retry_after: float | None = None
-    ) -> RetryLater:
-        """A failed fetch that may be retried (a token request changes nothing at Knox)."""
-        return RetryLater(
-            TransportError(
-                f"could not get a token from {self.settings.token_url}: {reason}",
-                status=status,
-                hint="Knox or the network is having trouble; try again later"
-                + (", or allow more time with --timeout SECONDS" if "timed out" in reason else ""),
-            ),
-            retry_after,
-            reason=str(status) if status else reason,
-        )
+        return self._fetch_retrying(lambda: self._fetch_once(client_id, secret))
 
     def _fetch_once(self, client_id: str, secret: str) -> Token:
         import httpx2

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from knoxhook import tokencache
 from knoxhook.config import Settings
-from knoxhook.errors import KnoxhookError, UsageError
+from knoxhook.errors import KnoxhookError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
+from knoxhook.retry import RetryLater, retrying
 from knoxhook.tokencache import Token
 
 # ``--verbose`` shows this logger's INFO lines (renewals; never a token or a secret)
@@ -63,6 +64,40 @@ class CachedTokenSource:
 
     def known_secrets(self) -> list[str | None]:
         raise NotImplementedError
+
+    what_is_fetched = "a token"  # "could not get {what_is_fetched} from {token_url}: ..."
+
+    @property
+    def token_url(self) -> str:
+        raise NotImplementedError
+
+    # --- what is shared -----------------------------------------------------------------
+    def _fetch_retrying(self, fetch_once: Callable[[], Token]) -> Token:
+        """``fetch_once`` under the one retry loop (a token request changes nothing at
+        Knox, so every failure ``_retry_later`` names may be retried)."""
+        token = retrying(
+            self.http.retry,
+            lambda _: fetch_once(),
+            sleep=self.http.sleep,
+            what=f"POST {self.token_url}",
+        )
+        self.fetches += 1
+        return token
+
+    def _retry_later(
+        self, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> RetryLater:
+        """A failed token request that may be retried."""
+        return RetryLater(
+            TransportError(
+                f"could not get {self.what_is_fetched} from {self.token_url}: {reason}",
+                status=status,
+                hint="Knox or the network is having trouble; try again later"
+                + (", or allow more time with --timeout SECONDS" if "timed out" in reason else ""),
+            ),
+            retry_after,
+            reason=str(status) if status else reason,
+        )
 
     # --- reading ------------------------------------------------------------------------
     def _read_cached(self) -> Token | None:

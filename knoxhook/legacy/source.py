@@ -29,7 +29,7 @@ from knoxhook.errors import AuthenticationError, TransportError, UsageError
 from knoxhook.httpoptions import HttpOptions
 from knoxhook.httptrace import scrub
 from knoxhook.legacy.cache import cache_path
-from knoxhook.retry import RETRY_STATUSES, RetryLater, parse_retry_after, retrying
+from knoxhook.retry import RETRY_STATUSES, parse_retry_after
 from knoxhook.tokencache import Token
 from knoxhook.tokensource import CachedTokenSource
 
@@ -71,8 +71,10 @@ class LegacyTokenManager(CachedTokenSource):
         self._credentials = credentials
         self._seen: list[str] = []  # this process's JWTs and access token: never traced
 
+    what_is_fetched = "a legacy access token"
+
     @property
-    def url(self) -> str:
+    def token_url(self) -> str:
         return self.settings.base_url + wire.LEGACY_ACCESS_TOKEN_PATH
 
     def _cache_path(self) -> Path:
@@ -101,28 +103,7 @@ class LegacyTokenManager(CachedTokenSource):
 
     def _fetch(self) -> Token:
         credentials = self.credentials()
-        token = retrying(
-            self.http.retry,
-            lambda _: self._fetch_once(credentials),
-            sleep=self.http.sleep,
-            what=f"POST {self.url}",
-        )
-        self.fetches += 1
-        return token
-
-    def _retry_later(
-        self, reason: str, status: int | None = None, retry_after: float | None = None
-    ) -> RetryLater:
-        """A failed accesstoken request that may be retried (it only makes a token)."""
-        return RetryLater(
-            TransportError(
-                f"could not get a legacy access token from {self.url}: {reason}",
-                status=status,
-                hint="Knox or the network is having trouble; try again later",
-            ),
-            retry_after,
-            reason=str(status) if status else reason,
-        )
+        return self._fetch_retrying(lambda: self._fetch_once(credentials))
 
     def _fetch_once(self, credentials: LegacyCredentials) -> Token:
         import httpx2
@@ -141,7 +122,9 @@ class LegacyTokenManager(CachedTokenSource):
         }
         try:
             with self.http.client(secrets=self.known_secrets) as http:
-                response = http.post(self.url, json=body, headers={"Accept": "application/json"})
+                response = http.post(
+                    self.token_url, json=body, headers={"Accept": "application/json"}
+                )
         except NOT_SENT as exc:
             why = failure(exc, self.http.timeout)
             raise self._retry_later(f"cannot connect ({why})") from None
@@ -149,7 +132,7 @@ class LegacyTokenManager(CachedTokenSource):
             raise self._retry_later(f"no answer: {failure(exc, self.http.timeout)}") from None
         except httpx2.HTTPError as exc:
             raise TransportError(
-                f"could not get a legacy access token from {self.url}: {type(exc).__name__}"
+                f"could not get a legacy access token from {self.token_url}: {type(exc).__name__}"
             ) from None
         self._check(response)
         try:
@@ -159,7 +142,7 @@ class LegacyTokenManager(CachedTokenSource):
         access = data.get(wire.F_LEGACY_ACCESS_TOKEN) if isinstance(data, dict) else None
         if not isinstance(access, str) or not access:
             raise TransportError(
-                f"{self.url} answered HTTP {response.status_code} without an "
+                f"{self.token_url} answered HTTP {response.status_code} without an "
                 f"{wire.F_LEGACY_ACCESS_TOKEN!r}",
                 hint="check --base-url / --region points at the Knox Cloud Authentication host",
             )
@@ -180,10 +163,10 @@ class LegacyTokenManager(CachedTokenSource):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             raise self._retry_later(f"HTTP {status}", status, retry_after)
         if status >= 500:
-            raise TransportError(f"{self.url} failed (HTTP {status})", status=status)
+            raise TransportError(f"{self.token_url} failed (HTTP {status})", status=status)
         if status in (404, 405):
             raise UsageError(
-                f"{self.url} is not a Knox Cloud Authentication endpoint (HTTP {status})",
+                f"{self.token_url} is not a Knox Cloud Authentication endpoint (HTTP {status})",
                 hint="check --region / --base-url (KNOXHOOK_BASE_URL)",
             )
         code, name, text = _knox_error(response)
