@@ -126,6 +126,16 @@ def _owner() -> str:
     return f"{os.getpid()}:{secrets.token_hex(6)}"
 
 
+def check_and_remember(store: ReplayStore, nonce: str, now: float | None = None) -> bool:
+    """The one-phase ``NonceStore`` call (``verify_callback``) on a two-phase store: claim
+    and finish at once; False when ``nonce`` is held (a replay)."""
+    now = time.time() if now is None else now
+    claim = store.claim(nonce, None, now, CLAIM_TTL)
+    if claim.claimed:
+        store.finish(claim, now)
+    return claim.claimed
+
+
 class MemoryNonceStore:
     """Claims in a dict (key -> (state, expiry, owner)); not durable."""
 
@@ -161,12 +171,7 @@ class MemoryNonceStore:
                     del self._entries[key]
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
-        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
-        now = time.time() if now is None else now
-        claim = self.claim(nonce, None, now)
-        if claim.claimed:
-            self.finish(claim, now)
-        return claim.claimed
+        return check_and_remember(self, nonce, now)
 
     def forget(self, nonce: str) -> None:
         with self._lock:
@@ -326,12 +331,7 @@ class SqliteNonceStore:
             self._db.execute(sql % ",".join("?" * len(keys)), (*args, *keys))
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
-        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
-        now = time.time() if now is None else now
-        claim = self.claim(nonce, None, now)
-        if claim.claimed:
-            self.finish(claim, now)
-        return claim.claimed
+        return check_and_remember(self, nonce, now)
 
     def forget(self, nonce: str) -> None:
         with self._lock, self._transaction():

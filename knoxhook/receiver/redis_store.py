@@ -31,14 +31,20 @@ only, so ``listen --help`` never loads it.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from knoxhook.httptrace import redact_url
-from knoxhook.receiver.nonces import CLAIM_TTL, DEFAULT_WINDOW, Claim, Outcome, keys_for
+from knoxhook.receiver.nonces import (
+    CLAIM_TTL,
+    DEFAULT_WINDOW,
+    Claim,
+    Outcome,
+    check_and_remember,
+    keys_for,
+)
 from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
 
 PREFIX: Final = "knoxhook:"
@@ -189,12 +195,7 @@ class RedisNonceStore:
         return _Plan(self._release, held, [PENDING + claim.owner], lambda _: None)
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
-        """One phase (``verify_callback``): False when ``nonce`` is held (a replay)."""
-        now = time.time() if now is None else now
-        claim = self.claim(nonce, None, now)
-        if claim.claimed:
-            self.finish(claim, now)
-        return claim.claimed
+        return check_and_remember(self, nonce, now)
 
     def forget(self, nonce: str) -> None:
         try:
