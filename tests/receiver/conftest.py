@@ -31,6 +31,14 @@ def knox() -> Signer:
 
 
 @pytest.fixture
+def cert_file(tmp_path: Path, knox: Signer) -> Path:
+    """``knox``'s certificate as a PEM file (for a ``listen --cert`` process)."""
+    path = tmp_path / "knox.pem"
+    path.write_bytes(knox.pem)
+    return path
+
+
+@pytest.fixture
 def start_receiver(tmp_path: Path, knox: Signer) -> Callable[..., AbstractContextManager[Running]]:
     @contextmanager
     def start(provider: Any = None, **kw: Any) -> Iterator[Running]:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import httpx2
-import pytest
 
 from knoxhook.receiver.handoff.outbox import Outbox
 from knoxhook.receiver.recorder import read_records
@@ -26,18 +25,6 @@ from tests.receiver.signing import Signer
 from tests.receiver.test_redis_store import RedisServer, redis_server  # noqa: F401
 
 FAST = ["--retry-base", "0.05", "--retry-cap", "0.3"]  # short backoff in tests
-
-
-@pytest.fixture(scope="module")
-def knox() -> Signer:
-    return Signer.create()
-
-
-@pytest.fixture
-def cert_file(tmp_path: Path, knox: Signer) -> Path:
-    path = tmp_path / "knox.pem"
-    path.write_bytes(knox.pem)
-    return path
 
 
 def _accepted(*records: Path) -> list[str]:

@@ -92,13 +92,6 @@ def store(redis_server: RedisServer) -> Iterator[RedisNonceStore]:
         s.close()
 
 
-@pytest.fixture
-def cert_file(tmp_path: Path, knox: Signer) -> Path:
-    path = tmp_path / "knox.pem"
-    path.write_bytes(knox.pem)
-    return path
-
-
 # --- the store ---------------------------------------------------------------------------
 
 

@@ -19,18 +19,6 @@ from tests.receiver.signing import Signer
 from tests.receiver.test_redis_store import RedisServer, redis_server  # noqa: F401
 
 
-@pytest.fixture(scope="module")
-def knox() -> Signer:
-    return Signer.create()
-
-
-@pytest.fixture
-def cert_file(tmp_path: Path, knox: Signer) -> Path:
-    path = tmp_path / "knox.pem"
-    path.write_bytes(knox.pem)
-    return path
-
-
 def test_stream_urls() -> None:
     target = parse_stream_url("redis://127.0.0.1:6379/2/my-stream?maxlen=1000")
     assert (target.redis_url, target.stream, target.maxlen) == (

@@ -69,13 +69,6 @@ def _wait_gone(pids: list[int], seconds: float) -> bool:
     return False
 
 
-@pytest.fixture
-def cert_file(tmp_path: Path, knox: Signer) -> Path:
-    path = tmp_path / "knox.pem"
-    path.write_bytes(knox.pem)
-    return path
-
-
 def test_two_workers_share_the_port_and_the_store_with_no_double_accept(
     knox: Signer, cert_file: Path, tmp_path: Path
 ) -> None:
