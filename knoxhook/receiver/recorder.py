@@ -12,9 +12,12 @@ line is written with one ``write`` system call, so a crash loses at most the lin
 written and never interleaves two lines. A write that fails (disk full) raises
 ``OSError``: the receiver then answers 503 rather than 200 for a callback it could not
 keep. Past ``max_bytes`` the file is rotated (``FILE.1`` ... ``FILE.<keep>``, the oldest
-dropped). Refused callbacks are recorded at most ``refusals_per_second`` per source
-address (a burst of twice that), so forged traffic cannot fill the disk; the ones
-skipped are counted in the next refusal recorded from that source (``suppressed``).
+dropped). The receiver writes a kept callback's line on its event loop when the
+record is a regular file (``never_blocks``: a write to the page cache, no fsync), in a
+worker thread otherwise (a pipe may block). Refused callbacks are recorded at most
+``refusals_per_second`` per source address (a burst of twice that), so forged traffic
+cannot fill the disk; the ones skipped are counted in the next refusal recorded from
+that source (``suppressed``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class NdjsonRecorder:
         info = os.fstat(self._fd)
         self._size = info.st_size
         self._rotates = stat.S_ISREG(info.st_mode)  # never rename /dev/null or a FIFO
+        # a regular file takes a line at page-cache speed: the receiver writes it on its
+        # event loop; a pipe or a device may block, so the receiver uses a thread then
+        self.never_blocks = self._rotates
         self._torn = _ends_torn(self.path)  # a crash cut the last line: do not glue onto it
         self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, time, skipped
 
