@@ -411,5 +411,7 @@ def test_checkpoints_run_off_the_event_loop(
     other = sqlite3.connect(alone)
     (copied,) = other.execute("SELECT count(*) FROM claims WHERE state = 'done'").fetchone()
     other.close()
-    assert copied >= 5  # at least the first CHECKPOINT_EVERY commits' claims
+    # the first checkpoint starts after 5 commits (claims 1-3, finishes 1-2): at least 2
+    # done rows; without checkpoints the file alone holds none
+    assert copied >= 2
     store.close()
