@@ -47,6 +47,7 @@ from knoxhook.receiver.nonces import (
     keys_for,
 )
 from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
+from knoxhook.receiver.redisconn import LoopClient, connect
 
 PREFIX: Final = "knoxhook:"
 SCHEMES: Final = ("redis", "rediss")
@@ -101,28 +102,17 @@ class RedisNonceStore:
         self, url: str, window_seconds: float = DEFAULT_WINDOW, *, timeout: float = 2.0
     ) -> None:
         import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"not a redis:// or rediss:// URL: {redact_url(url)}")
         self.url = url
         self.window = window_seconds
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        # one quick retry (a pooled connection Redis closed on restart), then a 503:
-        # Knox retries later, a request must not hang on a Redis that is down
-        self._redis: Any = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
-        self._timeout = timeout
+        self._redis: Any = connect(url, timeout, decode_responses=True)
         self._scripts: dict[str, Any] = {
             name: self._redis.register_script(source) for name, source in _SCRIPTS.items()
         }
-        self._async: Any = None  # (loop, redis.asyncio client, its scripts), made on use
+        self._loop_client = LoopClient(url, timeout, decode_responses=True)
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         return StoreUnavailableError(
@@ -167,7 +157,7 @@ class RedisNonceStore:
     async def run_batch_async(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """``run_batch`` on the event loop (redis.asyncio: no worker thread), on a client
         of the running loop's own."""
-        client = self._async_client()
+        client = self._loop_client.get()
         plans = [self._plan(name, args) for name, args in calls]
 
         async def send() -> list[Any]:
@@ -202,30 +192,9 @@ class RedisNonceStore:
                 results.append(exc)
         return results
 
-    def _async_client(self) -> Any:
-        import asyncio
-
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            client = redis.asyncio.Redis.from_url(
-                self.url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 1),
-                decode_responses=True,
-            )
-            self._async = (loop, client)
-        return self._async[1]
-
     async def aclose(self) -> None:
         """Close the event loop's client (the receiver's lifespan, on shutdown)."""
-        if self._async is not None:
-            client, self._async = self._async[1], None
-            await client.aclose()
+        await self._loop_client.aclose()
 
     def _run(self, plan: _Plan) -> Any:
         if plan.script is None:

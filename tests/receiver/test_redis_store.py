@@ -195,7 +195,7 @@ def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNo
     store.finish(done, 0)
 
     async def run() -> tuple[list[Any], list[Any], list[int]]:
-        client = store._async_client()
+        client = store._loop_client.get()
         sent: list[int] = []
         pipeline = client.pipeline
 
@@ -230,7 +230,7 @@ def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNo
     ]
     assert (settled, sent) == ([None], [3, 1])
     assert store._redis.get("knoxhook:nonce:a1") == "done " + claims[0].owner
-    assert store._async is None  # closed
+    assert not store._loop_client.made  # closed
 
 
 def test_a_batch_costs_one_round_trip_and_survives_a_script_flush(store: RedisNonceStore) -> None:

@@ -24,7 +24,6 @@ event loop (redis.asyncio). ``redis`` is imported here only when the mode is use
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,6 +33,7 @@ from knoxhook.httptrace import redact_url
 from knoxhook.receiver.handoff import HandoffFailed, Report
 from knoxhook.receiver.handoff.outbox import Parcel, Stats
 from knoxhook.receiver.nonces import DEFAULT_WINDOW
+from knoxhook.receiver.redisconn import LoopClient, connect
 from knoxhook.receiver.verdict import ReceiverReason
 
 DEFAULT_STREAM: Final = "knox-callbacks"
@@ -96,39 +96,16 @@ class StreamHandoff:
         self, target: StreamTarget, *, timeout: float = 2.0, window_seconds: float = DEFAULT_WINDOW
     ) -> None:
         import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         self.target = target
         self.window = window_seconds
-        self._timeout = timeout
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self._redis: Any = redis.Redis.from_url(
-            target.redis_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),  # one quick retry, then 503: Knox resends later
-        )
-        self._async: Any = None  # (loop, redis.asyncio client, the script), made on use
+        self._redis: Any = connect(target.redis_url, timeout)
+        self._loop_client = LoopClient(target.redis_url, timeout)
+        self._add_once: Any = None  # the script, registered on the loop's client
 
     async def open(self, report: Report) -> None:
         return None
-
-    def _script(self) -> Any:
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            client = redis.asyncio.Redis.from_url(
-                self.target.redis_url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 1),
-            )
-            self._async = (loop, client, client.register_script(_ADD_ONCE))
-        return self._async[2]
 
     async def keep(self, parcel: Parcel) -> dict[str, Any]:
         fields: list[Any] = [
@@ -142,7 +119,10 @@ class StreamHandoff:
         maxlen = "" if self.target.maxlen is None else str(self.target.maxlen)
         ttl = max(1, round(self.window * 1000))
         try:
-            added, entry = await self._script()(
+            client = self._loop_client.get()
+            if self._add_once is None or self._add_once.registered_client is not client:
+                self._add_once = client.register_script(_ADD_ONCE)
+            added, entry = await self._add_once(
                 keys=[self.target.stream, DEDUPE_PREFIX + parcel.key], args=[ttl, maxlen, *fields]
             )
         except self._errors as exc:
@@ -157,9 +137,7 @@ class StreamHandoff:
         }
 
     async def close(self) -> None:
-        if self._async is not None:
-            client, self._async = self._async[1], None
-            await client.aclose()
+        await self._loop_client.aclose()
         self._redis.close()
 
     async def stats(self) -> Stats | None:
