@@ -376,6 +376,38 @@ def test_the_event_loop_call_never_waits_for_a_lock_and_falls_back_to_a_thread(
     store.close()
 
 
+def test_a_lock_held_briefly_by_another_process_is_waited_for_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Another process's commit takes a millisecond or so: the loop tries again after a
+    short pause (serving others meanwhile) rather than handing the batch to a thread."""
+    from knoxhook.receiver.storecalls import StoreCalls
+
+    path = tmp_path / "n.sqlite3"
+    store = SqliteNonceStore(path)
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    calls = StoreCalls(store)
+    threads: list[int] = []
+    run_batch = store.run_batch
+
+    def in_thread(batch: Any) -> Any:
+        threads.append(threading.get_ident())
+        return run_batch(batch)
+
+    store.run_batch = in_thread  # type: ignore[method-assign]
+
+    async def claim_while_briefly_locked() -> Claim:
+        locker.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.002, locker.execute, "ROLLBACK")
+        result: Claim = await calls.run(store.claim, "n1", None, 1000.0, 30.0)
+        return result
+
+    assert asyncio.run(claim_while_briefly_locked()).claimed
+    assert threads == []  # done on the loop, after the lock was let go
+    locker.close()
+    store.close()
+
+
 def test_checkpoints_run_off_the_event_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
