@@ -335,6 +335,19 @@ def test_claims_in_one_batch_see_each_other_in_order(tmp_path: Path) -> None:
     store.close()
 
 
+def _watch_thread_batches(store: SqliteNonceStore) -> list[int]:
+    """The thread ids of the ``run_batch`` calls (the worker-thread path) from now on."""
+    threads: list[int] = []
+    run_batch = store.run_batch
+
+    def in_thread(batch: Any) -> Any:
+        threads.append(threading.get_ident())
+        return run_batch(batch)
+
+    store.run_batch = in_thread  # type: ignore[method-assign]
+    return threads
+
+
 def test_the_event_loop_call_never_waits_for_a_lock_and_falls_back_to_a_thread(
     tmp_path: Path,
 ) -> None:
@@ -351,14 +364,7 @@ def test_the_event_loop_call_never_waits_for_a_lock_and_falls_back_to_a_thread(
     assert store.try_batch([("claim", ("n1", None, 1000.0, 30.0))]) is None
     assert time.monotonic() - began < 0.5  # no busy wait on the loop
     calls = StoreCalls(store)
-    threads: list[int] = []
-    run_batch = store.run_batch
-
-    def in_thread(batch: Any) -> Any:
-        threads.append(threading.get_ident())
-        return run_batch(batch)
-
-    store.run_batch = in_thread  # type: ignore[method-assign]
+    threads = _watch_thread_batches(store)
 
     async def claim_while_locked() -> Claim:
         asyncio.get_running_loop().call_later(0.3, locker.execute, "ROLLBACK")
@@ -387,14 +393,7 @@ def test_a_lock_held_briefly_by_another_process_is_waited_for_on_the_loop(
     store = SqliteNonceStore(path)
     locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     calls = StoreCalls(store)
-    threads: list[int] = []
-    run_batch = store.run_batch
-
-    def in_thread(batch: Any) -> Any:
-        threads.append(threading.get_ident())
-        return run_batch(batch)
-
-    store.run_batch = in_thread  # type: ignore[method-assign]
+    threads = _watch_thread_batches(store)
 
     async def claim_while_briefly_locked() -> Claim:
         locker.execute("BEGIN IMMEDIATE")
