@@ -356,3 +356,28 @@ def test_a_lifespan_that_fails_to_start_is_reported_to_the_server(knox: Signer) 
         asyncio.run(run())
     assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
     assert "the outbox disk is gone" in sent[0]["message"]
+
+
+def test_the_receiver_mounted_under_another_app_serves_its_routes_there(knox: Signer) -> None:
+    """``Mount("/knox", receiver)`` in your own Starlette app: the receiver's routes are
+    relative to the mount (ASGI ``root_path``)."""
+    from starlette.routing import Mount
+
+    from knoxhook.receiver.app import StaticCertificates, create_receiver
+    from knoxhook.receiver.nonces import MemoryNonceStore
+
+    receiver = create_receiver(StaticCertificates([knox.cert]), nonce_store=MemoryNonceStore())
+
+    async def home(request: Request) -> JSONResponse:
+        return JSONResponse({"home": True})
+
+    outer = Starlette(routes=[Route("/", home), Mount("/knox", app=receiver)])
+    body, headers = knox.callback(nonce="mounted-1")
+    with serve_in_thread(outer) as server, httpx2.Client(timeout=10) as http:
+        base = server.base_url
+        accepted = http.post(base + "/knox/", content=body, headers=headers)
+        health = http.get(base + "/knox/healthz")
+        home_page = http.get(base + "/")
+    assert (accepted.status_code, accepted.json()["nonce"]) == (200, "mounted-1")
+    assert health.json() == {"status": "ready", "receiver": "knoxhook"}
+    assert home_page.json() == {"home": True}
