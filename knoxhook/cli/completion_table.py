@@ -598,6 +598,7 @@ NODES: dict[str, dict[str, Any]] = {
         ),
         'options': (
             {'name': 'all_', 'names': ('--all',), 'kind': 'flag', 'multiple': False, 'hidden': False, 'completer': None, 'help': ('Every dead letter.', 'Every dead letter.')},  # noqa: E501
+            {'name': 'to', 'names': ('--to',), 'kind': 'value', 'multiple': False, 'hidden': False, 'completer': None, 'help': ('Deliver them from here, now, to this URL (your app moved) instead.', 'Deliver them from here, now, to this URL (your app moved) instead.')},  # noqa: E501
             {'name': 'outbox', 'names': ('--outbox',), 'kind': 'value', 'multiple': False, 'hidden': False, 'completer': None, 'help': ("listen''s outbox (default\\\\: outbox.sqlite3 in the cache dir).", "listen's outbox (default: outbox.sqlite3 in the cache dir).")},  # noqa: E501
             {'name': 'json_output', 'names': ('--json',), 'kind': 'flag', 'multiple': False, 'hidden': False, 'completer': None, 'help': ('Print JSON (same as --output json).', 'Print JSON (same as --output json).')},  # noqa: E501
             {'name': 'output', 'names': ('--output', '-o'), 'kind': 'value', 'multiple': False, 'hidden': False, 'completer': None, 'help': ('Output format (table on a terminal, else tsv).', 'Output format (table on a terminal, else tsv).')},  # noqa: E501
