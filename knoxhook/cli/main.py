@@ -85,8 +85,9 @@ def root(
         bool,
         typer.Option(
             "--allow-http",
-            help="Allow plain http:// Knox URLs to a remote host (also KNOXHOOK_ALLOW_HTTP=1): "
-            "the secret then crosses unencrypted.",
+            help="Allow plain http:// Knox URLs (base and token URL) to a remote host (also "
+            "KNOXHOOK_ALLOW_HTTP=1): the secret then crosses unencrypted. For a callback URL: "
+            "subscribe --allow-http-callback.",
         ),
     ] = False,
     timeout: Annotated[
