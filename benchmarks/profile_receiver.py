@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import os
 import pstats
 import sys
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvloop
 
+from knoxhook import jsonline
 from knoxhook.receiver.app import CallbackReceiver, StaticCertificates, Verdict
 from knoxhook.receiver.nonces import MemoryNonceStore, SqliteNonceStore
 from tests.receiver.signing import Signer
@@ -40,10 +40,10 @@ def main() -> int:
     store: Any = (
         SqliteNonceStore(Path(tmp) / "n.sqlite3") if args.store == "sqlite" else MemoryNonceStore()
     )
-    out = open(os.devnull, "w")  # noqa: SIM115
+    out = open(os.devnull, "wb")  # noqa: SIM115
 
-    def printer(verdict: Verdict) -> None:
-        out.write(json.dumps({"kind": "callback", **verdict.to_json()}, ensure_ascii=False) + "\n")
+    def printer(verdict: Verdict) -> None:  # as listen's Printer writes it
+        out.write(jsonline.with_first("kind", "callback", verdict.record_line()) + b"\n")
         out.flush()
 
     rx = CallbackReceiver(StaticCertificates([knox.cert]), nonce_store=store, on_callback=printer)
@@ -72,11 +72,11 @@ def main() -> int:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
 
-        await rx.app(scope, receive, send)
+        await rx(scope, receive, send)
         return status[0]
 
     async def run() -> None:
-        async with rx.lifespan(rx.app):
+        async with rx.lifespan():
             limit = asyncio.Semaphore(32)
 
             async def limited(i: int) -> int:

@@ -7,6 +7,7 @@ the certificate's validity and knoxhook's own output. Pure, stdlib only.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
@@ -22,3 +23,19 @@ def rfc3339(moment: datetime | float, *, milliseconds: bool = False) -> str:
     return when.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace(
         "+00:00", "Z"
     )
+
+
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
+def utc_now_text() -> str:
+    """Now as RFC 3339 with milliseconds (``2026-12-02T03:04:05.678Z``), what
+    ``rfc3339(datetime.now(UTC), milliseconds=True)`` gives at a tenth of its cost: the
+    receiver stamps every callback with it."""
+    global _second
+    now = time.time()
+    second = int(now)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{int((now - second) * 1000):03d}Z"

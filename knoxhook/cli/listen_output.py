@@ -3,11 +3,11 @@ lines with ``--json``), the counts, and what happens when stdout goes away."""
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from knoxhook import jsonline
 from knoxhook.cli import common, listen_handoff
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class Printer:
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.json:
-            self._write(json.dumps({"kind": kind, **fields}, ensure_ascii=False) + "\n")
+            self._write(jsonline.dumps({"kind": kind, **fields}) + b"\n")
 
     def __call__(self, verdict: Verdict) -> None:
         with self._lock:
@@ -92,8 +92,8 @@ class Printer:
                 f"certificate refreshed after a failed signature: old {rotation['old']} -> "
                 f"new {rotation['new'] or rotation.get('error')}"
             )
-        if self.json:
-            self.event("callback", **verdict.to_json())
+        if self.json:  # the record's line, not encoded again
+            self._write(jsonline.with_first("kind", "callback", verdict.record_line()) + b"\n")
         elif self._console is not None:
             with self._console.capture() as capture:
                 self._console.print(line(verdict), markup=True, highlight=False)
@@ -112,13 +112,22 @@ class Printer:
             now = datetime.now(UTC).strftime("%H:%M:%S")
             self._write(listen_handoff.delivery_line(event, now) + "\n")
 
-    def _write(self, text: str) -> None:
+    def _write(self, data: str | bytes) -> None:
+        """One line to stdout, flushed (a JSON line as UTF-8 bytes, straight to the
+        binary buffer when there is one)."""
         with self._lock:
             if self.stdout_closed:
                 return
             try:
-                sys.stdout.write(text)
-                sys.stdout.flush()
+                stream: Any = sys.stdout
+                if isinstance(data, bytes):
+                    buffer = getattr(stream, "buffer", None)
+                    if buffer is None:
+                        data = data.decode("utf-8")
+                    else:
+                        stream = buffer
+                stream.write(data)
+                stream.flush()
             except (BrokenPipeError, ValueError):
                 self._stdout_gone()
 

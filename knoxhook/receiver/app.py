@@ -43,19 +43,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from cryptography import x509
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from knoxhook import jsonline
 from knoxhook.errors import CallbackVerificationError
 from knoxhook.httpoptions import HttpOptions
-from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
+from knoxhook.receiver.body import Disconnected, ReadTimeout, read_body, scan_headers
 from knoxhook.receiver.forwarder import Forwarder, handoff_headers
 from knoxhook.receiver.handoff import Handoff, HandoffFailed, Parcel, SyncHandoff
 from knoxhook.receiver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -70,16 +66,9 @@ from knoxhook.receiver.nonces import (
 from knoxhook.receiver.recorder import NdjsonRecorder
 from knoxhook.receiver.rotation import CertificatesProvider, Refresher
 from knoxhook.receiver.storecalls import StoreCalls
-from knoxhook.receiver.verdict import (
-    RETRY_AFTER,
-    ReceiverReason,
-    Refused,
-    Verdict,
-    record_headers,
-    status_for,
-)
+from knoxhook.receiver.verdict import RETRY_AFTER, ReceiverReason, Refused, Verdict, status_for
 from knoxhook.signature import MAX_BODY_BYTES, Reason, VerifiedCallback, verify_callback
-from knoxhook.timestamps import rfc3339
+from knoxhook.timestamps import utc_now_text
 
 __all__ = [
     "CallbackReceiver",
@@ -110,8 +99,22 @@ class StaticCertificates:
         return self._certs
 
 
-def _now_text() -> str:
-    return rfc3339(datetime.now(UTC), milliseconds=True)
+_JSON: Final = (b"content-type", b"application/json")
+_RETRY: Final = (b"retry-after", RETRY_AFTER.encode())
+_READY: Final = jsonline.dumps({"status": "ready", "receiver": "knoxhook"})
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    content_type: tuple[bytes, bytes] = _JSON,
+) -> None:
+    """One whole HTTP answer, straight to the ASGI server."""
+    head = [content_type, (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
 
 
 class CallbackReceiver:
@@ -157,22 +160,60 @@ class CallbackReceiver:
         self.prune_every = prune_every
         self.claim_ttl = max(CLAIM_TTL, 3 * forward_timeout)
         self.metrics = ReceiverMetrics()
-        routes = [
-            Route(path, self.receive, methods=["POST"]),
-            Route(path, self.healthz, methods=["GET"]),
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
-            Route("/metrics", self.metrics_page, methods=["GET"]),
-        ]
-        self.app = Starlette(routes=routes, lifespan=self.lifespan)
+        Handler = Callable[[Scope, Receive, Send], Any]
+        self.routes: dict[str, dict[str, Handler]] = {
+            "/healthz": {"GET": self.healthz},
+            "/readyz": {"GET": self.readyz},
+            "/metrics": {"GET": self.metrics_page},
+        }
+        self.routes[path] = {"POST": self.receive, "GET": self.healthz}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        """The ASGI app: a dict lookup per request (the routes above), no framework on
+        the hot path; ``HEAD`` is ``GET``; the lifespan protocol runs ``lifespan``."""
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            root = scope.get("root_path")
+            if root and path.startswith(root):  # mounted under another app
+                path = path[len(root) :] or "/"
+            methods = self.routes.get(path)
+            if methods is None:
+                await _answer(send, 404, b'{"status":"not_found"}')
+                return
+            method = scope["method"]
+            handler = methods.get("GET" if method == "HEAD" else method)
+            if handler is None:
+                allow = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else methods))
+                body = b'{"status":"method_not_allowed"}'
+                await _answer(send, 405, body, [(b"allow", allow.encode())])
+                return
+            await handler(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan_protocol(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
 
     # --- lifespan ----------------------------------------------------------------------
 
+    async def _lifespan_protocol(self, receive: Receive, send: Send) -> None:
+        """ASGI's lifespan messages around ``lifespan()``, as Starlette's router sends
+        them (a failure is reported, then raised)."""
+        started = False
+        await receive()  # lifespan.startup
+        try:
+            async with self.lifespan():
+                started = True
+                await send({"type": "lifespan.startup.complete"})
+                await receive()  # lifespan.shutdown
+        except BaseException as exc:
+            failed = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"
+            await send({"type": failed, "message": repr(exc)})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
     @contextlib.asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
         if self.handoff is not None:
             await self.handoff.open(self._delivered)
         timers = [asyncio.create_task(self._prune_loop())]
@@ -186,6 +227,7 @@ class CallbackReceiver:
             await asyncio.gather(*timers, return_exceptions=True)
             if self.handoff is not None:
                 await self.handoff.close()
+            await self.store_calls.aclose()
             self.store.close()
             if self.recorder is not None:
                 self.recorder.close()
@@ -200,10 +242,10 @@ class CallbackReceiver:
 
     # --- probes ------------------------------------------------------------------------
 
-    async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ready", "receiver": "knoxhook"})
+    async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(send, 200, _READY)
 
-    async def metrics_page(self, request: Request) -> Response:
+    async def metrics_page(self, scope: Scope, receive: Receive, send: Send) -> None:
         stats = None
         if self.handoff is not None:
             with contextlib.suppress(StoreUnavailableError):
@@ -212,9 +254,10 @@ class CallbackReceiver:
             self.metrics.outbox_pending.set(stats.pending)
             self.metrics.outbox_oldest.set(stats.oldest_age)
             self.metrics.dead_letters.set(stats.dead)
-        return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        content_type = (b"content-type", METRICS_CONTENT_TYPE.encode())
+        await _answer(send, 200, self.metrics.render(), content_type=content_type)
 
-    async def readyz(self, request: Request) -> Response:
+    async def readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
         problems = []
         if not self.provider.current():
             problems.append("no certificate loaded")
@@ -223,34 +266,36 @@ class CallbackReceiver:
         except StoreUnavailableError as exc:
             problems.append(exc.message)
         if problems:
-            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
-        return JSONResponse({"status": "ready", "receiver": "knoxhook"})
+            body = jsonline.dumps({"status": "unavailable", "problems": problems})
+            await _answer(send, 503, body)
+            return
+        await _answer(send, 200, _READY)
 
     # --- a callback --------------------------------------------------------------------
 
-    async def receive(self, request: Request) -> Response:
+    async def receive(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One callback, ``POST path``: read, verify, claim, keep, answer."""
         started = time.perf_counter()
-        raw = request.scope["headers"]
-        client = request.scope.get("client")
-        verdict = Verdict(_now_text(), "rejected", 400, None, None, headers=record_headers(raw))
+        headers, recorded, problem = scan_headers(scope["headers"])
+        verdict = Verdict(utc_now_text(), "rejected", 400, None, None, headers=recorded)
+        client = scope.get("client")
         verdict.source = client[0] if client else None
         claim: Claim | None = None
-        recorded = False
+        recorded_it = False
         try:
-            verdict.raw_body = await read_body(
-                request.receive, self.max_body_bytes, self.body_timeout
-            )
-            check_headers(raw)
-            headers = header_dict(raw)
+            verdict.raw_body = await read_body(receive, self.max_body_bytes, self.body_timeout)
+            if problem is not None:
+                raise problem
             verdict.nonce = headers.get("x-knox-nonce")
             verdict.trace_id = headers.get("x-wsm-traceid")
             result = await self._verify(verdict, headers)
             claim = await self._claim(result, verdict)
             await self._hand_off(verdict, result, headers)
-            recorded = await self._record_kept(verdict)
+            recorded_it = await self._record_kept(verdict)
         except Disconnected:
             log.warning("client %s went away before its request was complete", verdict.source)
-            return Response(status_code=400)  # nobody reads it; nothing is recorded
+            await _answer(send, 400, b"")  # nobody reads it; nothing is recorded
+            return
         except ReadTimeout as exc:
             verdict.settle(408, ReceiverReason.READ_TIMEOUT, str(exc))
         except (CallbackVerificationError, Refused) as exc:
@@ -258,22 +303,23 @@ class CallbackReceiver:
         except StoreUnavailableError as exc:
             verdict.settle(503, ReceiverReason.STORE_UNAVAILABLE, exc.message)
         await self._settle_claim(claim, verdict)
-        if self.recorder and not recorded and verdict.reason != ReceiverReason.RECORD_FAILED:
+        if self.recorder and not recorded_it and verdict.reason != ReceiverReason.RECORD_FAILED:
             self._record_refusal(self.recorder, verdict)
-        self.metrics.callbacks.labels(verdict.verdict, verdict.reason or "").inc()
+        self.metrics.count(verdict.verdict, verdict.reason)
         self.metrics.handling.observe(time.perf_counter() - started)
         self._report(verdict)
-        headers_out = {"Retry-After": RETRY_AFTER} if verdict.status == 503 else None
-        return JSONResponse(verdict.answer(), verdict.status, headers=headers_out)
+        extra = (_RETRY,) if verdict.status == 503 else ()
+        await _answer(send, verdict.status, jsonline.dumps(verdict.answer()), extra)
 
     async def _verify(self, verdict: Verdict, headers: dict[str, str]) -> VerifiedCallback:
         """``verify_callback`` (no nonce store: claims come after), refreshing the
         certificates once when Knox may have rotated its key."""
         generation = self.refresher.generation
+        began = time.perf_counter()
         try:
-            with self.metrics.verify.time():
-                return self._check(verdict.raw_body, headers)
+            result = self._check(verdict.raw_body, headers)
         except CallbackVerificationError as exc:
+            self.metrics.verify.observe(time.perf_counter() - began)
             if not (self.provider.refreshable and exc.reason in ROTATION_REASONS):
                 raise
             refresh = await self.refresher.after_failure(generation)
@@ -289,6 +335,8 @@ class CallbackReceiver:
                 why = f"{exc.message}; downloading the certificate again failed"
                 raise Refused(ReceiverReason.REFRESH_FAILED, why) from exc
             raise
+        self.metrics.verify.observe(time.perf_counter() - began)
+        return result
 
     def _check(self, body: bytes, headers: dict[str, str]) -> VerifiedCallback:
         return verify_callback(
@@ -350,7 +398,7 @@ class CallbackReceiver:
         """An outbox delivery attempt is over: count it; a dead letter is recorded."""
         self.metrics.deliveries.labels(event["outcome"]).inc()
         if event["outcome"] == "dead_lettered" and self.recorder is not None:
-            line = {"recorded_at": _now_text(), "verdict": "dead_lettered", **event}
+            line = {"recorded_at": utc_now_text(), "verdict": "dead_lettered", **event}
             try:
                 self.recorder.record(line)
             except OSError as exc:
@@ -366,7 +414,7 @@ class CallbackReceiver:
         if self.recorder is None:
             return False
         try:
-            await asyncio.to_thread(self.recorder.record, verdict.to_json())
+            await asyncio.to_thread(self.recorder.record, verdict.record_line())
         except OSError as exc:
             why = f"the record could not be written ({exc.strerror or exc}); retry"
             raise Refused(ReceiverReason.RECORD_FAILED, why) from exc
@@ -400,7 +448,7 @@ class CallbackReceiver:
         """Record a callback that was not kept, best effort (its answer is already 4xx
         or 5xx: a full disk must not turn it into another answer)."""
         try:
-            recorder.record(verdict.to_json(), source=verdict.source)
+            recorder.record(verdict.record_line(), source=verdict.source)
         except OSError as exc:
             log.warning("the record could not be written: %s", exc.strerror or exc)
 

@@ -32,7 +32,6 @@ for the replay window. ``verify_request`` cannot see your answer: it claims for 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -40,8 +39,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from knoxhook import jsonline
 from knoxhook.errors import CallbackVerificationError
-from knoxhook.receiver.body import Disconnected, ReadTimeout, check_headers, header_dict, read_body
+from knoxhook.receiver.body import Disconnected, ReadTimeout, read_body, scan_headers
 from knoxhook.receiver.nonces import CLAIM_TTL, Claim, Outcome, ReplayStore
 from knoxhook.receiver.verdict import status_for
 from knoxhook.signature import (
@@ -84,15 +84,16 @@ async def verify_request(
 ) -> VerifiedCallback:
     """Read ``request``'s body (refused past ``max_body_bytes`` while it streams) and
     verify it; raises ``CallbackVerificationError``."""
-    raw = request.scope["headers"]
-    check_headers(raw)
+    headers, _, problem = scan_headers(request.scope["headers"])
+    if problem is not None:
+        raise problem
     try:
         body = await read_body(request.receive, max_body_bytes)
     except (Disconnected, ReadTimeout) as exc:
         raise CallbackVerificationError(Reason.BODY_NOT_JSON, "the body did not arrive") from exc
     callback = verify_callback(
         body,
-        header_dict(raw),
+        headers,
         certificates,
         require_nonce=require_nonce,
         max_body_bytes=max_body_bytes,
@@ -127,11 +128,13 @@ class KnoxCallbackVerifier:
             await self.app(scope, receive, send)
             return
         try:
-            check_headers(scope["headers"])
+            headers, _, problem = scan_headers(scope["headers"])
+            if problem is not None:
+                raise problem
             body = await read_body(receive, self.max_body_bytes)
             verified = verify_callback(
                 body,
-                header_dict(scope["headers"]),
+                headers,
                 self.certificates,
                 require_nonce=self.require_nonce,
                 max_body_bytes=self.max_body_bytes,
@@ -178,7 +181,7 @@ class KnoxCallbackVerifier:
 
 async def _answer(send: Send, reason: str, message: str) -> None:
     payload: dict[str, Any] = {"status": "rejected", "reason": str(reason), "message": message}
-    content = json.dumps(payload).encode()
+    content = jsonline.dumps(payload)
     await send(
         {
             "type": "http.response.start",

@@ -1,6 +1,6 @@
 """Reading a callback off the wire, shared by the receiver, the middleware and
-``verify_request``: the body under a size limit and a deadline, and the headers that
-must not repeat.
+``verify_request``: the body under a size limit and a deadline, and the headers in one
+pass (the lookup, the record's copy, the Knox headers that must not repeat).
 
 The size limit applies while streaming: a body is refused as soon as it grows past the
 limit, never buffered whole first. A client that sends its body too slowly (slowloris)
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from knoxhook import wire
 from knoxhook.errors import CallbackVerificationError
@@ -23,6 +23,7 @@ BODY_TIMEOUT: Final = 30.0  # seconds for the whole body to arrive
 # record, an app behind the middleware) might take a different one (issue 12.6).
 SINGLE_HEADERS: Final = (wire.H_SIGNATURE.lower().encode(), wire.H_NONCE.lower().encode())
 _NONCE: Final = wire.H_NONCE.lower().encode()
+REDACTED_HEADERS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class Disconnected(Exception):
@@ -59,31 +60,46 @@ async def read_body(
         raise ReadTimeout(f"the body did not arrive within {timeout:g} s") from None
 
 
-def check_headers(raw: list[tuple[bytes, bytes]]) -> None:
-    """Refuse a repeated ``X-WSM-SIGNATURE`` or ``x-knox-nonce`` (``duplicate_header``)
-    and an over-long nonce (``malformed_nonce``). ``raw`` is the ASGI header list, names
-    lower-cased as ASGI servers deliver them."""
-    seen: set[bytes] = set()
-    for name, value in raw:
-        if name in SINGLE_HEADERS:
-            if name in seen:
-                why = f"the request has two {name.decode()} headers"
-                raise CallbackVerificationError(Reason.DUPLICATE_HEADER, why)
-            seen.add(name)
-            if name == _NONCE:
-                _check_nonce(value.strip())
+class Headers(NamedTuple):
+    """A request's headers, read once (``scan_headers``)."""
+
+    lookup: dict[str, str]  # name -> value, for ``verify_callback`` (the last of a repeat)
+    record: dict[str, str]  # for the record: repeats joined with ", ", secrets redacted
+    problem: CallbackVerificationError | None  # a repeated Knox header, a bad nonce
 
 
-def _check_nonce(nonce: bytes) -> None:
+def scan_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """The ASGI header list (names lower-cased, as ASGI servers deliver them), in one
+    pass: the lookup dict, the record's copy (the values of a repeated name joined with
+    ", ", RFC 9110 §5.3, so a record shows both of two signatures; ``REDACTED_HEADERS``
+    hidden), and the first problem in header order: a repeated ``X-WSM-SIGNATURE`` or
+    ``x-knox-nonce`` (``duplicate_header``), an over-long or unprintable nonce
+    (``malformed_nonce``). The caller raises ``problem`` when it is ready to."""
+    lookup: dict[str, str] = {}
+    record: dict[str, str] = {}
+    problem: CallbackVerificationError | None = None
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1")
+        value = value_bytes.decode("latin-1")
+        shown = "[redacted]" if name in REDACTED_HEADERS else value
+        if name in lookup:
+            record[name] = f"{record[name]}, {shown}"
+            if problem is None and name_bytes in SINGLE_HEADERS:
+                why = f"the request has two {name} headers"
+                problem = CallbackVerificationError(Reason.DUPLICATE_HEADER, why)
+        else:
+            record[name] = shown
+        lookup[name] = value
+        if problem is None and name_bytes == _NONCE:
+            problem = _nonce_problem(value_bytes.strip())
+    return Headers(lookup, record, problem)
+
+
+def _nonce_problem(nonce: bytes) -> CallbackVerificationError | None:
     if len(nonce) > MAX_NONCE_BYTES:
         why = f"the {wire.H_NONCE} header is over {MAX_NONCE_BYTES} bytes"
-        raise CallbackVerificationError(Reason.MALFORMED_NONCE, why)
+        return CallbackVerificationError(Reason.MALFORMED_NONCE, why)
     if not all(0x21 <= byte <= 0x7E for byte in nonce):
         why = f"the {wire.H_NONCE} header is not printable ASCII"
-        raise CallbackVerificationError(Reason.MALFORMED_NONCE, why)
-
-
-def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The ASGI header list as a dict for ``verify_callback`` (after ``check_headers``,
-    so the names that matter appear once)."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+        return CallbackVerificationError(Reason.MALFORMED_NONCE, why)
+    return None

@@ -6,7 +6,7 @@ one process (tests, the TUI) count apart. What to alert on is in docs/deploy.md.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -71,6 +71,17 @@ class ReceiverMetrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        self._counted: dict[tuple[str, str], Any] = {}
+
+    def count(self, verdict: str, reason: str | None) -> None:
+        """One more callback answered: ``callbacks{verdict, reason}`` (the labelled child
+        looked up once per pair, not per callback)."""
+        key = (verdict, reason or "")
+        child = self._counted.get(key)
+        if child is None:
+            child = self._counted[key] = self.callbacks.labels(*key)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -30,12 +30,14 @@ resend after a crash is not refused as a replay.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +51,7 @@ DEFAULT_WINDOW: Final = 7 * 24 * 3600.0  # one week
 CLAIM_TTL: Final = 60.0  # a pending claim: longer than any hand-off (forward timeout 10 s)
 MAX_NONCE_BYTES: Final = 128  # Knox's nonces are 32 hex digits; refuse megabyte "nonces"
 _PRUNE_BATCH: Final = 5000
+CHECKPOINT_EVERY: Final = 200  # try_batch commits between two checkpoints (~1 MB of WAL)
 
 
 class Outcome(StrEnum):
@@ -123,7 +126,19 @@ def _conflict(held: dict[str, str], keys: Sequence[str]) -> Outcome:
 
 
 def _owner() -> str:
-    return f"{os.getpid()}:{secrets.token_hex(6)}"
+    """A claim's owner, unique to one claim: ``pid:random.counter`` (``_alive`` reads the
+    pid; the random part, drawn once per process, keeps two hosts' pids apart)."""
+    return f"{_OWNER_PREFIX[0]}{next(_OWNER_COUNTER):x}"
+
+
+def _new_owner_prefix() -> None:
+    _OWNER_PREFIX[0] = f"{os.getpid()}:{secrets.token_hex(6)}."
+
+
+_OWNER_PREFIX: list[str] = [""]
+_OWNER_COUNTER = itertools.count()
+_new_owner_prefix()
+os.register_at_fork(after_in_child=_new_owner_prefix)
 
 
 def check_and_remember(store: ReplayStore, nonce: str, now: float | None = None) -> bool:
@@ -206,7 +221,15 @@ def _create_private(path: Path) -> None:
 
 
 class SqliteNonceStore:
-    """Claims in a SQLite file; survives restarts and ``kill -9``; shared by processes."""
+    """Claims in a SQLite file; survives restarts and ``kill -9``; shared by processes.
+
+    Two connections: one for worker threads (``run_batch`` and the rest: waits up to
+    ``busy_timeout`` for another process's transaction), and one for ``try_batch``, the
+    receiver's call on its event loop, which never waits: no busy timeout (a held write
+    lock makes it give up at once, and the receiver runs the batch in a thread instead)
+    and no automatic checkpoint, so a commit there is a WAL append and never an fsync.
+    ``checkpoint`` (the receiver's worker thread, every ``CHECKPOINT_EVERY`` commits of
+    ``try_batch``) copies the WAL back, on a third connection, beside the writers."""
 
     def __init__(
         self, path: str | Path, window_seconds: float = DEFAULT_WINDOW, *, busy_timeout: float = 5
@@ -214,15 +237,11 @@ class SqliteNonceStore:
         self.path = Path(path)
         self.window = window_seconds
         _create_private(self.path)
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
+        self._db = _connect(self.path, busy_timeout)
         self._lock = threading.Lock()
         self._closed = False
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes on a new file
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         # Errors here are sqlite3's own (a file that is not a database): the caller's
         # usage error; later ones are StoreUnavailableError (retryable).
         self._db.execute("BEGIN IMMEDIATE")
@@ -233,6 +252,11 @@ class SqliteNonceStore:
         if migrated or self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
             self._db.execute("VACUUM")  # auto_vacuum takes on an existing file only so
         self._drop_orphans()
+        self._loop_db = _connect(self.path, 0)
+        self._loop_db.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoint_db = _connect(self.path, busy_timeout)
+        self._checkpoint_lock = threading.Lock()
+        self._uncheckpointed = 0
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -263,72 +287,67 @@ class SqliteNonceStore:
     def claim(
         self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
     ) -> Claim:
-        with self._lock, self._transaction():
-            return self._claim(nonce, signature, now, ttl)
+        result: Claim = self.run_batch([("claim", (nonce, signature, now, ttl))])[0]
+        return result
 
     def finish(self, claim: Claim, now: float) -> None:
-        with self._lock, self._transaction():
-            self._finish(claim, now)
+        self.run_batch([("finish", (claim, now))])
 
     def release(self, claim: Claim) -> None:
-        with self._lock, self._transaction():
-            self._release(claim)
+        self.run_batch([("release", (claim,))])
 
     def run_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Group commit: ``claim``/``finish``/``release`` calls (name, arguments) in ONE
         transaction, in order, so one commit serves every callback waiting at that
         moment (``knoxhook.receiver.storecalls``); their results. All or nothing: when
         the transaction fails, every call fails (``StoreUnavailableError``)."""
-        steps: dict[str, Callable[..., Any]] = {
-            "claim": self._claim,
-            "finish": self._finish,
-            "release": self._release,
-        }
         with self._lock, self._transaction():
-            return [steps[name](*args) for name, args in calls]
+            return _apply(self._db, calls, self.window)
 
-    # the steps, inside a transaction the caller holds
+    def try_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any] | None:
+        """``run_batch`` without ever waiting (the event loop's call): None, with nothing
+        done, when the write lock is held (another process's transaction, our own
+        prune): then call ``run_batch`` in a thread."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            db = self._loop_db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):
+                    return None
+                raise _unavailable(exc) from exc
+            try:
+                results = _apply(db, calls, self.window)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                    return None
+                raise _unavailable(exc) from exc
+        finally:
+            self._lock.release()
+        self._uncheckpointed += 1
+        return results
 
-    def _claim(
-        self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
-    ) -> Claim:
-        keys = keys_for(nonce, signature)
-        if not keys:
-            return Claim(Outcome.CLAIMED)
-        owner = _owner()
-        marks = ",".join("?" * len(keys))
-        held = dict(
-            self._db.execute(
-                f"SELECT key, state FROM claims WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
-                (*keys, now),
-            ).fetchall()
-        )
-        if held:
-            return Claim(_conflict(held, keys), keys)
-        self._db.executemany(
-            "INSERT OR REPLACE INTO claims (key, state, expires, owner)"
-            " VALUES (?, 'pending', ?, ?)",
-            [(key, now + ttl, owner) for key in keys],
-        )
-        return Claim(Outcome.CLAIMED, keys, owner)
+    @property
+    def checkpoint_due(self) -> bool:
+        """Enough ``try_batch`` commits since the last ``checkpoint`` to run one."""
+        return self._uncheckpointed >= CHECKPOINT_EVERY
 
-    def _finish(self, claim: Claim, now: float) -> None:
-        self._run(
-            "UPDATE claims SET state = 'done', expires = ? WHERE owner = ? AND key IN (%s)",
-            (now + self.window, claim.owner),
-            claim.keys,
-        )
-
-    def _release(self, claim: Claim) -> None:
-        self._run(
-            "DELETE FROM claims WHERE state = 'pending' AND owner = ? AND key IN (%s)",
-            (claim.owner,),
-            claim.keys,
-        )
-
-    def _run(self, sql: str, args: tuple[object, ...], keys: tuple[str, ...]) -> None:
-        if keys:
-            self._db.execute(sql % ",".join("?" * len(keys)), (*args, *keys))
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the file (PASSIVE: writers go on meanwhile); the fsync
+        that ``synchronous=NORMAL`` owes happens here, in the caller's thread."""
+        self._uncheckpointed = 0
+        with self._checkpoint_lock:
+            if self._closed:
+                return
+            try:
+                self._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from exc
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
         return check_and_remember(self, nonce, now)
@@ -362,22 +381,121 @@ class SqliteNonceStore:
                 self._db.executescript("PRAGMA incremental_vacuum;")
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+                raise _unavailable(exc) from exc
 
     def ping(self) -> None:
         with self._lock, self._transaction():
             self._db.execute("SELECT 1 FROM claims LIMIT 1").fetchall()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._checkpoint_lock:
             if not self._closed:
                 self._closed = True
-                self._db.close()
+                for db in (self._loop_db, self._checkpoint_db, self._db):
+                    db.close()
 
     def __len__(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT count(*) FROM claims WHERE key LIKE 'n:%'").fetchone()
         return int(row[0])
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+    db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED)."""
+    return getattr(exc, "sqlite_errorcode", None) in (5, 6) or "locked" in str(exc)
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailableError:
+    return StoreUnavailableError(f"the replay store is unavailable: {exc}")
+
+
+# The steps of one transaction, run by kind: consecutive calls of one kind (the usual
+# batch: N claims, or N finishes) become one statement each, not N.
+
+
+def _apply(
+    db: sqlite3.Connection, calls: Sequence[tuple[str, tuple[Any, ...]]], window: float
+) -> list[Any]:
+    results: list[Any] = []
+    start = 0
+    while start < len(calls):
+        name = calls[start][0]
+        end = start + 1
+        while end < len(calls) and calls[end][0] == name:
+            end += 1
+        run = [args for _, args in calls[start:end]]
+        if name == "claim":
+            results += _claims(db, run)
+        elif name == "finish":
+            _settle(
+                db,
+                _FINISH,
+                [(now + window, key, claim.owner) for claim, now in run for key in claim.keys],
+            )
+            results += [None] * len(run)
+        elif name == "release":
+            _settle(db, _RELEASE, [(key, claim.owner) for (claim,) in run for key in claim.keys])
+            results += [None] * len(run)
+        else:
+            raise ValueError(f"not a store call: {name!r}")
+        start = end
+    return results
+
+
+_FINISH: Final = "UPDATE claims SET state = 'done', expires = ? WHERE key = ? AND owner = ?"
+_RELEASE: Final = "DELETE FROM claims WHERE key = ? AND owner = ? AND state = 'pending'"
+_INSERT: Final = (
+    "INSERT OR REPLACE INTO claims (key, state, expires, owner) VALUES (?, 'pending', ?, ?)"
+)
+_LOOKUP_CHUNK: Final = 500  # keys per SELECT (SQLite's limit on parameters is higher)
+
+
+def _settle(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        db.executemany(sql, rows)
+
+
+def _claims(db: sqlite3.Connection, run: list[tuple[Any, ...]]) -> list[Claim]:
+    """Claims in order, with one lookup for all their keys: a claim sees those made
+    before it in the same run, as it would one transaction earlier."""
+    wanted = []
+    for args in run:
+        nonce, signature, now, ttl = (*args, CLAIM_TTL)[:4]
+        wanted.append((keys_for(nonce, signature), now, ttl))
+    every = list({key for keys, _, _ in wanted for key in keys})
+    held: dict[str, tuple[str, float]] = {}
+    for at in range(0, len(every), _LOOKUP_CHUNK):
+        chunk = every[at : at + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT key, state, expires FROM claims WHERE key IN ({marks})",  # noqa: S608
+            chunk,
+        ).fetchall()
+        held.update((key, (state, expires)) for key, state, expires in rows)
+    results: list[Claim] = []
+    inserts: list[tuple[str, float, str]] = []
+    for keys, now, ttl in wanted:
+        if not keys:
+            results.append(Claim(Outcome.CLAIMED))
+            continue
+        busy = {key: entry[0] for key in keys if (entry := held.get(key)) and entry[1] > now}
+        if busy:
+            results.append(Claim(_conflict(busy, keys), keys))
+            continue
+        owner = _owner()
+        for key in keys:
+            held[key] = ("pending", now + ttl)
+            inserts.append((key, now + ttl, owner))
+        results.append(Claim(Outcome.CLAIMED, keys, owner))
+    _settle(db, _INSERT, inserts)
+    return results
 
 
 class _Transaction:
@@ -391,16 +509,16 @@ class _Transaction:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         try:
             self._db.execute("COMMIT" if exc is None else "ROLLBACK")
         except sqlite3.Error as error:
             if exc is None:
-                raise StoreUnavailableError(f"the replay store is unavailable: {error}") from error
+                raise _unavailable(error) from error
         if isinstance(exc, sqlite3.Error):
-            raise StoreUnavailableError(f"the replay store is unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
 
 
 def _alive(owner: str) -> bool:

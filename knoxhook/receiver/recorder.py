@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from knoxhook import jsonline
 from knoxhook.files import open_append
 
 MAX_BYTES: Final = 256 * 1024 * 1024
@@ -63,18 +64,19 @@ class NdjsonRecorder:
         self._torn = _ends_torn(self.path)  # a crash cut the last line: do not glue onto it
         self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, time, skipped
 
-    def record(self, entry: dict[str, Any], *, source: str | None = None) -> None:
-        """Append ``entry``; with ``source`` (a refusal), only within that source's rate.
+    def record(self, entry: dict[str, Any] | bytes, *, source: str | None = None) -> None:
+        """Append ``entry`` (a dict, or a JSON object already encoded: ``Verdict.
+        record_line``); with ``source`` (a refusal), only within that source's rate.
         ``OSError`` when the line could not be written."""
+        line = entry if isinstance(entry, bytes) else jsonline.dumps(entry)
         with self._lock:
             if source is not None:
                 skipped = self._skipped(source)
                 if skipped < 0:
                     return
                 if skipped:
-                    entry = {**entry, "suppressed": skipped}
-            line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-            self._write(line.encode("utf-8"))
+                    line = jsonline.with_first("suppressed", skipped, line)
+            self._write(line + b"\n")
 
     def _skipped(self, source: str) -> int:
         """-1 to skip this refusal; else how many were skipped before it."""

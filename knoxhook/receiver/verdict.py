@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from knoxhook import jsonline
 from knoxhook.signature import Reason
 
 BODY_PREFIX_BYTES: Final = 256  # what a record keeps of a body that did not verify
-REDACTED_HEADERS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class ReceiverReason(StrEnum):
@@ -102,6 +102,7 @@ class Verdict:
     kept: bytes | None = None  # verified: what is recorded and forwarded
     kept_source: str | None = None  # "received" (the signed bytes) | "signed"
     source: str | None = None  # the client address
+    _line: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def accepted(self) -> bool:
@@ -115,6 +116,14 @@ class Verdict:
     def settle(self, status: int, reason: str | None = None, message: str | None = None) -> None:
         self.status, self.reason, self.message = status, reason, message
         self.verdict = verdict_for(status)
+        self._line = None
+
+    def record_line(self) -> bytes:
+        """``to_json()`` as compact JSON (``knoxhook.jsonline``), built once: the record
+        and ``listen --json`` share it. Call it once the verdict is settled."""
+        if self._line is None:
+            self._line = jsonline.dumps(self.to_json())
+        return self._line
 
     def answer(self) -> dict[str, Any]:
         """The JSON body of the HTTP answer."""
@@ -166,16 +175,3 @@ def _put_text(record: dict[str, Any], key: str, data: bytes) -> None:
     record[key] = text
     if text.encode("utf-8") != data:
         record[key + "_base64"] = base64.b64encode(data).decode("ascii")
-
-
-def record_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The headers as received, for the record: the values of a repeated name joined
-    with ", " (RFC 9110 §5.3), so a record shows both of two signatures; secrets
-    redacted."""
-    headers: dict[str, str] = {}
-    for name_bytes, value_bytes in raw:
-        name = name_bytes.decode("latin-1").lower()
-        value = "[redacted]" if name in REDACTED_HEADERS else value_bytes.decode("latin-1")
-        previous = headers.get(name)
-        headers[name] = value if previous is None else f"{previous}, {value}"
-    return headers

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx2
+import pytest
 from cryptography import x509
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -301,3 +302,57 @@ def test_metrics_count_callbacks_by_verdict_and_reason(start_receiver: Start, kn
     assert "knoxhook_callback_seconds_count 3.0" in text
     assert "knoxhook_verify_seconds_count 3.0" in text
     assert "knoxhook_forward_in_flight 0.0" in text
+
+
+def test_routes_answer_404_405_and_head_without_a_framework(start_receiver: Start) -> None:
+    """The receiver is its own ASGI dispatch (no Starlette on the hot path): an unknown
+    path is 404, a wrong method 405 with Allow, HEAD is GET without a body, all JSON."""
+    with start_receiver(path="/knox") as rx, httpx2.Client(timeout=10) as http:
+        base = rx.url.rsplit("/", 1)[0]
+        missing = http.get(base + "/nope")
+        wrong = http.delete(rx.url)
+        wrong_probe = http.post(base + "/healthz")
+        head = http.head(base + "/healthz")
+        probe = http.get(rx.url)
+    assert (missing.status_code, missing.json()) == (404, {"status": "not_found"})
+    assert missing.headers["content-type"] == "application/json"
+    assert (wrong.status_code, wrong.json()) == (405, {"status": "method_not_allowed"})
+    assert wrong.headers["allow"] == "GET, HEAD, POST"
+    assert (wrong_probe.status_code, wrong_probe.headers["allow"]) == (405, "GET, HEAD")
+    assert (head.status_code, head.content) == (200, b"")
+    assert int(head.headers["content-length"]) > 0  # what the GET would carry
+    assert probe.json() == {"status": "ready", "receiver": "knoxhook"}
+    assert rx.verdicts == []  # none of these is a callback
+
+
+def test_a_lifespan_that_fails_to_start_is_reported_to_the_server(knox: Signer) -> None:
+    """ASGI lifespan: a store that cannot open its hand-off fails startup (the server
+    then refuses to serve) instead of serving without it."""
+    import asyncio
+
+    from knoxhook.receiver.app import StaticCertificates, create_receiver
+    from knoxhook.receiver.nonces import MemoryNonceStore
+
+    class BrokenHandoff:
+        async def open(self, delivered: Any) -> None:
+            raise OSError("the outbox disk is gone")
+
+    rx = create_receiver(
+        StaticCertificates([knox.cert]), nonce_store=MemoryNonceStore(), handoff=BrokenHandoff()
+    )
+    sent: list[dict[str, Any]] = []
+    inbox = [{"type": "lifespan.startup"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        await rx({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+    with pytest.raises(OSError, match="outbox disk is gone"):
+        asyncio.run(run())
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
+    assert "the outbox disk is gone" in sent[0]["message"]

@@ -8,6 +8,7 @@ import os
 import random
 import sqlite3
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -242,13 +243,13 @@ def test_concurrent_claims_share_transactions_and_each_is_durable_when_answered(
 
     store = SqliteNonceStore(tmp_path / "n.sqlite3")
     batches: list[int] = []
-    run_batch = store.run_batch
+    try_batch = store.try_batch
 
     def counting(calls: Any) -> Any:
         batches.append(len(calls))
-        return run_batch(calls)
+        return try_batch(calls)
 
-    store.run_batch = counting  # type: ignore[method-assign]
+    store.try_batch = counting  # type: ignore[method-assign]
     calls = StoreCalls(store)
     other = sqlite3.connect(tmp_path / "n.sqlite3")  # another process's view
     seen_on_disk: list[bool] = []
@@ -299,4 +300,116 @@ def test_a_failed_group_transaction_fails_every_call_in_it(tmp_path: Path) -> No
     assert "the replay store is unavailable" in str(results[0])
     assert store.claim("x1", None, time.time(), 60).claimed  # nothing was kept
     locker.close()
+    store.close()
+
+
+def test_claims_in_one_batch_see_each_other_in_order(tmp_path: Path) -> None:
+    """Consecutive claims run as one lookup and one insert; each still sees the claims
+    made before it in the batch, and a finish between two claims is seen too."""
+    store = SqliteNonceStore(tmp_path / "n.sqlite3")
+    first, same_nonce, same_sig, other = store.run_batch(
+        [
+            ("claim", ("n1", "s1", 1000.0, 30.0)),
+            ("claim", ("n1", "s2", 1000.0, 30.0)),  # the nonce is pending: in progress
+            ("claim", ("n2", "s1", 1000.0, 30.0)),  # the signature is pending
+            ("claim", ("n3", "s3", 1000.0, 30.0)),
+        ]
+    )
+    assert [c.outcome for c in (first, same_nonce, same_sig, other)] == [
+        Outcome.CLAIMED,
+        Outcome.IN_PROGRESS,
+        Outcome.IN_PROGRESS,
+        Outcome.CLAIMED,
+    ]
+    assert first.owner != other.owner  # one owner per claim
+    _, replay, late = store.run_batch(
+        [
+            ("finish", (first, 1001.0)),
+            ("claim", ("n1", "s9", 1002.0, 30.0)),
+            ("claim", ("n9", "s1", 1002.0, 30.0)),
+        ]
+    )
+    assert (replay.outcome, late.outcome) == (Outcome.REPLAYED_NONCE, Outcome.REPLAYED_SIGNATURE)
+    store.release(other)
+    assert store.claim("n3", "s3", 1003.0, 30.0).claimed  # released: the resend is in
+    store.close()
+
+
+def test_the_event_loop_call_never_waits_for_a_lock_and_falls_back_to_a_thread(
+    tmp_path: Path,
+) -> None:
+    """``try_batch`` gives up at once (nothing done) when another process holds the
+    write lock; ``StoreCalls`` then runs the batch in a worker thread, which waits for
+    the lock (busy timeout) and succeeds once it is free."""
+    from knoxhook.receiver.storecalls import StoreCalls
+
+    path = tmp_path / "n.sqlite3"
+    store = SqliteNonceStore(path, busy_timeout=5)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    began = time.monotonic()
+    assert store.try_batch([("claim", ("n1", None, 1000.0, 30.0))]) is None
+    assert time.monotonic() - began < 0.5  # no busy wait on the loop
+    calls = StoreCalls(store)
+    threads: list[int] = []
+    run_batch = store.run_batch
+
+    def in_thread(batch: Any) -> Any:
+        threads.append(threading.get_ident())
+        return run_batch(batch)
+
+    store.run_batch = in_thread  # type: ignore[method-assign]
+
+    async def claim_while_locked() -> Claim:
+        asyncio.get_running_loop().call_later(0.3, locker.execute, "ROLLBACK")
+        result: Claim = await calls.run(store.claim, "n1", None, 1000.0, 30.0)
+        return result
+
+    claim = asyncio.run(claim_while_locked())
+    assert claim.claimed
+    assert threads
+    assert threads[0] != threading.get_ident()  # a worker thread waited
+    assert store.try_batch([("claim", ("n1", None, 1000.0, 30.0))]) == [
+        Claim(Outcome.IN_PROGRESS, ("n:n1",))
+    ]  # unlocked: the loop's call works, and sees the thread's claim
+    locker.close()
+    store.close()
+
+
+def test_checkpoints_run_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's commits never checkpoint (no fsync there); every CHECKPOINT_EVERY of
+    them, StoreCalls runs ``checkpoint`` in a worker thread, and the WAL is copied back."""
+    from knoxhook.receiver import nonces
+    from knoxhook.receiver.storecalls import StoreCalls
+
+    monkeypatch.setattr(nonces, "CHECKPOINT_EVERY", 5)
+    store = SqliteNonceStore(tmp_path / "n.sqlite3")
+    calls = StoreCalls(store)
+    ran_in: list[int] = []
+    checkpoint = store.checkpoint
+
+    def watched() -> None:
+        ran_in.append(threading.get_ident())
+        checkpoint()
+
+    store.checkpoint = watched  # type: ignore[method-assign]
+
+    async def load() -> None:
+        for i in range(12):  # one batch each: 12 commits on the loop
+            claim = await calls.run(store.claim, f"n{i}", None, time.time(), 30.0)
+            await calls.run(store.finish, claim, time.time())
+        await calls.aclose()
+
+    asyncio.run(load())
+    assert ran_in
+    assert threading.get_ident() not in ran_in
+    # the database file alone (without its WAL) holds what the checkpoints copied back
+    alone = tmp_path / "alone.sqlite3"
+    alone.write_bytes((tmp_path / "n.sqlite3").read_bytes())
+    other = sqlite3.connect(alone)
+    (copied,) = other.execute("SELECT count(*) FROM claims WHERE state = 'done'").fetchone()
+    other.close()
+    assert copied >= 5  # at least the first CHECKPOINT_EVERY commits' claims
     store.close()
