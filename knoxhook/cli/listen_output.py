@@ -8,34 +8,54 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from knoxhook import jsonline
-from knoxhook.cli import common, listen_handoff
+from knoxhook.cli import common, display, listen_handoff
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from knoxhook.receiver.app import Verdict
 
 
-def line(verdict: Verdict) -> str:
-    """One human line for a verdict (rich markup; every value from the wire escaped)."""
-    from rich.markup import escape
+class HumanLines:
+    """One human line per verdict. The colours are rendered by the console once (its
+    colour system, ``NO_COLOR``...), not through rich's markup parser per callback (that
+    cost more than verifying the callback); every value from the wire goes through
+    ``display.one_line``, so an escape sequence in it stays inert."""
 
-    def e(value: object) -> str:
-        return escape(str(value))
+    def __init__(self, console: Console) -> None:
+        self.green = _paint(console, "green")
+        self.red = _paint(console, "red")
 
-    time = verdict.received_at[11:19]
-    if verdict.accepted:
-        text = (
-            f"{time} [green]accepted[/green] {e(verdict.event)} "
-            f"subscription={e(verdict.subscription_id)} nonce={e(verdict.nonce)} "
-            f"form={e(verdict.form)}"
-        )
-    else:
-        label = {502: "forward_failed", 503: "unavailable"}.get(verdict.status, "rejected")
-        text = (
-            f"{time} [red]{label} {verdict.status}[/red] {e(verdict.reason)}: {e(verdict.message)}"
-        )
-    if verdict.forward is not None:
-        text += " -> " + e(_handed(verdict.forward))
-    return text
+    def line(self, verdict: Verdict) -> str:
+        e = _inert
+        time = verdict.received_at[11:19]
+        if verdict.accepted:
+            on, off = self.green
+            text = (
+                f"{time} {on}accepted{off} {e(verdict.event)} "
+                f"subscription={e(verdict.subscription_id)} nonce={e(verdict.nonce)} "
+                f"form={e(verdict.form)}"
+            )
+        else:
+            on, off = self.red
+            label = {502: "forward_failed", 503: "unavailable"}.get(verdict.status, "rejected")
+            text = f"{time} {on}{label} {verdict.status}{off} {e(verdict.reason)}: "
+            text += e(verdict.message)
+        if verdict.forward is not None:
+            text += " -> " + e(_handed(verdict.forward))
+        return text
+
+
+def _inert(value: object) -> str:
+    return display.one_line(str(value))
+
+
+def _paint(console: Console, style: str) -> tuple[str, str]:
+    """What ``console`` writes before and after a text in ``style`` ("", "" without colour)."""
+    with console.capture() as capture:
+        console.print("X", style=style, end="", markup=False, highlight=False)
+    before, _, after = capture.get().partition("X")
+    return before, after
 
 
 def _handed(forward: dict[str, Any]) -> str:
@@ -75,7 +95,7 @@ class Printer:
         self.stdout_is_the_point = stdout_is_the_point
         self.stdout_closed = False
         self._lock = threading.Lock()
-        self._console = None if self.json else common.console()
+        self._human = None if self.json else HumanLines(common.console())
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.json:
@@ -94,10 +114,8 @@ class Printer:
             )
         if self.json:  # the record's line, not encoded again
             self._write(jsonline.with_first("kind", "callback", verdict.record_line()) + b"\n")
-        elif self._console is not None:
-            with self._console.capture() as capture:
-                self._console.print(line(verdict), markup=True, highlight=False)
-            self._write(capture.get())
+        elif self._human is not None:
+            self._write(self._human.line(verdict) + "\n")
 
     def delivery(self, event: dict[str, Any]) -> None:
         """An outbox delivery attempt (delivered, retry, dead_lettered)."""

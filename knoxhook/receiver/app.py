@@ -414,7 +414,10 @@ class CallbackReceiver:
         if self.recorder is None:
             return False
         try:
-            await asyncio.to_thread(self.recorder.record, verdict.record_line())
+            if self.recorder.never_blocks:
+                self.recorder.record(verdict.record_line())
+            else:
+                await asyncio.to_thread(self.recorder.record, verdict.record_line())
         except OSError as exc:
             why = f"the record could not be written ({exc.strerror or exc}); retry"
             raise Refused(ReceiverReason.RECORD_FAILED, why) from exc

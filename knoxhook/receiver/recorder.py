@@ -12,13 +12,17 @@ line is written with one ``write`` system call, so a crash loses at most the lin
 written and never interleaves two lines. A write that fails (disk full) raises
 ``OSError``: the receiver then answers 503 rather than 200 for a callback it could not
 keep. Past ``max_bytes`` the file is rotated (``FILE.1`` ... ``FILE.<keep>``, the oldest
-dropped). Refused callbacks are recorded at most ``refusals_per_second`` per source
-address (a burst of twice that), so forged traffic cannot fill the disk; the ones
-skipped are counted in the next refusal recorded from that source (``suppressed``).
+dropped). The receiver writes a kept callback's line on its event loop when the
+record is a regular file (``never_blocks``: a write to the page cache, no fsync), in a
+worker thread otherwise (a pipe may block). Refused callbacks are recorded at most
+``refusals_per_second`` per source address (a burst of twice that), so forged traffic
+cannot fill the disk; the ones skipped are counted in the next refusal recorded from
+that source (``suppressed``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
@@ -33,6 +37,7 @@ from knoxhook.files import open_append
 MAX_BYTES: Final = 256 * 1024 * 1024
 KEEP: Final = 5
 REFUSALS_PER_SECOND: Final = 10.0
+FOLLOW_EVERY: Final = 1.0  # seconds between two checks for another writer's rotation
 _SOURCES: Final = 10_000  # rate-limit buckets kept; the oldest are dropped past this
 
 
@@ -61,6 +66,10 @@ class NdjsonRecorder:
         info = os.fstat(self._fd)
         self._size = info.st_size
         self._rotates = stat.S_ISREG(info.st_mode)  # never rename /dev/null or a FIFO
+        self._followed = time.monotonic()  # when the path was last checked (_follow)
+        # a regular file takes a line at page-cache speed: the receiver writes it on its
+        # event loop; a pipe or a device may block, so the receiver uses a thread then
+        self.never_blocks = self._rotates
         self._torn = _ends_torn(self.path)  # a crash cut the last line: do not glue onto it
         self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, time, skipped
 
@@ -95,8 +104,11 @@ class NdjsonRecorder:
     def _write(self, data: bytes) -> None:
         if self._fd is None:
             raise OSError("the record file is closed")
-        if self._rotates and self._size > 0 and self._size + len(data) > self.max_bytes:
-            self._rotate()
+        if self._rotates:
+            if time.monotonic() - self._followed >= FOLLOW_EVERY:
+                self._follow()
+            if self._size > 0 and self._size + len(data) > self.max_bytes:
+                self._rotate()
         if self._torn:
             data = b"\n" + data
         view = memoryview(data)
@@ -111,11 +123,35 @@ class NdjsonRecorder:
             view = view[written:]
         self._torn = False
 
-    def _rotate(self) -> None:
-        """FILE -> FILE.1 -> ... -> FILE.<keep>; a new FILE."""
+    def _follow(self) -> bool:
+        """Catch up with the other processes writing the same file (``--workers``):
+        reopen the path when one of them rotated it, and take the file's real size
+        (theirs included) for the next rotation. True when it reopened."""
         assert self._fd is not None
+        self._followed = time.monotonic()
+        mine = os.fstat(self._fd)
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and current.st_ino == mine.st_ino:
+            self._size = mine.st_size
+            return False
         os.close(self._fd)
         self._fd = None
+        self._fd = _open_append(self.path)
+        self._size = os.fstat(self._fd).st_size
+        self._torn = False
+        return True
+
+    def _rotate(self) -> None:
+        """FILE -> FILE.1 -> ... -> FILE.<keep>; a new FILE. Under an exclusive lock on
+        the file, after checking that no other process rotated it meanwhile (then this
+        one only reopens it): two writers never rotate twice."""
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # released when the descriptor is closed
+        if self._follow():  # another process rotated it: this one reopened it
+            return
         for n in range(self.keep - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{n}")
             if older.exists():
@@ -124,6 +160,8 @@ class NdjsonRecorder:
             os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         else:
             self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
         self._fd = _open_append(self.path)
         self._size = 0
         self._torn = False

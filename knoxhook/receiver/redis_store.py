@@ -117,15 +117,11 @@ class RedisNonceStore:
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
-        self._claim = self._redis.register_script(_CLAIM)
-        self._finish = self._redis.register_script(_FINISH)
-        self._release = self._redis.register_script(_RELEASE)
-
-    def _call(self, script: Any, keys: list[str], args: list[object]) -> Any:
-        try:
-            return script(keys=keys, args=args)
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
+        self._timeout = timeout
+        self._scripts: dict[str, Any] = {
+            name: self._redis.register_script(source) for name, source in _SCRIPTS.items()
+        }
+        self._async: Any = None  # (loop, redis.asyncio client, its scripts), made on use
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         return StoreUnavailableError(
@@ -153,23 +149,62 @@ class RedisNonceStore:
         pipe = self._redis.pipeline(transaction=False)
         for plan in plans:
             if plan.script is not None:
-                plan.script(keys=plan.keys, args=plan.args, client=pipe)
+                self._scripts[plan.script](keys=plan.keys, args=plan.args, client=pipe)
         try:
-            replies = iter(pipe.execute())
+            replies = pipe.execute()
         except self._errors as exc:
             raise self._unavailable(exc) from exc
-        results: list[Any] = []
-        for plan in plans:
-            try:
-                results.append(plan.then(next(replies) if plan.script is not None else None))
-            except StoreUnavailableError as exc:
-                results.append(exc)
-        return results
+        return _results(plans, replies)
+
+    async def run_batch_async(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """``run_batch`` on the event loop (redis.asyncio: no worker thread), on a client
+        of the running loop's own."""
+        client, scripts = self._async_client()
+        plans = [self._plan(name, args) for name, args in calls]
+        pipe = client.pipeline(transaction=False)
+        try:
+            for plan in plans:
+                if plan.script is not None:
+                    await scripts[plan.script](keys=plan.keys, args=plan.args, client=pipe)
+            replies = await pipe.execute()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return _results(plans, replies)
+
+    def _async_client(self) -> tuple[Any, dict[str, Any]]:
+        import asyncio
+
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = redis.asyncio.Redis.from_url(
+                self.url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 1),
+                decode_responses=True,
+            )
+            scripts = {name: client.register_script(source) for name, source in _SCRIPTS.items()}
+            self._async = (loop, client, scripts)
+        return self._async[1], self._async[2]
+
+    async def aclose(self) -> None:
+        """Close the event loop's client (the receiver's lifespan, on shutdown)."""
+        if self._async is not None:
+            client, self._async = self._async[1], None
+            await client.aclose()
 
     def _run(self, plan: _Plan) -> Any:
         if plan.script is None:
             return plan.then(None)
-        return plan.then(self._call(plan.script, plan.keys, plan.args))
+        try:
+            reply = self._scripts[plan.script](keys=plan.keys, args=plan.args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return plan.then(reply)
 
     def _plan(self, name: str, args: tuple[Any, ...]) -> _Plan:
         """One call as a script, its keys and arguments, and what to make of the reply."""
@@ -180,7 +215,7 @@ class RedisNonceStore:
                 return _Plan(None, [], [], lambda _: Claim(Outcome.CLAIMED))
             token = secrets.token_hex(12)
             return _Plan(
-                self._claim,
+                "claim",
                 [_redis_key(k) for k in keys],
                 [PENDING + token, _millis(ttl)],
                 lambda held: _claimed(keys, token, held),
@@ -191,8 +226,8 @@ class RedisNonceStore:
         held = [_redis_key(k) for k in claim.keys]
         if name == "finish":
             values = [PENDING + claim.owner, DONE + claim.owner, _millis(self.window)]
-            return _Plan(self._finish, held, values, lambda _: None)
-        return _Plan(self._release, held, [PENDING + claim.owner], lambda _: None)
+            return _Plan("finish", held, values, lambda _: None)
+        return _Plan("release", held, [PENDING + claim.owner], lambda _: None)
 
     def check_and_remember(self, nonce: str, now: float | None = None) -> bool:
         return check_and_remember(self, nonce, now)
@@ -217,9 +252,25 @@ class RedisNonceStore:
         self._redis.close()
 
 
+_SCRIPTS: Final = {"claim": _CLAIM, "finish": _FINISH, "release": _RELEASE}
+
+
+def _results(plans: list[_Plan], replies: Sequence[Any]) -> list[Any]:
+    """Each call's result from the pipeline's replies (an exception object for a claim
+    Redis answered oddly)."""
+    sent = iter(replies)
+    results: list[Any] = []
+    for plan in plans:
+        try:
+            results.append(plan.then(next(sent) if plan.script is not None else None))
+        except StoreUnavailableError as exc:
+            results.append(exc)
+    return results
+
+
 @dataclass(frozen=True)
 class _Plan:
-    script: Any  # a registered script, or None: nothing to send
+    script: str | None  # the name of the script to run ("claim"...), or None: nothing
     keys: list[str]
     args: list[object]
     then: Callable[[Any], Any]  # the reply -> the call's result

@@ -78,7 +78,7 @@ def test_piped_list_keeps_each_id_and_url_on_one_line(knox: EmulatorHandle, cli:
 def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from knoxhook.cli.listen_output import line as _line
+    from knoxhook.cli.listen_output import HumanLines
 
     verdict: Any = SimpleNamespace(
         received_at="2026-11-29T01:02:03Z",
@@ -89,9 +89,11 @@ def test_listen_line_shows_a_rejection_message_with_brackets_verbatim(
         message="header part '[/x]' is not base64url :cd:",
         forward=None,
     )
-    display.console().print(_line(verdict), markup=True, highlight=False)
+    print(HumanLines(display.console()).line(verdict))
     out = capsys.readouterr().out
     assert "rejected 400 malformed_signature: header part '[/x]' is not base64url :cd:" in out
+    verdict.message = "evil \x1b]0;owned\x07 title"  # an escape sequence stays inert
+    assert "evil \\x1b]0;owned\\x07 title" in HumanLines(display.console()).line(verdict)
 
 
 # --- files and ports that cannot be used: usage errors, not "unexpected error" -----------

@@ -185,6 +185,72 @@ def test_a_batch_to_an_unreachable_redis_fails_every_call() -> None:
     s.close()
 
 
+def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNonceStore) -> None:
+    """``run_batch_async`` (what the receiver uses: redis.asyncio, no worker thread)
+    gives the same outcomes as ``run_batch``, in one pipeline, and ``aclose`` closes
+    its client."""
+    import asyncio
+
+    done = store.claim("a-old", "a-old-sig", 0, 5)
+    store.finish(done, 0)
+
+    async def run() -> tuple[list[Any], list[Any], list[int]]:
+        client, _ = store._async_client()
+        sent: list[int] = []
+        pipeline = client.pipeline
+
+        def counting(*args: Any, **kw: Any) -> Any:
+            pipe = pipeline(*args, **kw)
+            execute = pipe.execute
+
+            async def counted() -> Any:
+                sent.append(len(pipe.command_stack))
+                return await execute()
+
+            pipe.execute = counted
+            return pipe
+
+        client.pipeline = counting
+        claims = await store.run_batch_async(
+            [
+                ("claim", ("a1", "a1-sig", 0, 5)),
+                ("claim", ("a1", "a-other", 0, 5)),
+                ("claim", ("a-old", "a-new", 0, 5)),
+            ]
+        )
+        settled = await store.run_batch_async([("finish", (claims[0], 0))])
+        await store.aclose()
+        return claims, settled, sent
+
+    claims, settled, sent = asyncio.run(run())
+    assert [c.outcome for c in claims] == [
+        Outcome.CLAIMED,
+        Outcome.IN_PROGRESS,
+        Outcome.REPLAYED_NONCE,
+    ]
+    assert (settled, sent) == ([None], [3, 1])
+    assert store._redis.get("knoxhook:nonce:a1") == "done " + claims[0].owner
+    assert store._async is None  # closed
+
+
+def test_the_event_loop_batch_to_an_unreachable_redis_is_unavailable_without_the_password() -> None:
+    import asyncio
+
+    s = RedisNonceStore(f"redis://:hunter2@127.0.0.1:{_free_port()}/0", timeout=1)
+
+    async def run() -> None:
+        try:
+            await s.run_batch_async([("claim", ("x", "y", 0, 5))])
+        finally:
+            await s.aclose()
+
+    with pytest.raises(StoreUnavailableError) as info:
+        asyncio.run(run())
+    assert "hunter2" not in info.value.message
+    assert "redis://:***@127.0.0.1" in info.value.message
+    s.close()
+
+
 def test_an_unreachable_redis_is_store_unavailable_quickly_and_without_the_password() -> None:
     s = RedisNonceStore(f"redis://:hunter2@127.0.0.1:{_free_port()}/0", timeout=1)
     started = time.monotonic()
