@@ -59,10 +59,12 @@ class Listen:
         self.stop()
         raise AssertionError(f"listen did not start: {''.join(self.err)}")
 
-    def wait_for(self, text: str, seconds: float = 15.0) -> bool:
+    def wait_for_accepted(self, seconds: float = 15.0) -> bool:
+        """Wait (bounded) until stdout has a callback line with verdict accepted."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if any(text in line for line in list(self.err) + list(self.out)):
+            lines = [json.loads(line) for line in list(self.out)]
+            if any(x.get("kind") == "callback" and x["verdict"] == "accepted" for x in lines):
                 return True
             time.sleep(0.05)
         return False
@@ -96,7 +98,7 @@ def _rotate_with_a_failed_download(emu: EmulatorHandle, rx: Listen) -> None:
     emu.set_certificate("rotate-new-key")
     emu.fault(path=wire.certificate_path(), status=503, count=1)
     emu.trigger("KDMS_DEVICE_UPLOAD")
-    assert rx.wait_for('"verdict": "accepted"'), (rx.out, rx.err)
+    assert rx.wait_for_accepted(), (rx.out, rx.err)
 
 
 def test_verbose_listen_shows_the_retried_certificate_download_on_stderr(
