@@ -71,6 +71,8 @@ def test_the_log_handler_gets_knoxhook_info_lines_only_when_the_caller_asked(
 ) -> None:
     knoxhook_logger.setLevel(asked)
     before = knoxhook_logger.handlers[:]
+    uvicorn = logging.getLogger("uvicorn")
+    uvicorn_before = (uvicorn.handlers[:], uvicorn.level, uvicorn.propagate)
     handler = _Lines()
     with serve_in_thread(_app, log_handler=handler):
         logging.getLogger("knoxhook.certs").info("downloaded the certificate: renewal")
@@ -81,4 +83,4 @@ def test_the_log_handler_gets_knoxhook_info_lines_only_when_the_caller_asked(
     assert knoxhook_logger.handlers == before
     assert knoxhook_logger.level == asked
     assert knoxhook_logger.propagate is True
-    assert logging.getLogger("uvicorn").level == logging.NOTSET
+    assert (uvicorn.handlers, uvicorn.level, uvicorn.propagate) == uvicorn_before
