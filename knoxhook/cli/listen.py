@@ -291,7 +291,7 @@ def listen(
         worker_sock = role.sock
     store = listen_setup.nonce_store(nonce_db, nonce_window, nonce_store)
     recorder = listen_setup.recorder(record) if record is not None else None
-    handoff = listen_handoff.build(handing)
+    handoff = listen_handoff.build(handing, window=nonce_window)
     stop = threading.Event()
     printer = listen_output.Printer(
         fmt,

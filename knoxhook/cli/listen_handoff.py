@@ -93,13 +93,14 @@ def open_outbox(path: Path, flag: str = "--outbox") -> Any:
         ) from exc
 
 
-def build(options: HandoffOptions, http_options: Any = None) -> Any:
-    """The ``Handoff`` for ``options`` (None when neither --forward-to nor --to-stream)."""
+def build(options: HandoffOptions, http_options: Any = None, *, window: float) -> Any:
+    """The ``Handoff`` for ``options`` (None when neither --forward-to nor --to-stream);
+    ``window``: the replay window (a stream adds a callback once per window)."""
     from knoxhook.receiver.forwarder import Forwarder
     from knoxhook.receiver.handoff import SyncHandoff
 
     if options.to_stream:
-        return _stream(options.to_stream)
+        return _stream(options.to_stream, window)
     if not options.forward_to:
         return None
     forwarder = Forwarder(options.forward_to, options=http_options)
@@ -116,16 +117,16 @@ def build(options: HandoffOptions, http_options: Any = None) -> Any:
     return OutboxHandoff(open_outbox(options.outbox or default_outbox()), forwarder, policy)
 
 
-def _stream(url: str) -> Any:
+def _stream(url: str, window: float) -> Any:
     """``--to-stream``: checked now; an unreachable Redis only warns (503s until it
-    answers)."""
+    answers). A callback is added once per ``window`` (the replay window)."""
     from knoxhook.httptrace import redact_url
     from knoxhook.receiver.handoff.stream import StreamHandoff, parse_stream_url
 
     check_redis_url("--to-stream", url, TO_STREAM_ENV)
     try:
         target = parse_stream_url(url)
-        handoff = StreamHandoff(target)
+        handoff = StreamHandoff(target, window_seconds=window)
     except ValueError as exc:
         raise UsageError(
             f"--to-stream {redact_url(url)}: {exc}",

@@ -63,7 +63,8 @@ def _handed(forward: dict[str, Any]) -> str:
     if forward.get("mode") == "outbox":
         return f"outbox #{forward['id']}" + (" (already queued)" if forward["duplicate"] else "")
     if forward.get("mode") == "stream":
-        return f"stream {forward['stream']} {forward['id']}"
+        already = " (already in the stream)" if forward.get("duplicate") else ""
+        return f"stream {forward['stream']} {forward['id']}{already}"
     return f"app {forward['status'] if forward['status'] is not None else forward['error']}"
 
 

@@ -20,7 +20,7 @@ resend after a crash is not refused as a replay.
 
 - ``MemoryNonceStore``: a dict; for tests and one-shot tools.
 - ``SqliteNonceStore``: durable and safe for several processes on one host: WAL journal,
-  a busy timeout, and each claim in one ``BEGIN IMMEDIATE`` transaction.
+  a busy timeout, and each batch of claims in one ``BEGIN IMMEDIATE`` transaction.
   ``synchronous=NORMAL``: a committed claim survives ``kill -9`` (only a power loss may
   drop the last ones). Expired entries are pruned by ``prune`` (the receiver calls it on
   a timer, off the request path), which also gives the space back to the file system.

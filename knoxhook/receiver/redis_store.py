@@ -30,6 +30,7 @@ only, so ``listen --help`` never loads it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from knoxhook.receiver.nonces import (
     keys_for,
 )
 from knoxhook.receiver.nonces import StoreUnavailableError as StoreUnavailableError
+from knoxhook.receiver.redisconn import LoopClient, connect
 
 PREFIX: Final = "knoxhook:"
 SCHEMES: Final = ("redis", "rediss")
@@ -100,28 +102,17 @@ class RedisNonceStore:
         self, url: str, window_seconds: float = DEFAULT_WINDOW, *, timeout: float = 2.0
     ) -> None:
         import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"not a redis:// or rediss:// URL: {redact_url(url)}")
         self.url = url
         self.window = window_seconds
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        # one quick retry (a pooled connection Redis closed on restart), then a 503:
-        # Knox retries later, a request must not hang on a Redis that is down
-        self._redis: Any = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
-        self._timeout = timeout
+        self._redis: Any = connect(url, timeout, decode_responses=True)
         self._scripts: dict[str, Any] = {
             name: self._redis.register_script(source) for name, source in _SCRIPTS.items()
         }
-        self._async: Any = None  # (loop, redis.asyncio client, its scripts), made on use
+        self._loop_client = LoopClient(url, timeout, decode_responses=True)
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         return StoreUnavailableError(
@@ -143,59 +134,67 @@ class RedisNonceStore:
     def run_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Group commit (``knoxhook.receiver.storecalls``): ``claim``/``finish``/``release``
         calls (name, arguments) sent in one pipeline, one round trip; each script stays
-        atomic on its own. Their results (an exception object for a claim Redis answered
-        oddly); ``StoreUnavailableError`` for all when the round trip fails."""
+        atomic on its own. Their results (an exception object for a call Redis refused);
+        ``StoreUnavailableError`` for all when the round trip fails."""
         plans = [self._plan(name, args) for name, args in calls]
-        pipe = self._redis.pipeline(transaction=False)
-        for plan in plans:
-            if plan.script is not None:
-                self._scripts[plan.script](keys=plan.keys, args=plan.args, client=pipe)
+
+        def send() -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            _queue(pipe, plans)
+            replies: list[Any] = pipe.execute(raise_on_error=False)
+            return replies
+
         try:
-            replies = pipe.execute()
+            replies = send()
+            if _script_missing(replies):  # a restarted or flushed Redis: load, send again
+                for source in _SCRIPTS.values():
+                    self._redis.script_load(source)
+                replies = send()
         except self._errors as exc:
             raise self._unavailable(exc) from exc
-        return _results(plans, replies)
+        return self._results(plans, replies)
 
     async def run_batch_async(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """``run_batch`` on the event loop (redis.asyncio: no worker thread), on a client
         of the running loop's own."""
-        client, scripts = self._async_client()
+        client = self._loop_client.get()
         plans = [self._plan(name, args) for name, args in calls]
-        pipe = client.pipeline(transaction=False)
+
+        async def send() -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            _queue(pipe, plans)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return replies
+
         try:
-            for plan in plans:
-                if plan.script is not None:
-                    await scripts[plan.script](keys=plan.keys, args=plan.args, client=pipe)
-            replies = await pipe.execute()
+            replies = await send()
+            if _script_missing(replies):
+                for source in _SCRIPTS.values():
+                    await client.script_load(source)
+                replies = await send()
         except self._errors as exc:
             raise self._unavailable(exc) from exc
-        return _results(plans, replies)
+        return self._results(plans, replies)
 
-    def _async_client(self) -> tuple[Any, dict[str, Any]]:
-        import asyncio
-
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            client = redis.asyncio.Redis.from_url(
-                self.url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 1),
-                decode_responses=True,
-            )
-            scripts = {name: client.register_script(source) for name, source in _SCRIPTS.items()}
-            self._async = (loop, client, scripts)
-        return self._async[1], self._async[2]
+    def _results(self, plans: list[_Plan], replies: Sequence[Any]) -> list[Any]:
+        """Each call's result from the pipeline's replies, in order: a
+        ``StoreUnavailableError`` object for a call Redis refused or answered oddly."""
+        sent = iter(replies)
+        results: list[Any] = []
+        for plan in plans:
+            reply = next(sent) if plan.script is not None else None
+            if isinstance(reply, Exception):
+                results.append(self._unavailable(reply))
+                continue
+            try:
+                results.append(plan.then(reply))
+            except StoreUnavailableError as exc:
+                results.append(exc)
+        return results
 
     async def aclose(self) -> None:
         """Close the event loop's client (the receiver's lifespan, on shutdown)."""
-        if self._async is not None:
-            client, self._async = self._async[1], None
-            await client.aclose()
+        await self._loop_client.aclose()
 
     def _run(self, plan: _Plan) -> Any:
         if plan.script is None:
@@ -253,19 +252,24 @@ class RedisNonceStore:
 
 
 _SCRIPTS: Final = {"claim": _CLAIM, "finish": _FINISH, "release": _RELEASE}
+_SHAS: Final = {
+    name: hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+    for name, source in _SCRIPTS.items()
+}
 
 
-def _results(plans: list[_Plan], replies: Sequence[Any]) -> list[Any]:
-    """Each call's result from the pipeline's replies (an exception object for a claim
-    Redis answered oddly)."""
-    sent = iter(replies)
-    results: list[Any] = []
+def _queue(pipe: Any, plans: list[_Plan]) -> None:
+    """Each plan as an ``EVALSHA`` on ``pipe``. Not through redis-py's ``Script`` objects:
+    on a pipeline those cost a ``SCRIPT EXISTS`` round trip before every batch."""
     for plan in plans:
-        try:
-            results.append(plan.then(next(sent) if plan.script is not None else None))
-        except StoreUnavailableError as exc:
-            results.append(exc)
-    return results
+        if plan.script is not None:
+            pipe.evalsha(_SHAS[plan.script], len(plan.keys), *plan.keys, *plan.args)
+
+
+def _script_missing(replies: Sequence[Any]) -> bool:
+    from redis.exceptions import NoScriptError
+
+    return any(isinstance(reply, NoScriptError) for reply in replies)
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,49 @@ def test_concurrent_callbacks_share_fsynced_commits(tmp_path: Path) -> None:
     assert 1 <= box.commits < 50  # several callbacks per fsync
     assert len(box.rows()) == 50
     box.close()
+
+
+class SettleCountingOutbox(Outbox):
+    """An outbox that counts the transactions recording delivery attempts."""
+
+    settles: list[int]
+
+    def settle_many(self, attempts):  # type: ignore[no-untyped-def]
+        self.settles.append(len(attempts))
+        return super().settle_many(attempts)
+
+
+def test_a_batch_of_deliveries_is_recorded_in_one_transaction(tmp_path: Path) -> None:
+    """The delivery loop posts a leased batch concurrently and records all its attempts
+    in one transaction (one worker-thread hop), then reports each, only once recorded."""
+    import asyncio
+
+    from knoxhook.receiver.forwarder import Forwarder
+    from knoxhook.receiver.handoff.delivery import OutboxHandoff
+    from tests.receiver.handoff_app import App
+
+    box = SettleCountingOutbox(tmp_path / "o.sqlite3")
+    box.settles = []
+    events: list[dict[str, object]] = []
+    with App() as app:
+        handoff = OutboxHandoff(box, Forwarder(app.url))
+
+        def report(event: dict[str, object]) -> None:
+            assert box.get(int(event["id"])).state == "delivered"  # type: ignore[arg-type,union-attr]
+            events.append(event)
+
+        async def run() -> None:
+            for i in range(12):  # queued before the delivery task starts: one lease
+                await handoff.keep(parcel(f"b{i}"))
+            await handoff.open(report)
+            deadline = asyncio.get_running_loop().time() + 20
+            while len(events) < 12 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            await handoff.close()
+
+        asyncio.run(run())
+        assert app.wait_for({f"b{i}" for i in range(12)}, 5) == set()
+    assert sorted(str(e["nonce"]) for e in events) == sorted(f"b{i}" for i in range(12))
+    assert {e["outcome"] for e in events} == {"delivered"}
+    assert sum(box.settles) == 12
+    assert len(box.settles) <= 2  # a transaction per leased batch, not one per callback

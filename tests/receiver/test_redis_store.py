@@ -195,7 +195,7 @@ def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNo
     store.finish(done, 0)
 
     async def run() -> tuple[list[Any], list[Any], list[int]]:
-        client, _ = store._async_client()
+        client = store._loop_client.get()
         sent: list[int] = []
         pipeline = client.pipeline
 
@@ -203,9 +203,9 @@ def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNo
             pipe = pipeline(*args, **kw)
             execute = pipe.execute
 
-            async def counted() -> Any:
+            async def counted(**kw: Any) -> Any:
                 sent.append(len(pipe.command_stack))
-                return await execute()
+                return await execute(**kw)
 
             pipe.execute = counted
             return pipe
@@ -230,7 +230,36 @@ def test_the_event_loop_batch_is_one_round_trip_on_its_own_client(store: RedisNo
     ]
     assert (settled, sent) == ([None], [3, 1])
     assert store._redis.get("knoxhook:nonce:a1") == "done " + claims[0].owner
-    assert store._async is None  # closed
+    assert not store._loop_client.made  # closed
+
+
+def test_a_batch_costs_one_round_trip_and_survives_a_script_flush(store: RedisNonceStore) -> None:
+    """What Redis saw (its command stats): a batch is EVALSHAs only, no SCRIPT EXISTS
+    before each (redis-py's Script objects on a pipeline send one); after SCRIPT FLUSH
+    (a restarted Redis) the scripts are loaded again and the batch is sent again."""
+    import asyncio
+
+    r = store._redis
+    store.claim("warm", None, 0, 5)  # the scripts are loaded
+    r.config_resetstat()
+    claims = store.run_batch([("claim", (f"f{i}", None, 0, 5)) for i in range(3)])
+    stats = r.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 3
+    assert not any(name.startswith("cmdstat_script") for name in stats)
+    r.script_flush()
+    again = store.run_batch([("finish", (c, 0)) for c in claims])
+    assert again == [None, None, None]
+    assert r.get("knoxhook:nonce:f0") == "done " + claims[0].owner
+    r.script_flush()
+
+    async def on_the_loop() -> Any:
+        try:
+            return await store.run_batch_async([("claim", ("f9", None, 0, 5))])
+        finally:
+            await store.aclose()
+
+    (claim,) = asyncio.run(on_the_loop())
+    assert claim.claimed
 
 
 def test_the_event_loop_batch_to_an_unreachable_redis_is_unavailable_without_the_password() -> None:

@@ -77,6 +77,50 @@ def test_a_consumer_group_reads_acks_and_reclaims_the_callbacks(
     client.close()
 
 
+def test_a_callback_kept_by_two_replicas_is_added_to_the_stream_once(
+    redis_server: RedisServer,  # noqa: F811
+    cert_file: Path,
+    knox: Signer,
+) -> None:
+    """Two replicas whose replay stores did not see each other (a replica died after its
+    XADD and lost its claim; Knox resent to the other): the stream holds the callback
+    once, and the second answer names the entry already there."""
+    url = redis_server.url(7) + "/knox-once"
+    client = redis.Redis.from_url(redis_server.url(7))
+    client.delete("knox-once")
+    client.delete(*client.keys("knoxhook:streamed:*") or ["none"])
+    replicas = [
+        Listener("--cert", str(cert_file), "--nonce-db", ":memory:", "--to-stream", url)
+        for _ in range(2)
+    ]
+    body, headers = knox.callback(nonce="once-1")
+    other_body, other_headers = knox.callback(nonce="once-2", payload={"other": 1})
+    try:
+        with httpx2.Client(timeout=10) as http:
+            first = http.post(replicas[0].url, content=body, headers=headers)
+            second = http.post(replicas[1].url, content=body, headers=headers)
+            other = http.post(replicas[1].url, content=other_body, headers=other_headers)
+    finally:
+        codes = [rx.stop() for rx in replicas]
+    assert codes == [0, 0]
+    assert [first.status_code, second.status_code, other.status_code] == [200, 200, 200]
+    assert client.xlen("knox-once") == 2  # once-1 once, once-2 once
+    ((entry_id, fields),) = client.xrange("knox-once", count=1)
+    assert fields[b"nonce"] == b"once-1"
+    lines = [json.loads(x) for rx in replicas for x in rx.stdout_lines()]
+    kept = [x["forward"] for x in lines if x.get("kind") == "callback"]
+    assert {
+        "mode": "stream",
+        "stream": "knox-once",
+        "id": entry_id.decode(),
+        "duplicate": True,
+    } in kept
+    assert sum(1 for f in kept if not f["duplicate"]) == 2
+    ttl = client.pttl("knoxhook:streamed:once-1")
+    assert 6 * 24 * 3600 * 1000 < ttl <= 7 * 24 * 3600 * 1000  # the replay window
+    client.close()
+
+
 def test_redis_stopped_mid_load_answers_503_never_200_unrecorded_and_recovers(
     tmp_path: Path, cert_file: Path, knox: Signer
 ) -> None:

@@ -72,6 +72,9 @@ class DeliveryPolicy:
         return "retry", None
 
 
+Settled = tuple[str, int, tuple[Any, ...]]  # an attempt, as Outbox.settle_many takes it
+
+
 class OutboxHandoff:
     """The outbox mode (see the module docstring); owns ``outbox`` and ``forwarder``."""
 
@@ -87,7 +90,7 @@ class OutboxHandoff:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self._queued: list[tuple[Parcel, asyncio.Future[tuple[int, bool]]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -172,8 +175,22 @@ class OutboxHandoff:
                 continue
             tasks = [asyncio.create_task(self._deliver(row)) for row in rows]
             self._in_flight.update(tasks)
-            await asyncio.gather(*tasks, return_exceptions=True)
+            done = await asyncio.gather(*tasks, return_exceptions=True)
             self._in_flight.difference_update(tasks)
+            await self._settle([d for d in done if not isinstance(d, BaseException)])
+
+    async def _settle(self, attempts: list[tuple[Settled, dict[str, Any]]]) -> None:
+        """The batch's attempts recorded in one transaction (one worker-thread hop, not
+        one per callback), then reported."""
+        if not attempts:
+            return
+        try:
+            await asyncio.to_thread(self.outbox.settle_many, [settle for settle, _ in attempts])
+        except StoreUnavailableError as exc:  # the leases run out; they are tried again
+            log.warning("%s", exc.message)
+            return
+        for _, event in attempts:
+            self._report(event)
 
     async def _idle(self) -> None:
         """Sleep until woken (a new row), the next retry is due, or ``IDLE_POLL``."""
@@ -186,7 +203,9 @@ class OutboxHandoff:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _deliver(self, row: Row) -> None:
+    async def _deliver(self, row: Row) -> tuple[Settled, dict[str, Any]]:
+        """Post ``row`` once: what to record of the attempt (``Outbox.settle_many``) and
+        the event to report once it is recorded."""
         assert row.body is not None
         attempt = await self.forwarder.post(row.body, row.headers)
         attempts = row.attempts + 1
@@ -203,21 +222,11 @@ class OutboxHandoff:
             "error": attempt.error,
             "reason": reason,
         }
-        try:
-            if outcome == "delivered":
-                await asyncio.to_thread(self.outbox.delivered, row.id, now, attempt.status or 0)
-            elif outcome == "retry":
-                wait = self.policy.backoff(attempts, attempt.retry_after)
-                event["retry_in"] = round(wait, 3)
-                await asyncio.to_thread(
-                    self.outbox.retry_later, row.id, now + wait, attempt.status, attempt.error
-                )
-            else:
-                assert reason is not None
-                await asyncio.to_thread(
-                    self.outbox.dead, row.id, now, reason, attempt.status, attempt.error
-                )
-        except StoreUnavailableError as exc:  # the lease runs out; it is tried again
-            log.warning("%s", exc.message)
-            return
-        self._report(event)
+        if outcome == "delivered":
+            return ("delivered", row.id, (now, attempt.status or 0)), event
+        if outcome == "retry":
+            wait = self.policy.backoff(attempts, attempt.retry_after)
+            event["retry_in"] = round(wait, 3)
+            return ("retry", row.id, (now + wait, attempt.status, attempt.error)), event
+        assert reason is not None
+        return ("dead", row.id, (reason, now, attempt.status, attempt.error)), event

@@ -116,6 +116,16 @@ def _row(values: tuple[Any, ...]) -> Row:
     return Row(**fields)
 
 
+# what an attempt's outcome sets (settle_many); the values, in order, are its arguments
+_SETTLE: Final = {
+    "delivered": (
+        "state = 'delivered', body = NULL, done_at = ?, last_status = ?, last_error = NULL"
+    ),
+    "retry": "next_at = ?, last_status = ?, last_error = ?",
+    "dead": "state = 'dead', dead_reason = ?, done_at = ?, last_status = ?, last_error = ?",
+}
+
+
 class Outbox:
     """The outbox file; every method is one short transaction (thread-safe)."""
 
@@ -233,32 +243,27 @@ class Outbox:
         return [_row(values) for values in rows]
 
     def delivered(self, row_id: int, now: float, status: int) -> None:
-        self._settle(
-            row_id,
-            "state = 'delivered', body = NULL, done_at = ?, last_status = ?, last_error = NULL",
-            (now, status),
-        )
+        self.settle_many([("delivered", row_id, (now, status))])
 
     def retry_later(self, row_id: int, at: float, status: int | None, error: str | None) -> None:
-        self._settle(row_id, "next_at = ?, last_status = ?, last_error = ?", (at, status, error))
+        self.settle_many([("retry", row_id, (at, status, error))])
 
     def dead(
         self, row_id: int, now: float, reason: str, status: int | None, error: str | None
     ) -> None:
-        self._settle(
-            row_id,
-            "state = 'dead', dead_reason = ?, done_at = ?, last_status = ?, last_error = ?",
-            (reason, now, status, error),
-        )
+        self.settle_many([("dead", row_id, (reason, now, status, error))])
 
-    def _settle(self, row_id: int, assignments: str, args: tuple[object, ...]) -> None:
-        """One attempt is over: record it and drop our lease (only if still ours)."""
+    def settle_many(self, attempts: Sequence[tuple[str, int, tuple[object, ...]]]) -> None:
+        """Attempts that are over, in one transaction (the delivery loop's batch): each
+        (outcome, row id, its values as ``delivered``/``retry_later``/``dead`` take them)
+        recorded, and our lease dropped (only where it is still ours)."""
         with self._tx() as db:
-            db.execute(
-                f"UPDATE outbox SET {assignments}, attempts = attempts + 1,"  # noqa: S608
-                " lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
-                (*args, row_id, self.owner),
-            )
+            for outcome, row_id, values in attempts:
+                db.execute(
+                    f"UPDATE outbox SET {_SETTLE[outcome]}, attempts = attempts + 1,"  # noqa: S608
+                    " lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+                    (*values, row_id, self.owner),
+                )
 
     def release_leases(self) -> None:
         """On shutdown: our unfinished rows are deliverable again at once, by anyone."""

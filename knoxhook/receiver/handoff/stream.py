@@ -9,15 +9,21 @@ it after XACK, e.g. ``XTRIM MINID``). Each entry's fields (bytes, as received):
 ``body`` (the bytes kept), ``headers`` (JSON: what ``--forward-to`` would send, with
 ``Idempotency-Key``), ``nonce``, ``event``, ``subscription_id``, ``received_at``.
 
+Each callback is added once per replay window, whichever replica keeps it: the XADD
+runs in a Lua script that first sets ``knoxhook:streamed:<nonce>`` (``SET NX`` with the
+window as TTL, the entry id as value) and adds nothing when the key exists; the answer
+then names the entry already there (``"duplicate": true``). So a callback kept again
+after a replica died between the XADD and its 200 (Knox resends, another replica
+accepts) is not added twice. Consumers still dedupe on the nonce for their own
+redeliveries (XAUTOCLAIM).
+
 A failing XADD (Redis down, a timeout, OOM) raises ``HandoffFailed(stream_unavailable)``:
-the receiver releases the claim and answers 503, so Knox resends. An XADD whose answer
-was lost may have been applied: delivery is at-least-once, and consumers dedupe on the
-nonce. ``redis`` is imported here only when the mode is used.
+the receiver releases the claim and answers 503, so Knox resends. The XADD runs on the
+event loop (redis.asyncio). ``redis`` is imported here only when the mode is used.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,9 +32,26 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from knoxhook.httptrace import redact_url
 from knoxhook.receiver.handoff import HandoffFailed, Report
 from knoxhook.receiver.handoff.outbox import Parcel, Stats
+from knoxhook.receiver.nonces import DEFAULT_WINDOW
+from knoxhook.receiver.redisconn import LoopClient, connect
 from knoxhook.receiver.verdict import ReceiverReason
 
 DEFAULT_STREAM: Final = "knox-callbacks"
+DEDUPE_PREFIX: Final = "knoxhook:streamed:"
+# KEYS[1] the stream, KEYS[2] the dedupe key; ARGV[1] the TTL in ms, ARGV[2] MAXLEN ("" for
+# none), then the entry's field/value pairs. Returns {1, id} added, {0, id} already there.
+_ADD_ONCE: Final = """
+local seen = redis.call('GET', KEYS[2])
+if seen then return {0, seen} end
+local id
+if ARGV[2] ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+else
+  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+end
+redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+return {1, id}
+"""
 
 
 @dataclass(frozen=True)
@@ -69,47 +92,52 @@ class StreamHandoff:
 
     mode = "stream"
 
-    def __init__(self, target: StreamTarget, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, target: StreamTarget, *, timeout: float = 2.0, window_seconds: float = DEFAULT_WINDOW
+    ) -> None:
         import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         self.target = target
+        self.window = window_seconds
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self._redis: Any = redis.Redis.from_url(
-            target.redis_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),  # one quick retry, then 503: Knox resends later
-        )
+        self._redis: Any = connect(target.redis_url, timeout)
+        self._loop_client = LoopClient(target.redis_url, timeout)
+        self._add_once: Any = None  # the script, registered on the loop's client
 
     async def open(self, report: Report) -> None:
         return None
 
-    def _add(self, parcel: Parcel) -> str:
-        fields = {
-            "body": parcel.body,
-            "headers": json.dumps(parcel.headers),
-            "nonce": parcel.nonce or "",
-            "event": parcel.event or "",
-            "subscription_id": parcel.subscription_id or "",
-            "received_at": parcel.received_at,
-        }
-        options: dict[str, Any] = {}
-        if self.target.maxlen is not None:
-            options = {"maxlen": self.target.maxlen, "approximate": True}
-        entry = self._redis.xadd(self.target.stream, fields, **options)
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
-
     async def keep(self, parcel: Parcel) -> dict[str, Any]:
+        fields: list[Any] = [
+            "body", parcel.body,
+            "headers", json.dumps(parcel.headers),
+            "nonce", parcel.nonce or "",
+            "event", parcel.event or "",
+            "subscription_id", parcel.subscription_id or "",
+            "received_at", parcel.received_at,
+        ]  # fmt: skip
+        maxlen = "" if self.target.maxlen is None else str(self.target.maxlen)
+        ttl = max(1, round(self.window * 1000))
         try:
-            entry = await asyncio.to_thread(self._add, parcel)
+            client = self._loop_client.get()
+            if self._add_once is None or self._add_once.registered_client is not client:
+                self._add_once = client.register_script(_ADD_ONCE)
+            added, entry = await self._add_once(
+                keys=[self.target.stream, DEDUPE_PREFIX + parcel.key], args=[ttl, maxlen, *fields]
+            )
         except self._errors as exc:
             why = f"the stream {self.target.shown} is unavailable: {exc}; retry"
             raise HandoffFailed(ReceiverReason.STREAM_UNAVAILABLE, why) from exc
-        return {"mode": self.mode, "stream": self.target.stream, "id": entry}
+        entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
+        return {
+            "mode": self.mode,
+            "stream": self.target.stream,
+            "id": entry_id,
+            "duplicate": not added,
+        }
 
     async def close(self) -> None:
+        await self._loop_client.aclose()
         self._redis.close()
 
     async def stats(self) -> Stats | None:
