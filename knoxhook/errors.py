@@ -18,7 +18,8 @@ Hierarchy::
         +-- CallbackVerificationError  exit 8  a callback failed verification (has ``reason``)
 
 Every error has ``message`` (one line, never a secret), an optional ``hint`` (what to
-do next) and a stable string ``code`` used in JSON error output.
+do next; a class's ``default_hint`` when the raiser gives none) and a stable string
+``code`` used in JSON error output.
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ class KnoxhookError(Exception):
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
     code: str = "error"
+    default_hint: str | None = None  # the hint when the raiser gives none
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = hint or self.default_hint
 
     def __str__(self) -> str:
         return self.message
@@ -143,16 +145,7 @@ class MalformedResponseError(TransportError):
     a wrong base URL, not a bug in knoxhook (exit 7). The hint says where to look."""
 
     code = "malformed_response"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        ambiguous: bool = False,
-        status: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, ambiguous=ambiguous, status=status, hint=hint or MALFORMED_HINT)
+    default_hint = MALFORMED_HINT
 
 
 class VerificationError(KnoxhookError):

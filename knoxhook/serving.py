@@ -20,7 +20,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -106,8 +106,9 @@ def serve_in_thread(
 ) -> Iterator[RunningServer]:
     """Serve ``app`` until the block ends; yields the host and the bound port.
 
-    ``log_handler``: where uvicorn's and knoxhook's warnings go (``listen
-    --log-format``); by default uvicorn's own stderr format. ``tls``: serve HTTPS.
+    ``log_handler``: where uvicorn's and knoxhook's warnings go while serving (``listen
+    --log-format``; knoxhook's INFO lines too under ``-v``, see ``_log_to``); by
+    default uvicorn's own stderr format. ``tls``: serve HTTPS.
     ``parser``: ``"auto"`` (httptools when importable), ``"httptools"`` or ``"h11"``.
     ``sock``: an already listening socket (``--workers``: shared by the processes;
     kept open), instead of binding ``host:port``."""
@@ -117,11 +118,7 @@ def serve_in_thread(
     options: dict[str, Any] = {}
     if log_handler is not None:
         options["log_config"] = None
-        for name in ("uvicorn", "knoxhook"):
-            logger = logging.getLogger(name)
-            logger.handlers[:] = [log_handler]
-            logger.setLevel(logging.WARNING)
-            logger.propagate = False
+    restore_logging = _log_to(log_handler)
     owned = sock is None
     if sock is None:
         sock = bind(host, port)
@@ -152,6 +149,7 @@ def serve_in_thread(
             server.should_exit = True
             if owned:
                 sock.close()
+            restore_logging()
             raise KnoxhookError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     try:
@@ -161,3 +159,31 @@ def serve_in_thread(
         thread.join(timeout=limits.drain_seconds + startup_timeout)
         if owned:
             sock.close()
+        restore_logging()
+
+
+def _log_to(handler: logging.Handler | None) -> Callable[[], None]:
+    """Send uvicorn's and knoxhook's lines to ``handler`` while serving; the function
+    that puts the loggers back as they were.
+
+    uvicorn's from WARNING. knoxhook's from WARNING too, unless the caller set the
+    ``knoxhook`` logger lower: ``knoxhook -v listen`` sets INFO (``cli/main.py``), and
+    then its INFO lines (a certificate downloaded, a request retried) go there too."""
+    if handler is None:
+        return lambda: None
+    saved = []
+    for name in ("uvicorn", "knoxhook"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.level, logger.propagate))
+        asked = logger.level if name == "knoxhook" else logging.NOTSET
+        logger.handlers[:] = [handler]
+        logger.setLevel(asked if logging.NOTSET < asked < logging.WARNING else logging.WARNING)
+        logger.propagate = False
+
+    def restore() -> None:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+    return restore

@@ -87,7 +87,8 @@ def validate_url(url: str, *, allow_http: bool = False) -> str:
     if parts.scheme == "http" and not allow_http and not is_loopback(host):
         raise UsageError(
             f"refusing plain http:// to {host}: Knox would send device data unencrypted",
-            hint="use https://, or pass --allow-http if you really mean it",
+            hint="use https://, or, if you really mean it, pass --allow-http-callback "
+            "(in a desired file: allow_http: true)",
         )
     return url
 

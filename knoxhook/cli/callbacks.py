@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from knoxhook.cli import checks, context, display, registry
+from knoxhook.cli import callbacks_send, checks, context, display, registry
 
 if TYPE_CHECKING:
     from knoxhook.receiver.handoff.outbox import Outbox, Row
@@ -159,6 +159,15 @@ def show(
 def retry(
     ids: IdsArgument = None,
     all_: AllOption = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="Deliver them from here, now, to this URL (your app moved) instead.",
+            show_default=False,
+        ),
+    ] = None,
     outbox: OutboxOption = None,
     json_output: context.JsonOption = False,
     output: context.OutputOption = None,
@@ -168,20 +177,36 @@ def retry(
     The running `listen --forward-to` on this outbox delivers them within a second;
     when none runs, its next start does. JSON: {"requeued": N, "ids": [...]}.
 
+    With --to URL (your app moved), knoxhook posts each one itself, once, to URL,
+    with the bytes and headers listen sends (Knox's signature, trace id and nonce,
+    Idempotency-Key: the nonce). A letter URL takes (2xx) is delivered: it leaves
+    the outbox's dead and pending ones, and listen never sends it again. One that
+    fails again (no answer, or not 2xx) is kept: a dead letter stays dead, with this
+    answer as its last status and error; a pending one stays pending for listen's
+    own --forward-to. JSON: {"delivered": N, "failed": N, "results": [{id, nonce,
+    event, outcome (delivered|dead|pending|busy), status, error}]}. Exit 7 when any
+    was not delivered; retrying again is safe (the app dedupes on Idempotency-Key).
+
     Examples:
 
     \b
       knoxhook callbacks retry 42 43
       knoxhook callbacks retry --all --json
+      knoxhook callbacks retry --all --to https://app.example.com/knox  # the app moved
     """
     import time
 
     fmt = context.output_format(json_output, output)
     wanted = _ids(ids, all_)
+    if to is not None:
+        _check_to(to)
     box = _open(outbox)
     try:
         chosen = [r.id for r in box.rows(("dead",))] if wanted is None else wanted
         _found(box, chosen)
+        if to is not None:
+            _deliver_to(box, chosen, to, fmt)
+            return
         count = box.requeue(chosen, time.time())
     finally:
         box.close()
@@ -189,6 +214,40 @@ def retry(
         display.info(f"requeued {count}: listen --forward-to on this outbox delivers them")
     else:
         display.emit({"requeued": count, "ids": chosen}, fmt=fmt)
+
+
+def _deliver_to(box: Outbox, ids: list[int], to: str, fmt: context.OutputFormat) -> None:
+    """``retry --to``: post ``ids`` to ``to`` now (``callbacks_send.redeliver``)."""
+    import asyncio
+
+    from knoxhook.errors import TransportError
+    from knoxhook.httptrace import redact_url
+
+    shown = redact_url(to)
+    results = asyncio.run(callbacks_send.redeliver(box, ids, to))
+    failed = [r for r in results if r["outcome"] != "delivered"]
+    if fmt is context.OutputFormat.TABLE:
+        for r in results:
+            answer = r["status"] if r["status"] is not None else r["error"]
+            display.info(f"#{r['id']} {r['event']} nonce={r['nonce']} -> {answer}: {r['outcome']}")
+        display.info(f"delivered {len(results) - len(failed)} of {len(results)} to {shown}")
+    else:
+        delivered = len(results) - len(failed)
+        display.emit({"delivered": delivered, "failed": len(failed), "results": results}, fmt=fmt)
+    if failed:
+        raise TransportError(
+            f"{len(failed)} of {len(results)} callbacks were not delivered to {shown}; "
+            "they stay in the outbox",
+            hint="is the app up at that URL? retrying again is safe: it dedupes on Idempotency-Key",
+        )
+
+
+def _check_to(url: str) -> None:
+    from knoxhook.errors import UsageError
+
+    checks.require_text(to=url)
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--to must be an http(s) URL: {url!r}")
 
 
 @callbacks_app.command("drop")
@@ -235,59 +294,6 @@ def drop(
         display.emit({"dropped": count, "ids": chosen}, fmt=fmt)
 
 
-def _since(text: str | None) -> float | None:
-    """``--since``: an RFC 3339 time, or a duration back from now (``90s``, ``30m``,
-    ``2h``, ``7d``); epoch seconds."""
-    import re
-    import time
-    from datetime import datetime
-
-    from knoxhook.errors import UsageError
-
-    if text is None:
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if match:
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return time.time() - float(match.group(1)) * unit
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise UsageError(
-            f"--since must be an RFC 3339 time with a zone or a duration: {text!r}",
-            hint="for example --since 2h, or --since 2026-01-31T08:00:00Z",
-        )
-    return moment.timestamp()
-
-
-def _recorded(path: Path, since: float | None, events: list[str]) -> list[dict[str, Any]]:
-    """The accepted callbacks of a --record file, oldest first, filtered."""
-    from datetime import datetime
-
-    from knoxhook.errors import UsageError
-    from knoxhook.receiver.recorder import read_records
-
-    try:
-        records = read_records(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"--record {path}: cannot read it ({why})") from exc
-    chosen = []
-    for record in records:
-        if record.get("verdict") != "accepted" or not isinstance(record.get("body"), str):
-            continue
-        if events and record.get("event") not in events:
-            continue
-        if since is not None:
-            received = datetime.fromisoformat(str(record["received_at"]).replace("Z", "+00:00"))
-            if received.timestamp() < since:
-                continue
-        chosen.append(record)
-    return chosen
-
-
 @callbacks_app.command("replay")
 def replay(
     record: Annotated[
@@ -329,14 +335,13 @@ def replay(
     """
     import asyncio
 
-    from knoxhook.errors import TransportError, UsageError
+    from knoxhook.errors import TransportError
 
     fmt = context.output_format(json_output, output)
-    checks.require_text(to=to, record=str(record), since=since, event=event)
-    if not to.startswith(("http://", "https://")):
-        raise UsageError(f"--to must be an http(s) URL: {to!r}")
-    chosen = _recorded(record, _since(since), list(event or []))
-    results = asyncio.run(_send(chosen, to))
+    checks.require_text(record=str(record), since=since, event=event)
+    _check_to(to)
+    chosen = callbacks_send.recorded(record, callbacks_send.since(since), list(event or []))
+    results = asyncio.run(callbacks_send.replay(chosen, to))
     failed = [r for r in results if r["status"] is None or not 200 <= r["status"] < 300]
     if fmt is context.OutputFormat.TABLE:
         for r in results:
@@ -350,34 +355,3 @@ def replay(
             f"{len(failed)} of {len(results)} replayed callbacks were not taken by {to}",
             hint="is the app up? replaying again is safe: it dedupes on Idempotency-Key",
         )
-
-
-async def _send(records: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
-    from knoxhook.receiver.forwarder import Forwarder, handoff_headers
-
-    forwarder = Forwarder(url)
-    results = []
-    try:
-        for r in records:
-            if "body_base64" in r:
-                body = base64.b64decode(r["body_base64"])
-            else:
-                body = str(r["body"]).encode("utf-8")
-            key = r.get("nonce")
-            headers = handoff_headers(
-                r.get("headers") or {}, str(r.get("form")), str(r.get("body_source")), key
-            )
-            headers["X-Knoxhook-Replay"] = "1"
-            attempt = await forwarder.post(body, headers)
-            results.append(
-                {
-                    "nonce": key,
-                    "event": r.get("event"),
-                    "received_at": r.get("received_at"),
-                    "status": attempt.status,
-                    "error": attempt.error,
-                }
-            )
-    finally:
-        await forwarder.close()
-    return results

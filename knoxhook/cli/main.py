@@ -85,8 +85,9 @@ def root(
         bool,
         typer.Option(
             "--allow-http",
-            help="Allow plain http:// Knox URLs to a remote host (also KNOXHOOK_ALLOW_HTTP=1): "
-            "the secret then crosses unencrypted.",
+            help="Allow plain http:// Knox URLs (base and token URL) to a remote host (also "
+            "KNOXHOOK_ALLOW_HTTP=1): the secret then crosses unencrypted. For a callback URL: "
+            "subscribe --allow-http-callback.",
         ),
     ] = False,
     timeout: Annotated[
@@ -128,17 +129,28 @@ def root(
         timeout=seconds,
     )
     ctx.obj = invocation
-    if verbose or debug:
-        _show_notices()
+    _show_notices(verbose or debug)
 
 
-def _show_notices() -> None:
+_lowered = False  # whether _show_notices set the knoxhook logger to INFO
+
+
+def _show_notices(on: bool) -> None:
     """``--verbose``: the INFO lines of the ``knoxhook.*`` loggers on stderr (retries and
     their wait, token renewals, certificate downloads), one inert line each. The library
     only logs, and never a secret (its lines name methods, paths, statuses and times).
-    The handler asks the current invocation, so a later run without --verbose in the
-    same process (tests) prints none of them."""
+    The handler asks the current invocation, and a later run without --verbose in the
+    same process (tests) puts the logger's level back, so it prints none of them (nor
+    does ``listen``, whose log handler takes knoxhook's level: ``serving._log_to``)."""
     import logging
+
+    global _lowered
+    logger = logging.getLogger("knoxhook")
+    if not on:
+        if _lowered:
+            logger.setLevel(logging.NOTSET)
+            _lowered = False
+        return
 
     from knoxhook.cli import display
 
@@ -150,11 +162,11 @@ def _show_notices() -> None:
             message = display.one_line(record.getMessage())
             (display.warn if record.levelno >= logging.WARNING else display.info)(message)
 
-    logger = logging.getLogger("knoxhook")
     if not any(type(h).__name__ == "Notices" for h in logger.handlers):
         logger.addHandler(Notices())
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
+        _lowered = True
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -41,7 +41,7 @@ UrlOption = Annotated[
     typer.Option(
         "--url",
         metavar="URL",
-        help="Callback URL (https; http only to loopback).",
+        help="Callback URL (https; http to loopback, or with --allow-http-callback).",
         show_default=False,
     ),
 ]
@@ -55,10 +55,48 @@ EventsOption = Annotated[
         show_default=False,
     ),
 ]
-AllowHttpOption = Annotated[
+# Two different permissions, two names: this one is for the callback URL Knox will post
+# to; the global `knoxhook --allow-http` (cli/main.py) is for Knox's own URLs, which
+# carry the client secret. `--allow-http` after the command was this one's old name.
+AllowHttpCallbackOption = Annotated[
     bool,
-    typer.Option("--allow-http", help="Allow a plain http:// callback URL to a non-loopback host."),
+    typer.Option(
+        "--allow-http-callback",
+        help="Allow a plain http:// callback URL to a host that is not this machine: Knox "
+        "then posts device data unencrypted (not the global --allow-http).",
+    ),
 ]
+OldAllowHttpOption = Annotated[
+    bool, typer.Option("--allow-http", hidden=True, help="Old name of --allow-http-callback.")
+]
+RENAMED = (
+    "`--allow-http` after the command is now `--allow-http-callback` (a plain http:// "
+    "callback URL); the global `knoxhook --allow-http` is for Knox's own URLs"
+)
+
+
+def _callback_url(url: str | None, allow: bool, old_allow: bool) -> tuple[str | None, bool]:
+    """The checked callback URL (None: not given) and whether plain http to a remote
+    host is allowed (``--allow-http-callback``, or its old spelling with a warning). A
+    refusal while only the global --allow-http was given says that this is another flag."""
+    from knoxhook.errors import UsageError
+    from knoxhook.subscriptions import validate_url
+
+    if old_allow:
+        display.warn(RENAMED)
+    allow = allow or old_allow
+    if url is None:
+        return None, allow
+    try:
+        return validate_url(url, allow_http=allow), allow
+    except UsageError as exc:
+        if allow or not context.current().allow_http:
+            raise
+        raise UsageError(
+            exc.message,
+            hint="the global --allow-http is for Knox's own URLs; for a callback URL "
+            "add --allow-http-callback after the command",
+        ) from None
 
 
 # What to do next, for the refusals people hit most (Knox's own message says what).
@@ -103,7 +141,8 @@ def _shown(url: str) -> str:
 def subscribe(
     url: UrlOption = None,
     event: EventsOption = None,
-    allow_http: AllowHttpOption = False,
+    allow_http_callback: AllowHttpCallbackOption = False,
+    old_allow_http: OldAllowHttpOption = False,
     upsert: Annotated[
         bool,
         typer.Option("--upsert", help="Succeed if the identical subscription exists already."),
@@ -116,7 +155,8 @@ def subscribe(
     Events are checked against the catalogue before any request: a typo exits 2 and
     names the closest events. An event already held by another subscription exits 5
     (Knox allows each event in at most one subscription). Plain http:// is refused
-    except to loopback (127.0.0.1, ::1, localhost) unless --allow-http. After a network
+    except to loopback (127.0.0.1, ::1, localhost) unless --allow-http-callback (the
+    global `knoxhook --allow-http` is another permission: Knox's own URLs). After a network
     failure the create is never blindly repeated: knoxhook first looks for it. With
     --upsert, the identical subscription (same URL, same events) existing already is
     success too ("changed": false), so a deploy script can run it every time.
@@ -128,18 +168,21 @@ def subscribe(
       knoxhook subscribe --url https://hooks.example.com/kg -e KG_DEVICE_LOCKED \\
         -e KG_DEVICE_UNLOCKED --json
       knoxhook subscribe --upsert --url https://hooks.example.com/knox -e KDMS_DEVICE_UPLOAD
+      knoxhook subscribe --url http://10.0.0.5:8000/knox -e KDMS_DEVICE_UPLOAD \\
+        --allow-http-callback  # a lab network, unencrypted on purpose
 
     JSON: {subscriptionId, url, events, createdAt, updatedAt} (+ changed with --upsert).
     """
     from knoxhook.errors import UsageError
-    from knoxhook.subscriptions import validate_events, validate_url
+    from knoxhook.subscriptions import validate_events
 
     fmt = context.output_format(json_output, output)
     shaping.check_fields(CHANGED_KEYS)
     checks.require_text(url=url, event=event)
     if not url:
         raise UsageError("missing --url", hint="for example --url https://hooks.example.com/knox")
-    url = validate_url(url, allow_http=allow_http)
+    url, allow_http = _callback_url(url, allow_http_callback, old_allow_http)
+    assert url is not None
     names = validate_events(event or [])  # before any request, and before needing credentials
     with _service() as service:
         outcome = service.upsert(url, names, allow_http=allow_http) if upsert else None
@@ -249,7 +292,8 @@ def update(
             show_default=False,
         ),
     ] = None,
-    allow_http: AllowHttpOption = False,
+    allow_http_callback: AllowHttpCallbackOption = False,
+    old_allow_http: OldAllowHttpOption = False,
     json_output: context.JsonOption = False,
     output: context.OutputOption = None,
 ) -> None:
@@ -257,7 +301,8 @@ def update(
 
     --event replaces the whole set; --add-event and --remove-event change it (one event
     in both is a usage error). Events are checked against the catalogue before any
-    request. When nothing would change, nothing is sent ("changed": false).
+    request. When nothing would change, nothing is sent ("changed": false). A plain
+    http:// URL to a host that is not this machine needs --allow-http-callback.
 
     Examples:
 
@@ -268,7 +313,7 @@ def update(
     JSON: {subscriptionId, url, events, createdAt, updatedAt, changed}.
     """
     from knoxhook.errors import UsageError
-    from knoxhook.subscriptions import validate_events, validate_url
+    from knoxhook.subscriptions import validate_events
 
     fmt = context.output_format(json_output, output)
     shaping.check_fields(CHANGED_KEYS)
@@ -279,8 +324,7 @@ def update(
         raise UsageError(
             "nothing to update", hint="give --url, --event, --add-event or --remove-event"
         )
-    if url is not None:
-        validate_url(url, allow_http=allow_http)
+    url, allow_http = _callback_url(url, allow_http_callback, old_allow_http)
     for names in (event, add_event, remove_event):
         if names:
             validate_events(names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -49,3 +50,17 @@ def test_usage_error_with_json_is_a_json_error_object(capsys: pytest.CaptureFixt
     err = json.loads(capsys.readouterr().err)
     assert err["error"]["code"] == "usage_error"
     assert "--no-such-flag" in err["error"]["message"]
+
+
+def test_a_run_without_verbose_after_one_with_it_puts_the_log_level_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `listen`'s log handler takes the knoxhook logger's level (serving._log_to): a
+    # verbose run earlier in the same process must not make a later one verbose
+    logger = logging.getLogger("knoxhook")
+    for args, level in ((["-v", "events", "--json"], logging.INFO), (["events", "--json"], 0)):
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 0, capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)
+        assert logger.level == level

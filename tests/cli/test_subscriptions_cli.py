@@ -104,12 +104,83 @@ def test_subscribe_allow_http_and_loopback_http(
     assert create(capsys, "KG_DEVICE_LOCKED", url="http://127.0.0.1:9/cb")["url"].startswith(
         "http:"
     )
-    code, out, _ = run(
+    code, out, err = run(
         capsys, "subscribe", "--url", "http://hooks.example.com/k", "-e", "KG_DEVICE_UNLOCKED",
-        "--allow-http", "--json",
+        "--allow-http-callback", "--json",
     )  # fmt: skip
     assert code == 0
     assert json.loads(out)["url"] == "http://hooks.example.com/k"
+    assert "warning" not in err
+
+
+RENAMED_WARNING = (
+    "warning: `--allow-http` after the command is now `--allow-http-callback` (a plain "
+    "http:// callback URL); the global `knoxhook --allow-http` is for Knox's own URLs"
+)
+
+
+def test_subscribe_allow_http_old_spelling_still_works_and_says_its_new_name(
+    knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "subscribe", "--url", "http://hooks.example.com/k", "-e", "KG_DEVICE_UNLOCKED",
+        "--allow-http", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["url"] == "http://hooks.example.com/k"
+    assert [line for line in err.splitlines() if line.startswith("warning:")] == [RENAMED_WARNING]
+    sid = json.loads(out)["subscriptionId"]
+    code, out, err = run(
+        capsys, "subscriptions", "update", sid, "--url", "http://hooks.example.com/k2",
+        "--allow-http", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["url"] == "http://hooks.example.com/k2"
+    assert RENAMED_WARNING in err.splitlines()
+
+
+def test_the_global_allow_http_does_not_allow_a_callback_url_and_says_which_flag_does(
+    knox: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "--allow-http", "subscribe", "--url", "http://hooks.example.com/k",
+        "-e", "KG_DEVICE_UNLOCKED",
+    )  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        "Error: refusing plain http:// to hooks.example.com: Knox would send device data "
+        "unencrypted",
+        "Hint: the global --allow-http is for Knox's own URLs; for a callback URL add "
+        "--allow-http-callback after the command",
+    ]
+    assert knox.stats()["requests_total"] == 0
+    code, _, err = run(
+        capsys, "subscribe", "--url", "http://hooks.example.com/k", "-e", "KG_DEVICE_UNLOCKED"
+    )
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "Hint: use https://, or, if you really mean it, pass --allow-http-callback "
+        "(in a desired file: allow_http: true)"
+    )
+
+
+def test_help_tells_the_two_allow_http_flags_apart() -> None:
+    env = {**os.environ, "CI": "true", "COLUMNS": "200"}
+    sub = subprocess.run(
+        [sys.executable, "-m", "knoxhook", "subscribe", "--help"], capture_output=True,
+        text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    root = subprocess.run(
+        [sys.executable, "-m", "knoxhook", "--help"], capture_output=True, text=True,
+        timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert sub.returncode == root.returncode == 0
+    sub_help, root_help = (" ".join(p.stdout.split()) for p in (sub, root))  # unwrapped
+    assert "--allow-http-callback Allow a plain http:// callback URL" in sub_help
+    assert "(not the global --allow-http)." in sub_help
+    assert "  --allow-http " not in sub.stdout  # the old spelling is hidden
+    assert "For a callback URL: subscribe --allow-http-callback." in root_help
 
 
 def test_subscribe_event_held_by_another_exits_5_naming_the_holder(

@@ -133,3 +133,73 @@ def test_a_url_password_shows_as_stars_in_the_table_detail_and_delete_question(
             assert service.get(sub.subscription_id).url == url
 
     asyncio.run(scenario())
+
+
+LONG_URL = "https://hooks.example.com/knox/callbacks/production/eu-west"
+
+
+def _fits(app: KnoxhookApp) -> bool:
+    table = app.query_one("#subs", DataTable)
+    return table.max_scroll_x == 0 and table.virtual_size.width <= table.size.width
+
+
+def test_at_60_columns_the_subscription_table_fits_without_scrolling_sideways(
+    service: SubscriptionService,
+) -> None:
+    # Was: 60 columns showed "id" and part of "URL"; the rest was off to the right.
+    first = service.create(LONG_URL, ["KG_DEVICE_LOCKED", "KDMS_DEVICE_UPLOAD"])
+    second = service.create("https://b.example/k", ["KC_DEVICE_STATUS_CHANGE"])
+
+    async def scenario() -> None:
+        app = KnoxhookApp(service, callbacks=_Source())
+        async with app.run_test(size=(60, 24)) as pilot:
+            await settle(app, pilot)
+            assert app.subs_view.has_class("stacked")
+            assert _fits(app)
+            assert _visible_columns(app, "subs") == ["id", "URL", "events"]  # no timestamps
+            rows = table_rows(app, "subs")
+            assert [r[0] for r in rows] == [first.subscription_id, second.subscription_id]
+            url, events = rows[0][1], rows[0][2]
+            assert url.endswith("…")
+            assert LONG_URL.startswith(url[:-1])
+            assert len(url) >= 12
+            assert events.endswith("…")
+            assert "KG_DEVICE_LOCKED".startswith(events[:-1])
+            assert rows[1][1] == "https://b.example/k"  # short enough: whole
+            # in full below the table, for the selected one
+            detail = json.loads(str(app.query_one("#sub-detail", Static).content))
+            assert detail["url"] == LONG_URL
+            assert detail["events"] == ["KG_DEVICE_LOCKED", "KDMS_DEVICE_UPLOAD"]
+            await pilot.press("down")
+            await pilot.pause()
+            chosen = app.selected()
+            assert chosen is not None
+            assert chosen.subscription_id == second.subscription_id
+            # wider again: every column back, whole, and the cursor where it was
+            await pilot.resize_terminal(240, 45)
+            await settle(app, pilot)
+            assert _fits(app)
+            assert _visible_columns(app, "subs") == ["id", "URL", "events", "created", "updated"]
+            assert table_rows(app, "subs")[0][1] == LONG_URL
+            chosen = app.selected()
+            assert chosen is not None
+            assert chosen.subscription_id == second.subscription_id
+
+    asyncio.run(scenario())
+
+
+def test_plan_columns_drops_timestamps_first_then_cuts_url_and_events() -> None:
+    from knoxhook.tui.views import plan_columns
+
+    natural = {"id": 24, "URL": 40, "events": 36, "created": 19, "updated": 19}
+    assert plan_columns(natural, 200) == natural  # 148 cells: all whole
+    assert plan_columns(natural, 130) == {"id": 24, "URL": 40, "events": 36, "created": 19}
+    assert plan_columns(natural, 106) == {"id": 24, "URL": 40, "events": 36}
+    narrow = plan_columns(natural, 58)
+    assert list(narrow) == ["id", "URL", "events"]
+    assert narrow["id"] == 24  # never cut
+    assert sum(w + 2 for w in narrow.values()) == 58
+    assert narrow["URL"] >= 2 * narrow["events"]  # the URL keeps two thirds
+    short = plan_columns({**natural, "URL": 10}, 58)
+    assert short["URL"] == 10  # a short URL stays whole; events get the rest
+    assert sum(w + 2 for w in short.values()) == 58

@@ -333,6 +333,27 @@ class Outbox:
                 )
         return cursor.rowcount
 
+    def take(self, ids: Iterable[int], now: float, seconds: float) -> list[Row]:
+        """Dead or pending rows ``ids`` that nobody is posting, leased to this process
+        for ``seconds`` (``callbacks retry --to``: posted from there, so a running
+        listen does not post them meanwhile); settled with ``delivered``/``dead``/
+        ``retry_later`` as the delivery loop's are. The rows leased elsewhere are left."""
+        taken = []
+        with self._tx() as db:
+            for row_id in ids:
+                found = db.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE id = ?"  # noqa: S608
+                    " AND state IN ('dead', 'pending') AND lease_until <= ?",
+                    (row_id, now),
+                ).fetchone()
+                if found is not None:
+                    db.execute(
+                        "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                        (self.owner, now + seconds, row_id),
+                    )
+                    taken.append(_row(found))
+        return taken
+
     def drop(self, ids: Iterable[int] | None) -> int:
         """Delete dead (or pending) rows ``ids`` (None: every dead row); how many."""
         with self._tx() as db:
