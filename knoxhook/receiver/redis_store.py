@@ -31,6 +31,8 @@ only, so ``listen --help`` never loads it.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -83,6 +85,22 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+def _token() -> str:
+    """A claim's token, unique to one claim on every replica: a random part drawn once
+    per process (and again after a fork) and a counter."""
+    return f"{_TOKEN_PREFIX[0]}{next(_TOKEN_COUNTER):x}"
+
+
+def _new_token_prefix() -> None:
+    _TOKEN_PREFIX[0] = secrets.token_hex(12) + "."
+
+
+_TOKEN_PREFIX: list[str] = [""]
+_TOKEN_COUNTER = itertools.count()
+_new_token_prefix()
+os.register_at_fork(after_in_child=_new_token_prefix)
 
 
 def _redis_key(key: str) -> str:
@@ -212,7 +230,7 @@ class RedisNonceStore:
             keys = keys_for(nonce, signature)
             if not keys:
                 return _Plan(None, [], [], lambda _: Claim(Outcome.CLAIMED))
-            token = secrets.token_hex(12)
+            token = _token()
             return _Plan(
                 "claim",
                 [_redis_key(k) for k in keys],

@@ -435,3 +435,23 @@ def test_listen_starts_with_redis_down_warns_and_is_not_ready(
     warning = [line for line in rx.err if f"the replay store {url} is unavailable" in line]
     assert warning, rx.err
     assert "callbacks get 503 until it answers" in warning[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("EVALSHA", "0" * 40, 2, "knoxhook:nonce:n1", "knoxhook:sig:ab", "in-progress x.1", 60000),
+        ("SCRIPT LOAD", "return {1, 'é'}"),
+        ("XADD", "knox-callbacks", "MAXLEN", "~", "1000", "*", "body", b'{"a":"\xc3\xa9"}'),
+        ("SET", "k", 1.5, "PX", 10),
+    ],
+)
+def test_the_event_loop_client_packs_commands_byte_for_byte_as_redis_py(command: Any) -> None:
+    """The loop's client packs with hiredis' C packer (redis-py's asyncio client packs in
+    Python); the bytes on the wire are the ones redis-py's own packer writes."""
+    from redis.asyncio.connection import Connection
+
+    from knoxhook.receiver.redisconn import _hiredis_packing
+
+    packed = _hiredis_packing("redis://127.0.0.1:1/0")["connection_class"]()
+    assert b"".join(packed.pack_command(*command)) == b"".join(Connection().pack_command(*command))
