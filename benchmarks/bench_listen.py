@@ -1,9 +1,11 @@
 """Benchmark: `knoxhook listen` accepted callbacks per second, loaded by wrk.
 
-Four servers, each a subprocess on 127.0.0.1 on the same uvicorn stack
+Five servers, each a subprocess on 127.0.0.1 on the same uvicorn stack
 (``knoxhook.serving``: uvloop + httptools when installed):
 
 - ``bare``: a Starlette endpoint that reads the body and answers a small JSON object;
+- ``verify``: the same endpoint also verifying each callback (``verify_callback``): the
+  work no receiver can skip, and nothing else;
 - ``sqlite``: ``knoxhook listen --json`` (RSA-2048 verify, the durable SQLite store, one
   JSON line per callback to a file);
 - ``sqlite-w2``: the same with ``--workers 2``;
@@ -15,7 +17,9 @@ connections, for ``--seconds``, over a Lua table of ``--count`` pre-signed callb
 them all up is an error: raise ``--count``). Every server gets a fresh store, so the
 same callbacks serve each round. Rounds alternate the
 servers; the best round of each is judged. Every ``listen`` answer must be 200.
-Prints the rates, p50/p99 latency and the ratios; exits 1 when a target is missed.
+Prints the rates, p50/p99 latency, the server's CPU per request, the cores busy (server
+and wrk: 2 means the machine, not the server, is the limit) and the ratios; exits 1
+when a target is missed.
 
     uv run python benchmarks/bench_listen.py [--count 15000] [--rounds 2] [--connections 32]
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -41,11 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.receiver.signing import Signer
 
 HERE = Path(__file__).resolve()
-# ratio -> target (None: printed for information)
+# ratio -> target (None: printed for information). sqlite/bare is issue 13's; verify/bare
+# shows why no verifying receiver meets it here (the RSA verify and its checks cost more
+# than the bare endpoint's whole request); sqlite/verify is the restated target: what
+# listen adds (store, record, line, metrics) on top of the work none can skip.
 TARGETS: dict[str, float | None] = {
     "sqlite/bare": 0.7,
     "verify/bare": None,
-    "sqlite/verify": None,
+    "sqlite/verify": 0.7,
     "sqlite-w2/sqlite": 1.6,
     "redis/sqlite": 0.8,
 }
@@ -207,6 +215,7 @@ def cpu_seconds(pid: int) -> float:
 
 def load(port: int, script: Path, connections: int, seconds: int) -> dict[str, object]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [*cmd, f"http://127.0.0.1:{port}/"],
         capture_output=True,
@@ -218,6 +227,8 @@ def load(port: int, script: Path, connections: int, seconds: int) -> dict[str, o
     if line is None:
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
     result: dict[str, object] = json.loads(line[len("RESULT ") :])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["wrk_cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 
@@ -293,10 +304,13 @@ def main() -> int:
                     rate = ok / (int(result["duration_us"]) / 1e6)  # type: ignore[call-overload]
                     result["rate"] = rate
                     result["cpu_us"] = cpu / max(1, ok + other) * 1e6
+                    seconds = int(result["duration_us"]) / 1e6  # type: ignore[call-overload]
+                    result["cores"] = (cpu + float(result["wrk_cpu"])) / seconds  # type: ignore[arg-type]
                     p99 = int(result["p99_us"]) / 1000  # type: ignore[call-overload]
                     print(
                         f"round {r + 1} {kind:10} {rate:8.0f}/s  p99 {p99:6.1f} ms"
-                        f"  server CPU {result['cpu_us']:5.0f} us/request",
+                        f"  server CPU {result['cpu_us']:5.0f} us/request"
+                        f"  cores busy (server + wrk) {result['cores']:.2f}",
                         flush=True,
                     )
                     if kind != "bare" and (other or result["errors"] or ok >= args.count):
