@@ -125,6 +125,7 @@ class Invocation:
     jq: Any = None  # the compiled --jq program
     fields: tuple[str, ...] | None = None  # --fields a,b
     show_secrets: bool = False  # --show-secrets: URL passwords in tables, tsv, yaml
+    json_log: bool = False  # listen --log-format json: every stderr line a JSON log object
 
     @classmethod
     def from_argv(cls, args: Sequence[str], env: Environment | None = None) -> Invocation:

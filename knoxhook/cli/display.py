@@ -56,6 +56,9 @@ def info(message: str, *, markup: bool = False) -> None:
     # a path from argv may hold a non-UTF-8 byte (a lone surrogate): show it escaped
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     invocation = current()
+    if invocation.json_log:
+        _log_line("info", _plain(message) if markup else message)
+        return
     if invocation.colour(stderr=True):
         from rich.text import Text
 
@@ -75,7 +78,29 @@ def verbose(message: str) -> None:
 def warn(message: str) -> None:
     from rich.markup import escape
 
+    if current().json_log:
+        _log_line("warning", message)
+        return
     info(f"[yellow]warning:[/yellow] {escape(message)}", markup=True)
+
+
+def json_log_line(
+    level: str, logger: str, message: str, created: float | None = None, **extra: Any
+) -> str:
+    """One JSON log object (``listen --log-format json``): ``time`` (RFC 3339, UTC),
+    ``level``, ``logger``, ``message``, then ``extra``. The one shape of every such line:
+    the receiver's logging records, and the command's own info, warnings and errors."""
+    import time
+
+    from knoxhook.timestamps import rfc3339
+
+    when = rfc3339(time.time() if created is None else created, milliseconds=True)
+    line = {"time": when, "level": level, "logger": logger, "message": message, **extra}
+    return json.dumps(line, ensure_ascii=False)
+
+
+def _log_line(level: str, message: str, **extra: Any) -> None:
+    current().env.stderr.write(json_log_line(level, "knoxhook", message, **extra) + "\n")
 
 
 def _plain(message: str) -> str:
@@ -88,6 +113,9 @@ def report_error(code: str, message: str, hint: str | None) -> None:
     """Write an error to stderr: a JSON object with --json, else one line (+ hint)."""
     invocation = current()
     stderr = invocation.env.stderr
+    if invocation.json_log:
+        _log_line("error", message, code=code, hint=hint)
+        return
     if invocation.machine_output:
         body = {"error": {"code": code, "message": message, "hint": hint}}
         stderr.write(json.dumps(body) + "\n")

@@ -169,7 +169,10 @@ def listen(
         typer.Option(
             "--log-format",
             metavar="text|json",
-            help="Warnings on stderr as text lines or JSON objects.",
+            help=(
+                "stderr as text lines, or JSON objects (every line: the receiver's logs"
+                " and listen's own messages and errors)."
+            ),
         ),
     ] = "text",
     tls_cert: Annotated[
@@ -257,6 +260,8 @@ def listen(
         raise UsageError(f"--timeout must be a positive number of seconds: {timeout}")
     if log_format not in ("text", "json"):
         raise UsageError(f"--log-format must be text or json: {log_format!r}")
+    # from here on every stderr line is a JSON object (info, warnings, errors, logs)
+    common.current().json_log = log_format == "json"
     if workers < 1 or (workers > 1 and max_callbacks is not None):
         raise UsageError(
             f"--workers must be at least 1: {workers}"

@@ -4,12 +4,11 @@ is a usage error before the port is bound: TLS, the log handler, the replay stor
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from knoxhook.cli import common, listen_handoff
+from knoxhook.cli import common, display, listen_handoff
 from knoxhook.cli.verify import open_nonce_db
 
 DEFAULT_NONCE_DB = "nonces.sqlite3"  # in the cache dir
@@ -43,14 +42,8 @@ def log_handler(log_format: str) -> Any:
 
     class JsonLines(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return json.dumps(
-                {
-                    "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-                    "level": record.levelname.lower(),
-                    "logger": record.name,
-                    "message": record.getMessage(),
-                }
-            )
+            level, message = record.levelname.lower(), record.getMessage()
+            return display.json_log_line(level, record.name, message, record.created)
 
     class TextLines(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:

@@ -855,3 +855,42 @@ def test_human_lines_show_the_outbox_and_each_delivery(
         "delivered #1 nonce=human-1 -> app 200 (attempt 1)"
     )
     assert "stopped: 1 accepted, 0 rejected, 1 delivered" in "".join(rx.err)
+
+
+def test_with_json_logs_every_stderr_line_is_a_json_object(cert_file: Path) -> None:
+    """``--log-format json`` is for log pipelines: the listening and stopped lines, the
+    receiver's warnings and a usage error are all JSON objects of one shape."""
+    rx = Listener("--cert", str(cert_file), "--nonce-db", ":memory:", "--log-format", "json")
+    host, port = rx.url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"a":')
+        time.sleep(0.2)  # then it goes away: a warning
+    time.sleep(0.3)
+    assert rx.stop() == 0
+    lines = [json.loads(line) for line in rx.err]  # every line parses
+    assert {tuple(sorted(x)) for x in lines} == {("level", "logger", "message", "time")}
+    assert [x["level"] for x in lines if x["message"].startswith("listening on ")] == ["info"]
+    assert any(x["level"] == "warning" and "went away" in x["message"] for x in lines)
+    assert lines[-1]["message"].startswith("stopped: 0 accepted")
+    assert all(x["time"].endswith("Z") for x in lines)
+
+
+def test_with_json_logs_a_usage_error_is_one_json_object(cert_file: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        cmd = [sys.executable, "-m", "knoxhook", "listen", "--port", port]
+        done = subprocess.run(
+            [*cmd, "--cert", str(cert_file), "--nonce-db", ":memory:", "--log-format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    error = json.loads(line)
+    assert (error["level"], error["code"]) == ("error", "usage_error")
+    assert error["message"] == f"cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert error["hint"] == "pick another --port (0 picks a free one)"
