@@ -35,24 +35,72 @@ def _cut(value: str, width: int) -> Text:
 
 class _Split(Horizontal):
     """A table and a JSON pane: side by side when the whole table fits beside the pane,
-    else the pane below (class ``stacked``), so no column is cut or hidden off to the
-    right when the terminal could show them all (160 columns cut "created" and hid
-    "updated" before)."""
+    else the pane below (class ``stacked``), and then the table fits the width: the
+    ``DROP`` columns left out, then the ``SHRINK`` ones cut with "…" (``plan_columns``);
+    nothing is hidden off to the right (160 columns cut "created" and hid "updated"
+    before; 60 showed two columns of five). The JSON pane has every value in full."""
+
+    COLUMNS: tuple[str, ...] = ()
+    DROP: tuple[str, ...] = ()
+    SHRINK: tuple[str, str] = ("", "")
 
     def __init__(self) -> None:
         super().__init__(classes="split")
+        self._plan: tuple[bool, dict[str, int]] | None = None
 
     @property
     def table(self) -> DataTable[Any]:
         return self.query_one(DataTable)
 
+    def rows(self) -> list[tuple[str, dict[str, str]]]:
+        """(row key, column -> text) of every row, in order."""
+        raise NotImplementedError
+
+    def natural(self) -> dict[str, int]:
+        """Each column's width with nothing cut (its heading or its widest cell)."""
+        rows = [cells for _, cells in self.rows()]
+        return {
+            name: max([cell_len(name), *(cell_len(row[name]) for row in rows)])
+            for name in self.COLUMNS
+        }
+
     def fit(self) -> None:
-        table = self.table
-        needed = sum(c.get_render_width(table) for c in table.columns.values()) + 2
-        self.set_class(_beside(self.size.width) < needed, "stacked")
+        self.lay_out(force=False)
 
     def on_resize(self) -> None:
         self.fit()
+
+    def lay_out(self, *, force: bool, natural: dict[str, int] | None = None) -> bool:
+        """Lay the table out for the view's width: beside the pane with every column
+        whole, or stacked with the columns ``plan_columns`` gives the full width; the
+        rows again only when that changed (or ``force``). True when it laid them out."""
+        natural = natural or self.natural()
+        width = self.size.width
+        full = sum(w + CELL_PADDING for w in natural.values())
+        stacked = width > 0 and _beside(width) < full + SCROLLBAR
+        columns = (
+            plan_columns(natural, width - SCROLLBAR, self.DROP, self.SHRINK) if stacked else natural
+        )
+        if (stacked, columns) == self._plan and not force:
+            return False
+        self._plan = stacked, columns
+        self.set_class(stacked, "stacked")
+        table = self.table
+        row = table.cursor_row
+        table.clear(columns=True)
+        for name in columns:
+            table.add_column(name, key=name)
+        rows = self.rows()
+        for key, cells in rows:
+            table.add_row(*self.cut(cells), key=key)
+        if rows:
+            table.move_cursor(row=min(row, len(rows) - 1))
+        return True
+
+    def cut(self, cells: dict[str, str]) -> list[Text]:
+        """A row's cells as the current layout shows them."""
+        columns = self._plan[1] if self._plan else {name: 10**6 for name in self.COLUMNS}
+        return [_cut(cells[name], columns[name]) for name in columns]
 
 
 def _beside(width: int) -> int:
@@ -63,43 +111,51 @@ def _beside(width: int) -> int:
 SUB_COLUMNS = ("id", "URL", "events", "created", "updated")
 SUB_DROP = ("updated", "created")  # what a narrow terminal leaves out first (as the CLI's)
 SUB_SHRINK = ("URL", "events")  # then cut, with "…": the id is never cut (people copy it)
+CB_COLUMNS = ("time", "verdict", "event", "subscription", "nonce")
+CB_DROP = ("subscription",)  # the event says what it was; the JSON pane has the id
+CB_SHRINK = ("verdict", "nonce")  # the verdict's reason keeps two thirds of what is left
 CELL_PADDING = 2  # DataTable's cell_padding, on both sides of a cell
 SCROLLBAR = 2  # kept free for the vertical scrollbar of a long list
 
 
-def plan_columns(natural: dict[str, int], room: int) -> dict[str, int]:
+def plan_columns(
+    natural: dict[str, int],
+    room: int,
+    drop: Sequence[str] = SUB_DROP,
+    shrink: tuple[str, str] = SUB_SHRINK,
+) -> dict[str, int]:
     """The columns to show and each one's content width, so the table fits ``room``
-    cells: all as wide as their content when they fit; else the ``SUB_DROP`` columns
-    left out, in order, until it fits; else ``SUB_SHRINK`` cut too, the URL keeping
-    two thirds of what is left (events are in the JSON pane below, in full)."""
+    cells: all as wide as their content when they fit; else the ``drop`` columns left
+    out, in order, until it fits; else the two ``shrink`` columns cut too, the first
+    keeping two thirds of what is left (the JSON pane shows them in full)."""
     shown = dict(natural)
 
     def width() -> int:
         return sum(w + CELL_PADDING for w in shown.values())
 
-    for name in SUB_DROP:
+    for name in drop:
         if width() <= room:
             return shown
         shown.pop(name, None)
     over = width() - room
     if over <= 0:
         return shown
-    url, events = (shown[name] for name in SUB_SHRINK)
-    left = max(0, url + events - over)
-    events_width = min(events, max(left // 3, left - url), left)
-    shown["URL"], shown["events"] = max(3, left - events_width), max(3, events_width)
+    first, second = (shown[name] for name in shrink)
+    left = max(0, first + second - over)
+    second_width = min(second, max(left // 3, left - first), left)
+    shown[shrink[0]], shown[shrink[1]] = max(3, left - second_width), max(3, second_width)
     return shown
 
 
 class SubscriptionsView(_Split):
-    """The subscriptions table, and the selected one's full JSON beside it (or below,
-    when the table would not fit beside it: then the table fits the width, with the
-    timestamps left out and long cells cut, ``plan_columns``; nothing scrolls sideways)."""
+    """The subscriptions table, and the selected one's full JSON beside it (or below:
+    then the timestamps are left out first, and the URL and events cut)."""
+
+    COLUMNS, DROP, SHRINK = SUB_COLUMNS, SUB_DROP, SUB_SHRINK
 
     def __init__(self) -> None:
         super().__init__()
         self.subscriptions: list[SubscriptionLike] = []
-        self._plan: tuple[bool, dict[str, int]] | None = None
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="subs", cursor_type="row", zebra_stripes=True)
@@ -107,19 +163,19 @@ class SubscriptionsView(_Split):
             yield Static(NO_SELECTION, id="sub-detail", markup=False)
 
     def on_mount(self) -> None:
-        self._lay_out(force=True)
+        self.lay_out(force=True)
 
     def show(self, subscriptions: Sequence[SubscriptionLike]) -> None:
         """Replace the rows; the cursor stays on the same subscription if it is still there."""
         keep = self.selected()
         self.subscriptions = list(subscriptions)
-        self._lay_out(force=True)
+        self.lay_out(force=True)
         if keep is not None:
             self.select(keep.subscription_id)
         self.show_detail()
 
-    def fit(self) -> None:
-        self._lay_out(force=False)
+    def rows(self) -> list[tuple[str, dict[str, str]]]:
+        return [(sub.subscription_id, self._values(sub)) for sub in self.subscriptions]
 
     @staticmethod
     def _values(sub: SubscriptionLike) -> dict[str, str]:
@@ -131,36 +187,6 @@ class SubscriptionsView(_Split):
             model.when(sub.updated_at),
         )
         return dict(zip(SUB_COLUMNS, values, strict=True))
-
-    def _lay_out(self, *, force: bool) -> None:
-        """Lay the table out for the view's width: beside the pane with every column
-        whole, or stacked with the columns ``plan_columns`` gives the full width; the
-        rows again only when that changed (or ``force``: new rows)."""
-        rows = [self._values(sub) for sub in self.subscriptions]
-        natural = {
-            name: max([cell_len(name), *(cell_len(row[name]) for row in rows)])
-            for name in SUB_COLUMNS
-        }
-        width = self.size.width
-        full = sum(w + CELL_PADDING for w in natural.values())
-        stacked = width > 0 and _beside(width) < full + SCROLLBAR
-        plan = (stacked, plan_columns(natural, width - SCROLLBAR) if stacked else natural)
-        if plan == self._plan and not force:
-            return
-        self._plan = plan
-        self.set_class(stacked, "stacked")
-        columns = plan[1]
-        table = self.table
-        row = table.cursor_row
-        table.clear(columns=True)
-        for name in columns:
-            table.add_column(name, key=name)
-        for sub, cells in zip(self.subscriptions, rows, strict=True):
-            table.add_row(
-                *(_cut(cells[name], columns[name]) for name in columns), key=sub.subscription_id
-            )
-        if rows:
-            table.move_cursor(row=min(row, len(rows) - 1))
 
     def select(self, subscription_id: str) -> bool:
         """Put the cursor on ``subscription_id``; False when it is not listed."""
@@ -214,12 +240,18 @@ class EventsView(DataTable[Text]):
 
 
 class CallbacksView(_Split):
-    """Callbacks as they arrive (newest last), and the selected record's JSON."""
+    """Callbacks as they arrive (newest last), and the selected record's JSON (below it
+    on a narrow terminal: then the subscription id is left out first, and the verdict
+    and nonce cut)."""
+
+    COLUMNS, DROP, SHRINK = CB_COLUMNS, CB_DROP, CB_SHRINK
 
     def __init__(self, hint: str) -> None:
         super().__init__()
         self.hint = hint
         self.records: dict[str, Record] = {}
+        self._cells: dict[str, dict[str, str]] = {}
+        self._widest = {name: cell_len(name) for name in CB_COLUMNS}  # grows, never shrinks
         self._seq = 0
 
     def compose(self) -> ComposeResult:
@@ -228,23 +260,32 @@ class CallbacksView(_Split):
             yield Static(self.hint, id="cb-detail", markup=False)
 
     def on_mount(self) -> None:
-        self.table.add_columns("time", "verdict", "event", "subscription", "nonce")
+        self.lay_out(force=True)
+
+    def rows(self) -> list[tuple[str, dict[str, str]]]:
+        return list(self._cells.items())
+
+    def natural(self) -> dict[str, int]:
+        return dict(self._widest)  # a running maximum: no pass over 1,000 rows per callback
 
     def add(self, record: Record) -> tuple[str, ...]:
         """Append a row (dropping the oldest past the cap); its cells."""
         self._seq += 1
         key = str(self._seq)
         table = self.table
-        if table.row_count >= MAX_CALLBACK_ROWS:
+        if len(self._cells) >= MAX_CALLBACK_ROWS:
             oldest = next(iter(self.records))
             table.remove_row(oldest)
-            del self.records[oldest]
-        self.records[key] = record
+            del self.records[oldest], self._cells[oldest]
         cells = model.record_cells(record)
-        table.add_row(*_cells(*cells), key=key)
+        self.records[key] = record
+        self._cells[key] = dict(zip(CB_COLUMNS, cells, strict=True))
+        for name, text in self._cells[key].items():
+            self._widest[name] = max(self._widest[name], cell_len(text))
+        if not self.lay_out(force=False):  # the layout holds: only the new row
+            table.add_row(*self.cut(self._cells[key]), key=key)
         if table.row_count == 1:
             self._detail(record)
-        self.call_after_refresh(self.fit)
         return cells
 
     def _detail(self, record: Record) -> None:

@@ -203,3 +203,73 @@ def test_plan_columns_drops_timestamps_first_then_cuts_url_and_events() -> None:
     short = plan_columns({**natural, "URL": 10}, 58)
     assert short["URL"] == 10  # a short URL stays whole; events get the rest
     assert sum(w + 2 for w in short.values()) == 58
+
+
+class _Feed:
+    """A callback source that hands the app the records a test gives it."""
+
+    description = "a test feed"
+
+    def __init__(self) -> None:
+        self.emit: Any = None
+
+    def start(self, emit: Any) -> None:
+        self.emit = emit
+
+    def stop(self) -> None:
+        pass
+
+
+def _record(i: int, verdict: str = "accepted", reason: str | None = None) -> dict[str, Any]:
+    return {
+        "received_at": f"2026-12-02T04:10:{i:02d}.000Z",
+        "verdict": verdict,
+        "reason": reason,
+        "event": "KDMS_DEVICE_UPLOAD" if verdict == "accepted" else None,
+        "subscriptionId": "63689d7e4ee2721f7b50d2b1" if verdict == "accepted" else None,
+        "nonce": f"{i:02d}" + "d1547ea8bf43537413f34a9c0abf13",
+        "body": "{}",
+    }
+
+
+def test_at_60_columns_the_callbacks_table_fits_without_scrolling_sideways(
+    service: SubscriptionService,
+) -> None:
+    # Was: 60 columns showed time, verdict and part of the event; the rest was off to
+    # the right. Now the subscription id is left out, the verdict and nonce are cut.
+    feed = _Feed()
+
+    async def scenario() -> None:
+        app = KnoxhookApp(service, callbacks=feed)
+        async with app.run_test(size=(60, 24)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("3")
+            await pilot.pause()
+            feed.emit(_record(1))
+            feed.emit(_record(2, "rejected", "replayed_signature"))
+            for _ in range(40):
+                if len(table_rows(app, "cb-table")) == 2:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause()
+            table = app.query_one("#cb-table", DataTable)
+            assert table.max_scroll_x == 0
+            assert table.virtual_size.width <= table.size.width
+            assert _visible_columns(app, "cb-table") == ["time", "verdict", "event", "nonce"]
+            accepted, rejected = table_rows(app, "cb-table")
+            assert accepted[:3] == ("04:10:01", "accepted", "KDMS_DEVICE_UPLOAD")
+            assert rejected[1].endswith("…")
+            assert "rejected (replayed_signature)".startswith(rejected[1][:-1])
+            assert accepted[3].endswith("…")
+            assert _record(1)["nonce"].startswith(accepted[3][:-1])
+            detail = json.loads(str(app.query_one("#cb-detail", Static).content))
+            assert detail["nonce"] == _record(1)["nonce"]  # in full below the table
+            await pilot.resize_terminal(240, 45)
+            await settle(app, pilot)
+            await pilot.pause()
+            assert _visible_columns(app, "cb-table") == [
+                "time", "verdict", "event", "subscription", "nonce",
+            ]  # fmt: skip
+            assert table_rows(app, "cb-table")[0][4] == _record(1)["nonce"]
+
+    asyncio.run(scenario())
