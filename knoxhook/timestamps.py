@@ -33,9 +33,9 @@ def utc_now_text() -> str:
     ``rfc3339(datetime.now(UTC), milliseconds=True)`` gives at a tenth of its cost: the
     receiver stamps every callback with it."""
     global _second
-    now = time.time()
-    second = int(now)
+    micros = round(time.time() * 1_000_000)  # as datetime rounds a timestamp
+    second, within = divmod(micros, 1_000_000)
     cached = _second
     if cached[0] != second:
         cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return f"{cached[1]}.{int((now - second) * 1000):03d}Z"
+    return f"{cached[1]}.{within // 1000:03d}Z"

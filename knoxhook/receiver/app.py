@@ -175,7 +175,7 @@ class CallbackReceiver:
         if kind == "http":
             path = scope["path"]
             root = scope.get("root_path")
-            if root and path.startswith(root):  # mounted under another app
+            if root and (path == root or path.startswith(root + "/")):  # mounted
                 path = path[len(root) :] or "/"
             methods = self.routes.get(path)
             if methods is None:

@@ -69,16 +69,19 @@ class Headers(NamedTuple):
 
 
 def scan_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
-    """The ASGI header list (names lower-cased, as ASGI servers deliver them), in one
-    pass: the lookup dict, the record's copy (the values of a repeated name joined with
-    ", ", RFC 9110 §5.3, so a record shows both of two signatures; ``REDACTED_HEADERS``
-    hidden), and the first problem in header order: a repeated ``X-WSM-SIGNATURE`` or
-    ``x-knox-nonce`` (``duplicate_header``), an over-long or unprintable nonce
-    (``malformed_nonce``). The caller raises ``problem`` when it is ready to."""
+    """The ASGI header list in one pass (names lower-cased): the lookup dict, the
+    record's copy (the values of a repeated name joined with ", ", RFC 9110 §5.3, so a
+    record shows both of two signatures; ``REDACTED_HEADERS`` hidden), and the first
+    problem in header order: a repeated ``X-WSM-SIGNATURE`` or ``x-knox-nonce``
+    (``duplicate_header``), an over-long or unprintable nonce (``malformed_nonce``).
+    The caller raises ``problem`` when it is ready to."""
     lookup: dict[str, str] = {}
     record: dict[str, str] = {}
     problem: CallbackVerificationError | None = None
     for name_bytes, value_bytes in raw:
+        # ASGI servers lower-case the names; one that does not must not slip past the
+        # redaction or the duplicate check
+        name_bytes = name_bytes.lower()
         name = name_bytes.decode("latin-1")
         value = value_bytes.decode("latin-1")
         shown = "[redacted]" if name in REDACTED_HEADERS else value

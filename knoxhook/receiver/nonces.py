@@ -311,22 +311,26 @@ class SqliteNonceStore:
         if not self._lock.acquire(blocking=False):
             return None
         try:
+            if self._closed:
+                raise StoreUnavailableError("the replay store is closed")
             db = self._loop_db
             try:
                 db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if _busy(exc):
+            except sqlite3.Error as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
                     return None
                 raise _unavailable(exc) from exc
             try:
                 results = _apply(db, calls, self.window)
                 db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:  # any failure: never keep the write lock
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
                     return None
-                raise _unavailable(exc) from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise _unavailable(exc) from exc
+                raise
         finally:
             self._lock.release()
         self._uncheckpointed += 1

@@ -137,34 +137,44 @@ class NdjsonRecorder:
         if current is not None and current.st_ino == mine.st_ino:
             self._size = mine.st_size
             return False
-        os.close(self._fd)
-        self._fd = None
-        self._fd = _open_append(self.path)
-        self._size = os.fstat(self._fd).st_size
-        self._torn = False
+        self._reopen()
         return True
+
+    def _reopen(self) -> None:
+        """The path opened again: the new descriptor first, then the old one closed, so
+        a failed open (a symlink put there, a read-only disk) keeps the old one, and
+        the next line tries again."""
+        fresh = _open_append(self.path)
+        old, self._fd = self._fd, fresh
+        if old is not None:
+            os.close(old)
+        self._size = os.fstat(fresh).st_size
+        self._torn = False
 
     def _rotate(self) -> None:
         """FILE -> FILE.1 -> ... -> FILE.<keep>; a new FILE. Under an exclusive lock on
         the file, after checking that no other process rotated it meanwhile (then this
-        one only reopens it): two writers never rotate twice."""
-        assert self._fd is not None
-        fcntl.flock(self._fd, fcntl.LOCK_EX)  # released when the descriptor is closed
-        if self._follow():  # another process rotated it: this one reopened it
-            return
-        for n in range(self.keep - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{n}")
-            if older.exists():
-                os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
-        if self.keep > 0:
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = None
-        self._fd = _open_append(self.path)
-        self._size = 0
-        self._torn = False
+        one only reopens it): two writers never rotate twice. The lock goes with the
+        old descriptor, or is let go when the rotation fails (a rename refused), so
+        the other writers never wait for it."""
+        locked = self._fd
+        assert locked is not None
+        fcntl.flock(locked, fcntl.LOCK_EX)
+        try:
+            if self._follow():  # another process rotated it: this one reopened it
+                return
+            for n in range(self.keep - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+            if self.keep > 0:
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+            else:
+                self.path.unlink(missing_ok=True)
+            self._reopen()
+        finally:
+            if self._fd == locked:  # still the locked descriptor: the rotation failed
+                fcntl.flock(locked, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._lock:

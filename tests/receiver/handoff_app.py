@@ -34,6 +34,7 @@ class App:
         self.answer = 200
         self.retry_after: str | None = None
         self.delay = 0.0
+        self.slow: dict[str, float] = {}  # Idempotency-Key -> its own delay
         self._lock = threading.Lock()
         self._running: AbstractContextManager[RunningServer] | None = None
 
@@ -48,8 +49,8 @@ class App:
         key = request.headers.get("idempotency-key", "")
         with self._lock:
             self.arrived.add(key)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.delay or key in self.slow:
+            await asyncio.sleep(self.slow.get(key, self.delay))
         with self._lock:
             self.posts[key] += 1
             if self.answer != 200:

@@ -381,3 +381,66 @@ def test_the_receiver_mounted_under_another_app_serves_its_routes_there(knox: Si
     assert (accepted.status_code, accepted.json()["nonce"]) == (200, "mounted-1")
     assert health.json() == {"status": "ready", "receiver": "knoxhook"}
     assert home_page.json() == {"home": True}
+
+
+def test_headers_are_redacted_and_checked_whatever_case_the_server_gives_them() -> None:
+    """ASGI servers lower-case header names; one that does not must not slip a secret
+    into the record, nor a second signature past the duplicate check."""
+    from knoxhook.receiver.body import scan_headers
+
+    lookup, record, problem = scan_headers(
+        [
+            (b"Authorization", b"Bearer SECRET"),
+            (b"X-WSM-SIGNATURE", b"a.b.c"),
+            (b"x-wsm-signature", b"d.e.f"),
+        ]
+    )
+    assert record["authorization"] == "[redacted]"
+    assert record["x-wsm-signature"] == "a.b.c, d.e.f"
+    assert lookup["authorization"] == "Bearer SECRET"  # the lookup is not the record
+    assert problem is not None
+    assert problem.reason == "duplicate_header"
+
+
+def test_the_receiver_timestamp_is_what_rfc3339_of_now_gives() -> None:
+    """``utc_now_text`` (the receiver's cheap "now") against ``rfc3339`` of the same
+    moment, across many moments, rounding included."""
+    import time as clock
+
+    from knoxhook import timestamps
+
+    moments = [1764648000 + i / 997 for i in range(3000)] + [1764648000.9995, 1764647999.99951]
+    for moment in moments:
+        real = clock.time
+        clock.time = lambda moment=moment: moment  # type: ignore[misc]
+        try:
+            got = timestamps.utc_now_text()
+        finally:
+            clock.time = real
+        assert got == timestamps.rfc3339(moment, milliseconds=True), moment
+
+
+def test_a_root_path_is_stripped_only_at_a_path_boundary(knox: Signer) -> None:
+    import asyncio
+
+    from knoxhook.receiver.app import StaticCertificates, create_receiver
+    from knoxhook.receiver.nonces import MemoryNonceStore
+
+    rx = create_receiver(StaticCertificates([knox.cert]), nonce_store=MemoryNonceStore())
+
+    async def status(path: str, root: str) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": root, "headers": []}
+        await rx(scope, receive, send)
+        return int(sent[0]["status"])
+
+    assert asyncio.run(status("/kno/healthz", "/kno")) == 200
+    assert asyncio.run(status("/knox/healthz", "/kno")) == 404  # "/kno" is not a prefix of it
+    assert asyncio.run(status("/healthz", "/kno")) == 200  # a server that strips it itself

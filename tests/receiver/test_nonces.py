@@ -446,3 +446,22 @@ def test_checkpoints_run_off_the_event_loop(
     # done rows; without checkpoints the file alone holds none
     assert copied >= 2
     store.close()
+
+
+def test_a_failure_that_is_not_sqlite_s_in_a_loop_batch_never_keeps_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """Whatever fails inside ``try_batch`` (here a nonce SQLite cannot bind: a lone
+    surrogate), the transaction is rolled back: the next batch works, and another
+    process is not locked out."""
+    path = tmp_path / "n.sqlite3"
+    store = SqliteNonceStore(path)
+    with pytest.raises(UnicodeEncodeError):
+        store.try_batch([("claim", ("bad-\udc80", None, 1000.0, 30.0))])
+    assert store.try_batch([("claim", ("n1", None, 1000.0, 30.0))]) is not None
+    other = SqliteNonceStore(path, busy_timeout=0.5)
+    assert other.claim("n2", None, 1000.0, 30.0).claimed  # not "database is locked"
+    other.close()
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="the replay store is closed"):
+        store.try_batch([("claim", ("n3", None, 1000.0, 30.0))])

@@ -248,4 +248,39 @@ def test_a_batch_of_deliveries_is_recorded_in_one_transaction(tmp_path: Path) ->
     assert sorted(str(e["nonce"]) for e in events) == sorted(f"b{i}" for i in range(12))
     assert {e["outcome"] for e in events} == {"delivered"}
     assert sum(box.settles) == 12
-    assert len(box.settles) <= 2  # a transaction per leased batch, not one per callback
+    assert len(box.settles) < 12  # posts that end together share a transaction
+
+
+def test_a_slow_post_holds_back_neither_the_others_records_nor_their_reports(
+    tmp_path: Path,
+) -> None:
+    """Attempts are recorded as their posts end, not when the whole leased batch has:
+    while one post hangs, the others are already delivered in the outbox (a drain
+    that gives up on the slow one loses none of them to a second delivery)."""
+    import asyncio
+
+    from knoxhook.receiver.forwarder import Forwarder
+    from knoxhook.receiver.handoff.delivery import OutboxHandoff
+    from tests.receiver.handoff_app import App
+
+    box = Outbox(tmp_path / "o.sqlite3")
+    events: list[str] = []
+    with App() as app:
+        app.slow = {"s2": 3.0}
+        handoff = OutboxHandoff(box, Forwarder(app.url))
+
+        async def run() -> list[str]:
+            for key in ("s1", "s2", "s3"):
+                await handoff.keep(parcel(key))
+            await handoff.open(lambda event: events.append(str(event["nonce"])))
+            for _ in range(100):  # bounded: 5 s
+                if len(events) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            states = [box.get(i).state for i in (1, 2, 3)]  # type: ignore[union-attr]
+            await handoff.close()
+            return states
+
+        states = asyncio.run(run())
+    assert sorted(events[:2]) == ["s1", "s3"]  # reported while s2 was still posting
+    assert states == ["delivered", "pending", "delivered"]

@@ -148,3 +148,66 @@ def test_two_processes_appending_and_rotating_one_record_lose_nothing(tmp_path: 
         mine = [r["i"] for r in records if r["w"] == tag]
         assert sorted(mine) == list(range(800))  # none lost, none torn, none doubled
     assert len(list(tmp_path.glob("p.ndjson*"))) <= 201  # within what is kept
+
+
+def test_a_rotation_that_fails_lets_go_of_its_lock_and_the_next_line_is_written(
+    tmp_path: Path,
+) -> None:
+    """A rename refused mid-rotation (here FILE.2 is a directory): that line fails
+    (the receiver answers 503), the file lock is let go, so another writer of the file
+    is not stuck waiting for it on its event loop, and this one writes again."""
+    path = tmp_path / "f.ndjson"
+    one = NdjsonRecorder(path, max_bytes=300, keep=2)
+    two = NdjsonRecorder(path, max_bytes=10**6, keep=2)
+    one.record({"i": 0, "pad": "x" * 200})
+    (tmp_path / "f.ndjson.1").write_text("old\n")
+    (tmp_path / "f.ndjson.2").mkdir()
+    (tmp_path / "f.ndjson.2" / "keep").write_text("a directory in the way")
+    with pytest.raises(OSError, match=r"f\.ndjson\.2"):
+        one.record({"i": 1, "pad": "x" * 200})  # rotation due: FILE.1 -> FILE.2 fails
+    done = threading.Event()
+
+    def other_writer() -> None:
+        import fcntl
+
+        assert two._fd is not None
+        fcntl.flock(two._fd, fcntl.LOCK_EX)  # what its own rotation would take
+        fcntl.flock(two._fd, fcntl.LOCK_UN)
+        two.record({"i": 2})
+        done.set()
+
+    thread = threading.Thread(target=other_writer, daemon=True)
+    thread.start()
+    assert done.wait(5), "the other writer waited for a lock nobody holds"
+    (tmp_path / "f.ndjson.2" / "keep").unlink()
+    (tmp_path / "f.ndjson.2").rmdir()
+    one.record({"i": 3, "pad": "x" * 200})  # the rotation works now
+    one.close()
+    two.close()
+    assert [r["i"] for r in read_records(path)] == [3]
+    assert [r["i"] for r in read_records(tmp_path / "f.ndjson.1")] == [0, 2]
+
+
+def test_a_reopen_that_fails_keeps_the_old_file_and_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer rotated the file, and the path is briefly a symbolic link (never
+    followed): that line fails, the old descriptor is kept, and once the path is a file
+    again the next line goes to it (it did not recover before: every line failed)."""
+    from knoxhook.receiver import recorder as module
+
+    monkeypatch.setattr(module, "FOLLOW_EVERY", 0.0)
+    path = tmp_path / "s.ndjson"
+    rec = NdjsonRecorder(path)
+    rec.record({"i": 0})
+    os.replace(path, tmp_path / "s.ndjson.1")  # "another process rotated it"
+    (tmp_path / "elsewhere").write_text("")
+    os.symlink(tmp_path / "elsewhere", path)
+    with pytest.raises(OSError, match="symbolic link"):
+        rec.record({"i": 1})
+    path.unlink()
+    rec.record({"i": 2})
+    rec.close()
+    assert [r["i"] for r in read_records(path)] == [2]
+    assert [r["i"] for r in read_records(tmp_path / "s.ndjson.1")] == [0]
+    assert (tmp_path / "elsewhere").read_text() == ""  # the link was never written through

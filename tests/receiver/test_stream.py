@@ -116,7 +116,7 @@ def test_a_callback_kept_by_two_replicas_is_added_to_the_stream_once(
         "duplicate": True,
     } in kept
     assert sum(1 for f in kept if not f["duplicate"]) == 2
-    ttl = client.pttl("knoxhook:streamed:once-1")
+    ttl = client.pttl("knoxhook:streamed:knox-once:once-1")
     assert 6 * 24 * 3600 * 1000 < ttl <= 7 * 24 * 3600 * 1000  # the replay window
     client.close()
 

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import random
 import time
+from asyncio import FIRST_COMPLETED
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -73,6 +74,16 @@ class DeliveryPolicy:
 
 
 Settled = tuple[str, int, tuple[Any, ...]]  # an attempt, as Outbox.settle_many takes it
+
+
+def _succeeded(task: asyncio.Task[Any]) -> bool:
+    """A post that ended with an attempt to record (a bug in it is logged, not lost)."""
+    if task.cancelled():
+        return False
+    if task.exception() is not None:
+        log.error("a delivery failed unexpectedly", exc_info=task.exception())
+        return False
+    return True
 
 
 class OutboxHandoff:
@@ -173,15 +184,16 @@ class OutboxHandoff:
             if not rows:
                 await self._idle()
                 continue
-            tasks = [asyncio.create_task(self._deliver(row)) for row in rows]
-            self._in_flight.update(tasks)
-            done = await asyncio.gather(*tasks, return_exceptions=True)
-            self._in_flight.difference_update(tasks)
-            await self._settle([d for d in done if not isinstance(d, BaseException)])
+            pending = {asyncio.create_task(self._deliver(row)) for row in rows}
+            self._in_flight.update(pending)
+            while pending:  # record the posts as they end: a slow one holds no other back
+                ended, pending = await asyncio.wait(pending, return_when=FIRST_COMPLETED)
+                self._in_flight.difference_update(ended)
+                await self._settle([task.result() for task in ended if _succeeded(task)])
 
     async def _settle(self, attempts: list[tuple[Settled, dict[str, Any]]]) -> None:
-        """The batch's attempts recorded in one transaction (one worker-thread hop, not
-        one per callback), then reported."""
+        """The attempts that ended together recorded in one transaction (one worker-
+        thread hop for them all, not one per callback), then reported."""
         if not attempts:
             return
         try:

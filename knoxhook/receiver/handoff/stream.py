@@ -10,11 +10,11 @@ it after XACK, e.g. ``XTRIM MINID``). Each entry's fields (bytes, as received):
 ``Idempotency-Key``), ``nonce``, ``event``, ``subscription_id``, ``received_at``.
 
 Each callback is added once per replay window, whichever replica keeps it: the XADD
-runs in a Lua script that first sets ``knoxhook:streamed:<nonce>`` (``SET NX`` with the
-window as TTL, the entry id as value) and adds nothing when the key exists; the answer
-then names the entry already there (``"duplicate": true``). So a callback kept again
-after a replica died between the XADD and its 200 (Knox resends, another replica
-accepts) is not added twice. Consumers still dedupe on the nonce for their own
+runs in a Lua script that first sets ``knoxhook:streamed:<stream>:<nonce>`` (``SET NX``
+with the window as TTL, the entry id as value) and adds nothing when the key exists;
+the answer then names the entry already there (``"duplicate": true``). So a callback
+kept again after a replica died between the XADD and its 200 (Knox resends, another
+replica accepts) is not added twice. Consumers still dedupe on the nonce for their own
 redeliveries (XAUTOCLAIM).
 
 A failing XADD (Redis down, a timeout, OOM) raises ``HandoffFailed(stream_unavailable)``:
@@ -123,7 +123,8 @@ class StreamHandoff:
             if self._add_once is None or self._add_once.registered_client is not client:
                 self._add_once = client.register_script(_ADD_ONCE)
             added, entry = await self._add_once(
-                keys=[self.target.stream, DEDUPE_PREFIX + parcel.key], args=[ttl, maxlen, *fields]
+                keys=[self.target.stream, f"{DEDUPE_PREFIX}{self.target.stream}:{parcel.key}"],
+                args=[ttl, maxlen, *fields],
             )
         except self._errors as exc:
             why = f"the stream {self.target.shown} is unavailable: {exc}; retry"
