@@ -336,22 +336,24 @@ def replay(
     import asyncio
 
     from knoxhook.errors import TransportError
+    from knoxhook.httptrace import redact_url
 
     fmt = context.output_format(json_output, output)
     checks.require_text(record=str(record), since=since, event=event)
     _check_to(to)
     chosen = callbacks_send.recorded(record, callbacks_send.since(since), list(event or []))
     results = asyncio.run(callbacks_send.replay(chosen, to))
+    shown = redact_url(to)
     failed = [r for r in results if r["status"] is None or not 200 <= r["status"] < 300]
     if fmt is context.OutputFormat.TABLE:
         for r in results:
             answer = r["status"] if r["status"] is not None else r["error"]
             display.info(f"{r['received_at']} {r['event']} nonce={r['nonce']} -> {answer}")
-        display.info(f"replayed {len(results) - len(failed)} of {len(results)} to {to}")
+        display.info(f"replayed {len(results) - len(failed)} of {len(results)} to {shown}")
     else:
         display.emit({"sent": len(results), "failed": len(failed), "results": results}, fmt=fmt)
     if failed:
         raise TransportError(
-            f"{len(failed)} of {len(results)} replayed callbacks were not taken by {to}",
+            f"{len(failed)} of {len(results)} replayed callbacks were not taken by {shown}",
             hint="is the app up? replaying again is safe: it dedupes on Idempotency-Key",
         )

@@ -99,6 +99,7 @@ class StaticCertificates:
         return self._certs
 
 
+_Handler = Callable[[Scope, Receive, Send], Any]  # one route's ASGI handler
 _JSON: Final = (b"content-type", b"application/json")
 _RETRY: Final = (b"retry-after", RETRY_AFTER.encode())
 _READY: Final = jsonline.dumps({"status": "ready", "receiver": "knoxhook"})
@@ -160,8 +161,7 @@ class CallbackReceiver:
         self.prune_every = prune_every
         self.claim_ttl = max(CLAIM_TTL, 3 * forward_timeout)
         self.metrics = ReceiverMetrics()
-        Handler = Callable[[Scope, Receive, Send], Any]
-        self.routes: dict[str, dict[str, Handler]] = {
+        self.routes: dict[str, dict[str, _Handler]] = {
             "/healthz": {"GET": self.healthz},
             "/readyz": {"GET": self.readyz},
             "/metrics": {"GET": self.metrics_page},

@@ -438,14 +438,13 @@ def _apply(
         if name == "claim":
             results += _claims(db, run)
         elif name == "finish":
-            _settle(
-                db,
+            db.executemany(
                 _FINISH,
                 [(now + window, key, claim.owner) for claim, now in run for key in claim.keys],
             )
             results += [None] * len(run)
         elif name == "release":
-            _settle(db, _RELEASE, [(key, claim.owner) for (claim,) in run for key in claim.keys])
+            db.executemany(_RELEASE, [(key, claim.owner) for (claim,) in run for key in claim.keys])
             results += [None] * len(run)
         else:
             raise ValueError(f"not a store call: {name!r}")
@@ -459,11 +458,6 @@ _INSERT: Final = (
     "INSERT OR REPLACE INTO claims (key, state, expires, owner) VALUES (?, 'pending', ?, ?)"
 )
 _LOOKUP_CHUNK: Final = 500  # keys per SELECT (SQLite's limit on parameters is higher)
-
-
-def _settle(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        db.executemany(sql, rows)
 
 
 def _claims(db: sqlite3.Connection, run: list[tuple[Any, ...]]) -> list[Claim]:
@@ -498,7 +492,7 @@ def _claims(db: sqlite3.Connection, run: list[tuple[Any, ...]]) -> list[Claim]:
             held[key] = ("pending", now + ttl)
             inserts.append((key, now + ttl, owner))
         results.append(Claim(Outcome.CLAIMED, keys, owner))
-    _settle(db, _INSERT, inserts)
+    db.executemany(_INSERT, inserts)
     return results
 
 

@@ -67,11 +67,14 @@ class NdjsonRecorder:
         self._size = info.st_size
         self._rotates = stat.S_ISREG(info.st_mode)  # never rename /dev/null or a FIFO
         self._followed = time.monotonic()  # when the path was last checked (_follow)
-        # a regular file takes a line at page-cache speed: the receiver writes it on its
-        # event loop; a pipe or a device may block, so the receiver uses a thread then
-        self.never_blocks = self._rotates
         self._torn = _ends_torn(self.path)  # a crash cut the last line: do not glue onto it
         self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, time, skipped
+
+    @property
+    def never_blocks(self) -> bool:
+        """A regular file takes a line at page-cache speed: the receiver writes it on its
+        event loop. A pipe or a device may block: the receiver uses a thread then."""
+        return self._rotates
 
     def record(self, entry: dict[str, Any] | bytes, *, source: str | None = None) -> None:
         """Append ``entry`` (a dict, or a JSON object already encoded: ``Verdict.

@@ -127,9 +127,6 @@ class RedisNonceStore:
         self.window = window_seconds
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._redis: Any = connect(url, timeout, decode_responses=True)
-        self._scripts: dict[str, Any] = {
-            name: self._redis.register_script(source) for name, source in _SCRIPTS.items()
-        }
         self._loop_client = LoopClient(url, timeout, decode_responses=True)
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
@@ -141,13 +138,21 @@ class RedisNonceStore:
     def claim(
         self, nonce: str | None, signature: str | None, now: float, ttl: float = CLAIM_TTL
     ) -> Claim:
-        return self._run(self._plan("claim", (nonce, signature, now, ttl)))  # type: ignore[no-any-return]
+        result: Claim = self._one("claim", (nonce, signature, now, ttl))
+        return result
 
     def finish(self, claim: Claim, now: float) -> None:
-        self._run(self._plan("finish", (claim, now)))
+        self._one("finish", (claim, now))
 
     def release(self, claim: Claim) -> None:
-        self._run(self._plan("release", (claim,)))
+        self._one("release", (claim,))
+
+    def _one(self, name: str, args: tuple[Any, ...]) -> Any:
+        """One call, as a batch of one (the same NOSCRIPT handling); its error raised."""
+        (result,) = self.run_batch([(name, args)])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def run_batch(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Group commit (``knoxhook.receiver.storecalls``): ``claim``/``finish``/``release``
@@ -213,15 +218,6 @@ class RedisNonceStore:
     async def aclose(self) -> None:
         """Close the event loop's client (the receiver's lifespan, on shutdown)."""
         await self._loop_client.aclose()
-
-    def _run(self, plan: _Plan) -> Any:
-        if plan.script is None:
-            return plan.then(None)
-        try:
-            reply = self._scripts[plan.script](keys=plan.keys, args=plan.args)
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
-        return plan.then(reply)
 
     def _plan(self, name: str, args: tuple[Any, ...]) -> _Plan:
         """One call as a script, its keys and arguments, and what to make of the reply."""

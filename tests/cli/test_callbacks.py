@@ -153,3 +153,26 @@ def test_replay_resends_recorded_callbacks_with_their_original_bytes_and_headers
     )  # fmt: skip
     assert future.returncode == 2
     assert "--since must be an RFC 3339 time with a zone or a duration" in future.stderr
+
+
+def test_replay_to_a_url_with_a_password_never_prints_it(tmp_path: Path) -> None:
+    """An app that is down: exit 7 naming the URL, its password as ``***``."""
+    from tests.receiver.handoff_app import free_port
+
+    record = tmp_path / "r.ndjson"
+    line = {
+        "received_at": "2026-12-02T04:00:00.000Z", "verdict": "accepted", "event": "E",
+        "nonce": "p-1", "headers": {"x-knox-nonce": "p-1"}, "body": "{}",
+    }  # fmt: skip
+    record.write_text(json.dumps(line) + "\n")
+    url = f"http://app:hunter2@127.0.0.1:{free_port()}/knox"
+    cmd = [sys.executable, "-m", "knoxhook", "callbacks", "replay", "--record", str(record)]
+    done = subprocess.run(
+        [*cmd, "--to", url],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "CI": "true"},
+    )  # fmt: skip
+    assert done.returncode == 7, done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+    assert "replayed 0 of 1 to http://app:***@127.0.0.1:" in done.stderr
+    assert "1 of 1 replayed callbacks were not taken by http://app:***@" in done.stderr

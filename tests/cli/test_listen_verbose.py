@@ -101,15 +101,24 @@ def _rotate_with_a_failed_download(emu: EmulatorHandle, rx: Listen) -> None:
     assert rx.wait_for_accepted(), (rx.out, rx.err)
 
 
-def test_verbose_listen_shows_the_retried_certificate_download_on_stderr(
-    emulator: EmulatorHandle, tmp_path: Path
-) -> None:
-    rx = Listen(["-v"], ["--nonce-db", str(tmp_path / "n.db")], _env(emulator))
+def _listen_through_a_rotation(
+    emulator: EmulatorHandle, options: list[str], listen_args: list[str]
+) -> Listen:
+    """A listen process (``knoxhook OPTIONS listen ARGS``) through a key rotation whose
+    first certificate download fails; stopped (exit 0) when this returns."""
+    rx = Listen(options, listen_args, _env(emulator))
     try:
         _rotate_with_a_failed_download(emulator, rx)
     finally:
         code = rx.stop()
     assert code == 0, rx.err
+    return rx
+
+
+def test_verbose_listen_shows_the_retried_certificate_download_on_stderr(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    rx = _listen_through_a_rotation(emulator, ["-v"], ["--nonce-db", str(tmp_path / "n.db")])
     err = "".join(rx.err)
     retry = [line for line in rx.err if RETRY_LINE in line]
     assert len(retry) == 1, err
@@ -124,17 +133,10 @@ def test_verbose_listen_shows_the_retried_certificate_download_on_stderr(
 def test_verbose_listen_with_json_logs_writes_the_retry_as_a_json_object(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    rx = Listen(
-        ["--verbose"],
-        ["--nonce-db", str(tmp_path / "n.db"), "--log-format", "json"],
-        _env(emulator),
+    rx = _listen_through_a_rotation(
+        emulator, ["--verbose"], ["--nonce-db", str(tmp_path / "n.db"), "--log-format", "json"]
     )
-    try:
-        _rotate_with_a_failed_download(emulator, rx)
-    finally:
-        code = rx.stop()
-    assert code == 0, rx.err
-    logged = [json.loads(line) for line in rx.err if line.startswith("{")]
+    logged = [json.loads(line) for line in rx.err]  # every stderr line is a JSON object
     retries = [r for r in logged if RETRY_LINE in r["message"]]
     assert len(retries) == 1, rx.err
     assert retries[0]["level"] == "info"
@@ -146,12 +148,7 @@ def test_verbose_listen_with_json_logs_writes_the_retry_as_a_json_object(
 def test_listen_without_verbose_keeps_the_info_lines_quiet(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    rx = Listen([], ["--nonce-db", str(tmp_path / "n.db")], _env(emulator))
-    try:
-        _rotate_with_a_failed_download(emulator, rx)
-    finally:
-        code = rx.stop()
-    assert code == 0, rx.err
+    rx = _listen_through_a_rotation(emulator, [], ["--nonce-db", str(tmp_path / "n.db")])
     err = "".join(rx.err)
     assert "retrying" not in err
     assert not [line for line in rx.err if line.startswith("info:")], err

@@ -402,22 +402,19 @@ def test_headers_are_redacted_and_checked_whatever_case_the_server_gives_them() 
     assert problem.reason == "duplicate_header"
 
 
-def test_the_receiver_timestamp_is_what_rfc3339_of_now_gives() -> None:
+def test_the_receiver_timestamp_is_what_rfc3339_of_now_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """``utc_now_text`` (the receiver's cheap "now") against ``rfc3339`` of the same
     moment, across many moments, rounding included."""
-    import time as clock
-
     from knoxhook import timestamps
 
     moments = [1764648000 + i / 997 for i in range(3000)] + [1764648000.9995, 1764647999.99951]
+    clock: list[float] = [0.0]
+    monkeypatch.setattr(timestamps.time, "time", lambda: clock[0])
     for moment in moments:
-        real = clock.time
-        clock.time = lambda moment=moment: moment  # type: ignore[misc]
-        try:
-            got = timestamps.utc_now_text()
-        finally:
-            clock.time = real
-        assert got == timestamps.rfc3339(moment, milliseconds=True), moment
+        clock[0] = moment
+        assert timestamps.utc_now_text() == timestamps.rfc3339(moment, milliseconds=True), moment
 
 
 def test_a_root_path_is_stripped_only_at_a_path_boundary(knox: Signer) -> None:

@@ -228,6 +228,7 @@ def test_a_batch_of_deliveries_is_recorded_in_one_transaction(tmp_path: Path) ->
     box.settles = []
     events: list[dict[str, object]] = []
     with App() as app:
+        app.delay = 0.3  # every post in flight at once: their answers come back together
         handoff = OutboxHandoff(box, Forwarder(app.url))
 
         def report(event: dict[str, object]) -> None:
